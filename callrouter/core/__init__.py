@@ -1,0 +1,1 @@
+"""Pure core: decisions as data; no I/O, no clock reads, no Flask, Redis or Twilio REST."""

@@ -1,0 +1,38 @@
+"""Shared pytest fixtures.
+
+Tests talk to a real Redis: the one named by ``REDIS_URL`` when it is set
+(e.g. a CI service container), otherwise a private redis-server that this
+test session starts and stops, so no test ever touches a developer's Redis.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from callrouter.redis_server import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of the Redis this test session uses."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    """A connection to an empty database: flushed before each test."""
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    try:
+        yield conn
+    finally:
+        conn.close()
