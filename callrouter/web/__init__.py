@@ -1,0 +1,1 @@
+"""Flask blueprints and web-only helpers such as the Twilio webhook signature check."""

@@ -1,0 +1,192 @@
+"""Webhook signature check: Twilio's published vectors, then the Flask decorator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask, request
+from flask.testing import FlaskClient
+from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from callrouter.web.twilio_auth import twilio_signed, verify_twilio_request
+
+_VECTORS = json.loads(
+    (Path(__file__).parent / "data" / "twilio_signature_vectors.json").read_text("utf-8")
+)
+VECTOR_TOKEN: str = _VECTORS["auth_token"]
+
+TOKEN = "f00dcafe0123456789abcdef01234567"
+PUBLIC = "https://crisis.example.nl"
+CALL = {"CallSid": "CA" + "1" * 32, "From": "+31612344567", "To": "+31850001234"}
+
+
+def _vector_request_kwargs(vector: dict[str, Any]) -> dict[str, Any]:
+    """How a vector's body travels: a form post (repeated keys kept) or a raw JSON body."""
+    if "json_body" in vector:
+        return {"data": vector["json_body"], "content_type": "application/json"}
+    return {"data": MultiDict([tuple(pair) for pair in vector["params"]])}
+
+
+@pytest.mark.parametrize("vector", _VECTORS["vectors"], ids=lambda v: v["id"])
+def test_published_vector_as_the_app_sees_it(vector: dict[str, Any]) -> None:
+    url = urlsplit(vector["url"])
+    target = url.path + (f"?{url.query}" if url.query else "")
+    with Flask(__name__).test_request_context(
+        target,
+        base_url=f"{url.scheme}://{url.netloc}",
+        method="POST",
+        # The Host header as sent; the test client would lower-case it.
+        headers={"X-Twilio-Signature": vector["signature"], "Host": url.netloc},
+        **_vector_request_kwargs(vector),
+    ):
+        assert verify_twilio_request(request, VECTOR_TOKEN, None) is vector["expect_valid"]
+
+
+@pytest.mark.parametrize("vector", _VECTORS["vectors"], ids=lambda v: v["id"])
+def test_published_vector_behind_a_proxy_with_public_base_url(vector: dict[str, Any]) -> None:
+    url = urlsplit(vector["url"])
+    target = url.path + (f"?{url.query}" if url.query else "")
+    with Flask(__name__).test_request_context(
+        target,
+        base_url="http://localhost:8000",  # what the app behind the proxy sees
+        method="POST",
+        headers={"X-Twilio-Signature": vector["signature"]},
+        **_vector_request_kwargs(vector),
+    ):
+        public_base_url = f"{url.scheme}://{url.netloc}"
+        assert (
+            verify_twilio_request(request, VECTOR_TOKEN, public_base_url) is vector["expect_valid"]
+        )
+
+
+@pytest.fixture
+def app() -> Flask:
+    app = Flask(__name__)
+    app.config.update(TESTING=True, TWILIO_AUTH_TOKEN=TOKEN)
+
+    @app.route("/voice/incoming", methods=["GET", "POST"])
+    @twilio_signed
+    def incoming() -> str:
+        return "<Response/>"
+
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def _sign(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
+
+
+def test_correctly_signed_webhook_is_served(client: FlaskClient) -> None:
+    headers = _sign("http://localhost/voice/incoming", CALL)
+
+    response = client.post("/voice/incoming", data=CALL, headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_signed_get_webhook_with_query_parameters_is_served(client: FlaskClient) -> None:
+    headers = _sign("http://localhost/voice/incoming?CallSid=CA1&Digits=1", {})
+
+    response = client.get("/voice/incoming?CallSid=CA1&Digits=1", headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_signed_get_webhook_with_encoded_speech_in_the_query_is_served(
+    client: FlaskClient,
+) -> None:
+    path = "/voice/incoming?SpeechResult=%C3%A9%C3%A9n&Confidence=0.9"
+    headers = _sign("http://localhost" + path, {})  # Twilio signs the URL as it sent it
+
+    response = client.get(path, headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_signature_made_with_another_token_is_refused(client: FlaskClient) -> None:
+    headers = _sign("http://localhost/voice/incoming", CALL, token="not-our-token")
+
+    response = client.post("/voice/incoming", data=CALL, headers=headers)
+
+    assert response.status_code == 403
+
+
+def test_missing_signature_header_is_refused(client: FlaskClient) -> None:
+    response = client.post("/voice/incoming", data=CALL)
+
+    assert response.status_code == 403
+
+
+def test_tampered_parameter_is_refused(client: FlaskClient) -> None:
+    headers = _sign("http://localhost/voice/incoming", CALL)
+
+    response = client.post("/voice/incoming", data=CALL | {"From": "+31687654321"}, headers=headers)
+
+    assert response.status_code == 403
+
+
+def test_unsigned_json_body_is_refused_even_with_a_valid_url_signature(
+    client: FlaskClient,
+) -> None:
+    headers = _sign("http://localhost/voice/incoming", {})
+
+    response = client.post("/voice/incoming", json={"Digits": "1"}, headers=headers)
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("configured", [{"TWILIO_AUTH_TOKEN": ""}, {}], ids=["empty", "missing"])
+def test_without_an_auth_token_every_webhook_is_refused(
+    app: Flask, configured: dict[str, str]
+) -> None:
+    del app.config["TWILIO_AUTH_TOKEN"]
+    app.config.update(configured)
+    # "valid" for the empty key: exactly what an attacker could compute
+    headers = _sign("http://localhost/voice/incoming", CALL, token="")
+
+    response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/voice/incoming", "/voice/incoming?lang=nl"])
+def test_behind_a_proxy_the_public_url_is_checked(app: Flask, path: str) -> None:
+    app.config["PUBLIC_BASE_URL"] = PUBLIC
+    headers = _sign(PUBLIC + path, CALL)
+
+    # The app itself sees http://localhost/...: only the public URL was signed.
+    response = app.test_client().post(path, data=CALL, headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_behind_a_proxy_a_signature_for_the_internal_url_is_refused(app: Flask) -> None:
+    app.config["PUBLIC_BASE_URL"] = PUBLIC
+    headers = _sign("http://localhost/voice/incoming", CALL)
+
+    response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
+
+    assert response.status_code == 403
+
+
+def test_behind_proxyfix_request_url_is_the_public_url(app: Flask) -> None:
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    headers = _sign(PUBLIC + "/voice/incoming", CALL) | {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "crisis.example.nl",
+    }
+
+    response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
+
+    assert response.status_code == 200
