@@ -8,11 +8,11 @@ the same reasoning the call followed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from callrouter.core.calendar import Calendar
-from callrouter.core.model import Config, Condition, LegKind, LegSpec, Rule
+from callrouter.core.model import Condition, Config, LegKind, LegSpec, Rule
 from callrouter.core.rota import on_call, ring_group
 from callrouter.core.windows import WindowMatch, resolve_window
 
@@ -85,7 +85,6 @@ class RoutePlan:
     reasons: tuple[str, ...]
     legs: tuple[Leg, ...]
     final: Final
-    roles_used: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def reaches_someone(self) -> bool:
@@ -201,12 +200,9 @@ def route_local(
                 final_line.id if final_line else None,
                 final_line.number if final_line else None,
             )
-            roles = tuple(
-                (s.team, s.role) for s in rule.legs if s.kind is LegKind.ONCALL and s.team and s.role
-            )
             return RoutePlan(
                 local, where.window, holiday, where.closure.name if where.closure else None,
-                where.day.weekday_token, facts, rule.name, tuple(reasons), legs, final, roles,
+                where.day.weekday_token, facts, rule.name, tuple(reasons), legs, final,
             )
     reasons.append("no rule matches: dialling the fallback line")
     final = Final(False, fallback.id if fallback else None, fallback.number if fallback else None)

@@ -1,0 +1,326 @@
+"""`callrouter check | route | oncall | calendar`: prove and explain the routing.
+
+These commands only read the config directory; they never need Redis or
+Twilio, so an admin can run them on a laptop before a change goes live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+
+from callrouter import clock
+from callrouter.config_files import load
+from callrouter.core import numbers
+from callrouter.core.calendar import all_categories
+from callrouter.core.callers import recognise
+from callrouter.core.coverage import MINUTES_PER_DAY, breakpoints, prove
+from callrouter.core.model import WEEKDAYS, Config
+from callrouter.core.rota import on_call
+from callrouter.core.routing import CallerFacts, RoutePlan, route
+from callrouter.core.windows import resolve_window
+from callrouter.errors import ConfigError
+
+DEFAULT_CONFIG_DIR = "config"
+
+
+class UsageError(Exception):
+    """Bad command-line input; printed as one clear line, exit code 2."""
+
+
+def config_dir_default() -> str:
+    return os.environ.get("CALLROUTER_CONFIG_DIR", DEFAULT_CONFIG_DIR)
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="DIR", default=None,
+        help="config directory (default: $CALLROUTER_CONFIG_DIR or ./config)",
+    )
+
+
+def load_or_explain(directory: str) -> Config:
+    """Load the config; on problems print every one of them and exit 1."""
+    if not Path(directory).is_dir():
+        print(f"error: config directory {directory!r} does not exist", file=sys.stderr)
+        raise SystemExit(1)
+    try:
+        return load(directory)
+    except ConfigError as exc:
+        print(f"{directory}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def parse_moment(raw: str | None, tz: ZoneInfo) -> dt.datetime:
+    """An ISO time; without an offset it is local wall time in `tz`.
+
+    A local time in the spring DST gap does not exist and is refused. One in
+    the autumn overlap (02:00-03:00 happens twice) is taken as the FIRST
+    occurrence (summer time); write an explicit offset such as +01:00 for
+    the second.
+    """
+    if raw is None:
+        return clock.now().astimezone(tz)
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"--at {raw!r} is not a time; write e.g. 2026-04-27T19:00") from None
+    if moment.tzinfo is not None:
+        return moment.astimezone(tz)
+    local = moment.replace(tzinfo=tz, fold=0)
+    roundtrip = local.astimezone(dt.UTC).astimezone(tz)
+    if roundtrip.replace(tzinfo=None) != moment:
+        raise UsageError(
+            f"--at {raw} does not exist in {tz.key}: the clocks jump forward that night "
+            f"(e.g. 02:00 -> 03:00); pick a time outside the gap"
+        )
+    return local
+
+
+def _age_group(raw: str | None, config: Config) -> str | None:
+    if raw is None:
+        return None
+    if any(a.id == raw for a in config.age_groups):
+        return raw
+    if raw.isdigit():
+        years = int(raw)
+        for group in config.age_groups:
+            if group.min_age <= years and (group.max_age is None or years <= group.max_age):
+                return group.id
+    known = ", ".join(a.id for a in config.age_groups)
+    raise UsageError(f"--age {raw!r} is not an age group; use one of {known} or an age in years")
+
+
+def _check_ref(value: str | None, known: list[str], flag: str) -> None:
+    if value is not None and value not in known:
+        raise UsageError(f"{flag} {value!r} is unknown; use one of: {', '.join(known)}")
+
+
+# --------------------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    directory = args.dir or args.config or config_dir_default()
+    config = load_or_explain(directory)
+    first = (
+        dt.date.fromisoformat(args.first_day) if args.first_day
+        else clock.now().astimezone(config.timezone).date()
+    )
+    report = prove(config, first, args.days)
+    print(f"{directory}: configuration is valid "
+          f"({len(config.rules)} rules, {len(config.teams)} teams, {len(config.windows)} windows)")
+    last = first + dt.timedelta(days=args.days - 1)
+    print(f"coverage proof {first} .. {last}: {report.day_groups} distinct kinds of day, "
+          f"{len(config.caller_types)} caller types x {len(config.age_groups)} age groups x "
+          f"{len(config.regions) + 1} regions (incl. unknown)")
+    for gap in report.gaps:
+        print(f"GAP  {gap}")
+    for gap in report.rota_gaps:
+        print(f"GAP  {gap}")
+    for rule in report.unused_rules:
+        print(f"UNUSED  {rule.source}: rule {rule.name!r} never matches in this period. "
+              f"Fix: remove it or move it above the rules that take its calls")
+    if report.ok:
+        print("OK: every caller reaches a person or a callback at every moment, "
+              "and every rota role used has someone on call")
+        return 0
+    total = len(report.gaps) + len(report.rota_gaps) + len(report.unused_rules)
+    print(f"FAILED: {total} problem(s); this config must not go live", file=sys.stderr)
+    return 1
+
+
+# --------------------------------------------------------------------------- route
+
+
+def explain(plan: RoutePlan) -> str:
+    """Human-readable decision. Staff and line numbers are configuration, not
+    caller data, so they are shown in full."""
+    facts = plan.facts
+    lines = [*plan.reasons, f"caller: {facts.caller_type}, age {facts.age_group}, "
+             f"region {facts.region or 'unknown'}"]
+    for i, leg in enumerate(plan.legs, 1):
+        who = ", ".join(f"{t.name} {t.number}" for t in leg.targets) or "(nobody)"
+        what = f"{leg.team}/{leg.role}" if leg.team else f"line {leg.line}"
+        lines.append(f"  leg {i}: {leg.kind.value:<8} {what:<24} ring {leg.timeout:>3}s -> {who}"
+                     + (f"  [{leg.note}]" if leg.note else ""))
+    final = plan.final
+    steps = (["offer a callback"] if final.callback else []) + (
+        [f"dial line {final.line} {final.number}"] if final.line else [])
+    lines.append("  then: " + (" and ".join(steps) or "nothing"))
+    return "\n".join(lines)
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config or config_dir_default())
+    moment = parse_moment(args.at, config.timezone)
+    _check_ref(args.caller, [c.id for c in config.caller_types], "--caller")
+    _check_ref(args.region, [r.id for r in config.regions], "--region")
+    facts = CallerFacts(args.caller, _age_group(args.age, config), args.region)
+    notes = []
+    if args.from_number:
+        try:
+            numbers.normalise(args.from_number)
+        except numbers.NumberError as exc:
+            raise UsageError(f"--from: {exc}") from None
+        seen = recognise(args.from_number, config)
+        if seen.blocked:
+            notes.append("this number is on the block list (see ivr.yaml for what it hears)")
+        if seen.known:
+            notes.append(f"known number: {seen.known.name} ({seen.known.caller_type})")
+        facts = CallerFacts(
+            facts.caller_type or seen.facts.caller_type,
+            facts.age_group,
+            facts.region or seen.facts.region,
+        )
+    plan = route(moment, facts, config)
+    if args.json:
+        out: dict[str, Any] = plan.to_dict()
+        out["notes"] = notes
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(notes + [explain(plan)]))
+    return 0
+
+
+# --------------------------------------------------------------------------- oncall
+
+
+def cmd_oncall(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config or config_dir_default())
+    moment = parse_moment(args.at, config.timezone)
+    rows: list[list[str]] = []
+    if args.week:
+        days = [moment.date() + dt.timedelta(days=i) for i in range(7)]
+        header = ["team", "role"] + [f"{WEEKDAYS[d.weekday()]} {d:%d-%m}" for d in days]
+        for team in config.teams:
+            for role in team.roles:
+                cells = []
+                for d in days:
+                    at = dt.datetime.combine(d, dt.time(12, 0), tzinfo=config.timezone)
+                    member, _ = on_call(team, role, at)
+                    cells.append(member.name.split(" (")[0] if member else "-- NOBODY --")
+                rows.append([team.id, role.name, *cells])
+        print("on call at 12:00 each day (handovers: see teams.yaml)")
+    else:
+        header = ["team", "role", "on call", "mobile", "why"]
+        for team in config.teams:
+            for role in team.roles:
+                member, why = on_call(team, role, moment)
+                rows.append([team.id, role.name, member.name if member else "-- NOBODY --",
+                             member.mobile if member else "", why])
+        print(f"on call at {moment:%A %Y-%m-%d %H:%M %Z}")
+    print(table(header, rows))
+    return 0
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*row) for row in rows]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config or config_dir_default())
+    cal = config.calendar
+    first = dt.date(args.year, 1, 1)
+    days = (dt.date(args.year + 1, 1, 1) - first).days
+    rows = []
+    for date, name in cal.special_days(first, days):
+        info = cal.day(date)
+        parts = []
+        points = breakpoints(config, cal, date) + [MINUTES_PER_DAY]
+        current: tuple[str | None, int] | None = None
+        for start in points[:-1]:
+            window = resolve_window(cal, config.windows, date, start).window
+            if current is None or current[0] != window:
+                if current is not None:
+                    parts.append(f"{current[1] // 60:02d}:{current[1] % 60:02d} {current[0]}")
+                current = (window, start)
+        if current is not None:
+            parts.append(f"{current[1] // 60:02d}:{current[1] % 60:02d} {current[0]}")
+        kind = "holiday" if info.holiday else "closure"
+        rows.append([date.isoformat(), WEEKDAYS[date.weekday()], name, kind,
+                     WEEKDAYS[info.counts_as] if info.holiday else "-", ", ".join(parts)])
+    print(f"effective holidays and closures {args.year} (country {config.holidays.country}, "
+          f"categories {', '.join(config.holidays.categories)}; holidays count as "
+          f"{WEEKDAYS[config.holidays.counts_as]})")
+    print(table(["date", "day", "name", "kind", "counts as", "windows from"], rows))
+    effective = cal.holidays_in(args.year)
+    skipped = sorted(
+        f"{d.isoformat()} {name}" for d, name in library_days(config, args.year).items()
+        if d not in effective
+    )
+    if skipped:
+        print("not observed (normal days here): " + "; ".join(skipped))
+    return 0
+
+
+def library_days(config: Config, year: int) -> dict[dt.date, str]:
+    """Every day the holidays library knows for the year, in any category, so
+    the admin sees what the policy left out (Good Friday, 5 May off-lustrum)."""
+    policy = config.holidays
+    lib = holidays_lib.country_holidays(
+        policy.country, subdiv=policy.subdivision, years=year,
+        categories=all_categories(policy.country), language=policy.language,
+    )
+    return dict(lib.items())
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def _guard(func: Any) -> Any:
+    """Turn UsageError into one clear line and exit code 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            code: int = func(args)
+            return code
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("check", help="validate the config and prove coverage for a year")
+    p.add_argument("dir", nargs="?", help="config directory (default: ./config)")
+    add_config_arg(p)
+    p.add_argument("--from", dest="first_day", metavar="DATE", help="first day of the proof (default: today)")
+    p.add_argument("--days", type=int, default=366, help="length of the proof in days (default 366)")
+    p.set_defaults(func=_guard(cmd_check))
+
+    p = sub.add_parser("route", help="explain where a call would go")
+    add_config_arg(p)
+    p.add_argument("--at", help="local time, e.g. 2026-04-27T19:00 (default: now)")
+    p.add_argument("--caller", help="caller type, e.g. resident, huisarts")
+    p.add_argument("--age", help="age group (e.g. 18+) or age in years")
+    p.add_argument("--region", help="region id")
+    p.add_argument("--from", dest="from_number", metavar="NUMBER", help="caller's number (directory, area code)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=_guard(cmd_route))
+
+    p = sub.add_parser("oncall", help="who is on call per team and role")
+    add_config_arg(p)
+    p.add_argument("--at", help="local time (default: now)")
+    p.add_argument("--week", action="store_true", help="the next 7 days")
+    p.set_defaults(func=_guard(cmd_oncall))
+
+    p = sub.add_parser("calendar", help="effective holidays and closures of a year")
+    add_config_arg(p)
+    p.add_argument("--year", type=int, required=True)
+    p.set_defaults(func=_guard(cmd_calendar))
