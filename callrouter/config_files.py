@@ -170,6 +170,8 @@ class _Builder:
         return parsed
 
     def phone(self, path: PathKey, value: Any) -> str:
+        if value is None:
+            return ""  # the missing key itself is already reported
         raw = self.text(path, value)
         try:
             return numbers.dialable(raw, numbers.NumberPolicy(allow_foreign=True))

@@ -36,6 +36,10 @@ class UsageError(Exception):
     """Bad command-line input; printed as one clear line, exit code 2."""
 
 
+class ConfigRejected(Exception):
+    """The config has problems; they were printed, exit code 1."""
+
+
 def config_dir_default() -> str:
     return os.environ.get("CALLROUTER_CONFIG_DIR", DEFAULT_CONFIG_DIR)
 
@@ -48,17 +52,16 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def load_or_explain(directory: str) -> Config:
-    """Load the config; on problems print every one of them and exit 1."""
+    """Load the config; on problems print every one of them (exit code 1)."""
     if not Path(directory).is_dir():
-        print(f"error: config directory {directory!r} does not exist", file=sys.stderr)
-        raise SystemExit(1)
+        raise UsageError(f"config directory {directory!r} does not exist")
     try:
         return load(directory)
     except ConfigError as exc:
         print(f"{directory}: {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise ConfigRejected from None
 
 
 def parse_moment(raw: str | None, tz: ZoneInfo) -> dt.datetime:
@@ -293,6 +296,8 @@ def _guard(func: Any) -> Any:
         except UsageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except ConfigRejected:
+            return 1
     return run
 
 
