@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callrouter.core import numbers
+from callrouter.core import numbers, records, triage
 from callrouter.core.calendar import all_categories, known_holiday_names
 from callrouter.core.model import (
     MINUTES_PER_DAY,
@@ -54,6 +55,13 @@ ROUTING_SECTIONS = {
 }
 EXTRA_SECTIONS = {"ivr", "triage", "callbacks", "records", "privacy"}
 """Sections owned by the IVR, callbacks and records; validated by their owners."""
+
+SECTION_CHECKS: list[Callable[[dict[str, Any], Callable[[PathKey], Source]],
+                              list[tuple[Source, str, str]]]] = [
+    triage.check_config,
+    records.check_config,
+]
+"""The owners' validators of extra sections: (data, where) -> [(file:line, problem, fix)]."""
 
 DAY_SELECTORS = set(WEEKDAYS) | {"workday", "weekend", "holiday", "any"}
 _TIME = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
@@ -666,6 +674,8 @@ def build(doc: MarkedDoc) -> tuple[Config | None, list[Problem]]:
                                           f"rule {other.name!r} ({other.source}) above it matches every such call",
                                           "move it above that rule, or narrow the earlier rule"))
                 break
+    for check in SECTION_CHECKS:
+        b.problems.extend(Problem(*problem) for problem in check(doc.data, doc.where))
     config = Config(
         timezone=tz, holidays=policy, closures=closures, windows=windows, teams=teams,
         caller_types=callers, age_groups=ages, regions=regions, directory=directory,

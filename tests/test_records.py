@@ -1,0 +1,227 @@
+"""The call record: folding events, serialising to stream fields, records policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callrouter.core.model import Source
+from callrouter.core.records import (
+    Answered,
+    CallbackChanged,
+    CallRecord,
+    Ended,
+    LegAttempt,
+    LegTried,
+    Outcome,
+    OutcomeReported,
+    ReachedBy,
+    RecordsPolicy,
+    Routed,
+    Started,
+    apply,
+    assemble,
+    entry_from_fields,
+    event_from_json,
+    event_to_json,
+    fold,
+    from_fields,
+    leg_result,
+    link_fields,
+    parse_policy,
+    to_fields,
+    who_of,
+)
+from callrouter.core.routing import CallerFacts, route
+from tests.helpers import ams, sample_config
+
+T0 = ams(2026, 10, 6, 19, 0)
+
+
+def s(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def evening_plan():
+    return route(T0, CallerFacts("resident", "18+"), sample_config())
+
+
+def test_from_plan_keeps_window_facts_and_rule_but_no_number() -> None:
+    record = CallRecord.from_plan("CA1", evening_plan(), at=T0, caller_ref="abc123",
+                                  caller_masked="+31 ***** 45 67", ref="7")
+
+    assert (record.window, record.caller_type, record.age_group) == ("avond", "resident", "18+")
+    assert record.rule == evening_plan().rule
+    assert record.started_at == T0
+    assert {f.name for f in dataclasses.fields(CallRecord)}.isdisjoint(
+        {"number", "caller_number", "from_number", "phone"})
+
+
+def test_who_of_a_leg_names_members_or_the_line_never_a_number() -> None:
+    plan = evening_plan()
+    names = [who_of(leg) for leg in plan.legs]
+
+    assert names
+    for leg, name in zip(plan.legs, names, strict=True):
+        assert all(t.number not in name for t in leg.targets)
+        assert name.startswith("line:") == (leg.line is not None)
+
+
+def _events():
+    return [
+        Started(T0, "7", "abc", "+31 ***** 45 67"),
+        Routed(s(40), "avond", None, None, "resident", "18+", "volwassenen_iht"),
+        LegTried(LegAttempt(1, "anna", "no-answer", 20, s(60), "oncall")),
+        LegTried(LegAttempt(2, "bram", "answered", 8, s(70), "oncall")),
+        Answered(s(70), "bram", 2),
+        Ended(s(400), 400),
+    ]
+
+
+def test_events_fold_into_one_record_in_any_order() -> None:
+    events = _events()
+
+    forward = fold("CA1", events)
+    backward = fold("CA1", list(reversed(events)))
+
+    assert forward == backward
+    assert [a.who for a in forward.legs] == ["anna", "bram"]
+    assert forward.answered_by == "bram"
+    assert forward.reached_by is ReachedBy.LATER_LEG
+    assert forward.time_to_person == 70
+    assert forward.duration == 400
+
+
+def test_a_repeated_webhook_does_not_count_a_leg_twice() -> None:
+    events = _events()
+
+    assert fold("CA1", events + events[2:4]) == fold("CA1", events)
+
+
+def test_answered_on_the_first_leg() -> None:
+    record = fold("CA1", [Started(T0), LegTried(LegAttempt(1, "anna", "completed", 5, s(25))),
+                          Answered(s(25), "anna", 1)])
+
+    assert record.reached_by is ReachedBy.FIRST_LEG
+    assert record.legs[0].result == "answered"
+
+
+def test_callback_reached_the_caller() -> None:
+    record = fold("CA1", [
+        Started(T0), LegTried(LegAttempt(1, "anna", "no-answer", 25, s(60))),
+        CallbackChanged(s(90), "cb1", "requested"), Ended(s(100), 100),
+        CallbackChanged(s(900), "cb1", "claimed"), CallbackChanged(s(1290), "cb1", "completed"),
+    ])
+
+    assert record.reached_by is ReachedBy.CALLBACK
+    assert record.callback_id == "cb1"
+    assert [st.state for st in record.callback_steps] == ["requested", "claimed", "completed"]
+    assert record.callback_requested_at == s(90)
+    assert record.time_to_person == 1290
+
+
+def test_nobody_reached() -> None:
+    record = fold("CA1", [Started(T0), LegTried(LegAttempt(1, "anna", "busy", 0, s(30))),
+                          Ended(s(35), 35)])
+
+    assert record.reached_by is ReachedBy.NOT_REACHED
+    assert record.time_to_person is None
+
+
+def test_the_latest_triage_outcome_counts() -> None:
+    record = fold("CA1", [Started(T0), OutcomeReported(Outcome("advies", s(600), "bram", "sms")),
+                          OutcomeReported(Outcome("ambulant", s(700), "bram", "cli"))])
+
+    assert record.outcome is not None and record.outcome.code == "ambulant"
+
+
+def test_a_stale_end_is_replaced_by_the_real_one() -> None:
+    record = fold("CA1", [Started(T0), Ended(s(7 * 3600), None, "stale")])
+
+    assert apply(record, Ended(s(300), 300)).end_reason == "completed"
+    assert apply(apply(record, Ended(s(300), 300)), Ended(s(400), 1)).duration == 300
+
+
+def test_events_without_a_start_still_make_a_record() -> None:
+    record = fold("CA1", [CallbackChanged(s(90), "cb1", "requested")])
+
+    assert record.started_at == s(90)
+    assert record.end_reason == "incomplete"
+
+
+@pytest.mark.parametrize(
+    ("raw", "result"),
+    [("completed", "answered"), ("no-answer", "no-answer"), ("NO_ANSWER", "no-answer"),
+     ("busy", "busy"), ("", "failed"), ("declined", "declined")],
+)
+def test_dial_call_status_is_normalised(raw, result) -> None:
+    assert leg_result(raw) == result
+
+
+def test_every_event_survives_json() -> None:
+    for event in [*_events(), CallbackChanged(s(5), "cb", "claimed"),
+                  OutcomeReported(Outcome("advies", s(9), "anna", "keypad"))]:
+        assert event_from_json(event_to_json(event)) == event
+
+
+def test_a_record_survives_flat_stream_fields() -> None:
+    record = fold("CA1", [*_events(), CallbackChanged(s(5), "cb", "requested")])
+
+    fields = to_fields(record)
+
+    assert all(isinstance(v, str) and v for v in fields.values())
+    assert fields["kind"] == "call"
+    assert from_fields(fields) == record
+
+
+def test_linked_entries_join_their_record() -> None:
+    record = fold("CA1", _events())
+    entries = [
+        entry_from_fields(link_fields("CA1", OutcomeReported(Outcome("advies", s(900), "b", "sms")))),
+        entry_from_fields(to_fields(record)),
+        entry_from_fields(link_fields("CA1", CallbackChanged(s(950), "cb9", "completed"))),
+        entry_from_fields(to_fields(fold("CA2", [Started(s(10))]))),
+    ]
+
+    joined = {r.call_id: r for r in assemble(entries)}
+
+    assert joined["CA1"].outcome == Outcome("advies", s(900), "b", "sms")
+    assert joined["CA1"].callback_id == "cb9"
+    assert joined["CA2"].started_at == s(10)
+
+
+def test_triage_entries_are_readable_fields_of_their_own() -> None:
+    fields = link_fields("CA1", OutcomeReported(Outcome("opname", s(1), "anna", "keypad")))
+
+    assert fields == {"kind": "triage", "call": "CA1", "code": "opname",
+                      "at": s(1).isoformat(), "by": "anna", "via": "keypad"}
+
+
+@given(st.lists(st.sampled_from(range(8)), max_size=12))
+def test_fold_is_independent_of_event_order(order) -> None:
+    base = _events() + [CallbackChanged(s(5), "cb", "requested"),
+                        OutcomeReported(Outcome("advies", s(500)))]
+    chosen = [base[i] for i in order]
+
+    assert fold("CA1", chosen) == fold("CA1", list(reversed(chosen)))
+
+
+def _where(path):
+    return Source("records.yaml", len(path))
+
+
+def test_records_policy_defaults_and_checks() -> None:
+    assert parse_policy(None, _where) == (RecordsPolicy(), [])
+    policy, problems = parse_policy({"retention_days": 200, "callback_number_days": 300,
+                                     "store_masked": "yes", "retension_days": 3}, _where)
+
+    messages = [p[1] for p in problems]
+    assert policy.retention_days == 200
+    assert "records.store_masked must be true or false, not 'yes'" in messages
+    assert "unknown key 'retension_days' in records" in messages
+    assert "raw callback numbers would be kept longer than the call records" in messages
+    assert ("did you mean 'retention_days'?") in [p[2] for p in problems]
