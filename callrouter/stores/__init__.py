@@ -1,0 +1,1 @@
+"""Redis stores: one module per noun (calls, callbacks), each owning its key prefix."""
