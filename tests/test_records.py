@@ -181,7 +181,8 @@ def test_a_record_survives_flat_stream_fields() -> None:
 def test_linked_entries_join_their_record() -> None:
     record = fold("CA1", _events())
     entries = [
-        entry_from_fields(link_fields("CA1", OutcomeReported(Outcome("advies", s(900), "b", "sms")))),
+        entry_from_fields(link_fields("CA1", OutcomeReported(Outcome("advies", s(900), "b",
+                                                                     "sms")))),
         entry_from_fields(to_fields(record)),
         entry_from_fields(link_fields("CA1", CallbackChanged(s(950), "cb9", "completed"))),
         entry_from_fields(to_fields(fold("CA2", [Started(s(10))]))),

@@ -87,7 +87,8 @@ def test_triage_messages_are_told_apart_from_other_sms(codes) -> None:
     assert not is_triage_message("OK", codes)
 
 
-@pytest.mark.parametrize(("digits", "code"), [("1", "advies"), ("3#", "ambulant"), (" 9", "geen_actie")])
+@pytest.mark.parametrize(
+    ("digits", "code"), [("1", "advies"), ("3#", "ambulant"), (" 9", "geen_actie")])
 def test_keypad_digits_choose_an_outcome(codes, digits, code) -> None:
     found = from_digits(digits, codes)
 
