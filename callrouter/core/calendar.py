@@ -77,7 +77,10 @@ class Calendar:
             every = self._library(year, all_categories(p.country))
             days.update({d: n for d, n in every.items() if _norm(n) in wanted})
         for month, day, name in p.include_every:
-            days[dt.date(year, month, day)] = name
+            try:
+                days[dt.date(year, month, day)] = name
+            except ValueError:  # 29 February in a year without one
+                continue
         for date, name in p.include_dates:
             if date.year == year:
                 days[date] = name
