@@ -401,7 +401,7 @@ class _Builder:
                 start=start or dt.date(2026, 1, 5),
                 handover=self.time(rp + ("rota", "handover"), rota_raw.get("handover", "08:30"), allow_24=False) or 0,
                 period_days=self.integer(rp + ("rota", "period_days"), rota_raw.get("period_days"), 7, 1, 366),
-                order=order, source=self.src(rp + ("rota",)),
+                order=order, source=self.src(rp + ("rota",)), timezone=tz,
             ), self.text(rp + ("label",), rs.get("label")), self.src(rp)))
         if not roles:
             self.err(p + ("roles",), f"team {tid!r} has no roles", "add a role with a rota, e.g. eerste_lijn")

@@ -145,3 +145,13 @@ def test_rule_that_can_never_be_chosen_is_reported_as_unused(tmp_path: Path) -> 
     assert [r.name for r in report.unused_rules] == ["iht_feestavond"]
     assert report.gaps == ()
     assert not report.ok
+
+
+def test_gap_over_sunday_midnight_reads_as_one_range_into_monday(tmp_path: Path) -> None:
+    edits = {"routing.yaml": [(NIGHT_ALWAYS, (
+        '      - {days: [tue, wed, thu, fri, sat], from: "00:00", to: "24:00"}\n'
+        '      - {days: [sun], from: "00:00", to: "23:00"}\n'
+        '      - {days: [mon], from: "01:00", to: "24:00"}'))]}
+    report = prove(config_with(tmp_path, edits), HORIZON_START)
+    weekly = [g.when for g in report.gaps if not A_DATE.search(g.when)]
+    assert weekly == ["Sunday 23:00-Monday 01:00"]

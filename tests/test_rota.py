@@ -220,3 +220,10 @@ def test_ring_group_is_the_role_rota_without_absent_members() -> None:
 def test_ring_group_without_a_role_is_the_whole_team() -> None:
     t = team()
     assert len(ring_group(t, None, ams(2026, 1, 6, 10, 0))) == len(t.members)
+
+
+def test_a_utc_moment_picks_the_shift_of_its_amsterdam_wall_time() -> None:
+    # 07:45 UTC on Monday 12 January is 08:45 in Amsterdam: after the 08:30 handover.
+    utc_moment = dt.datetime(2026, 1, 12, 7, 45, tzinfo=dt.UTC)
+    assert scheduled(WEEKLY, utc_moment) == "bram"
+    assert scheduled(WEEKLY, ams(2026, 1, 12, 8, 29)) == "anna"

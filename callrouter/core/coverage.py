@@ -149,6 +149,14 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def _wrap_week(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join a gap that runs into Sunday midnight with the one starting Monday 00:00."""
+    week = 7 * MINUTES_PER_DAY
+    if len(ranges) > 1 and ranges[0][0] == 0 and ranges[-1][1] == week:
+        return [(ranges[-1][0], ranges[0][1] + week), *ranges[1:-1]]
+    return ranges
+
+
 def _group_regions(holes: dict[CallerFacts, list[tuple[int, int]]]
                    ) -> dict[tuple[tuple[str, str], tuple[int, int]], list[str | None]]:
     """Fold per-region gaps together so a gap for every region reads as one line."""
@@ -174,7 +182,7 @@ def _week_gaps(config: Config, calendar: Calendar, normal: dict[int, dt.date],
     for weekday, date in normal.items():
         for f, ranges in _day_intervals(config, calendar, date, facts, used).items():
             week[f] += [(weekday * MINUTES_PER_DAY + s, weekday * MINUTES_PER_DAY + e) for s, e in ranges]
-    merged = {f: _merge(r) for f, r in week.items()}
+    merged = {f: _wrap_week(_merge(r)) for f, r in week.items()}
     for (who, (start, end)), regions in sorted(_group_regions(merged).items(), key=lambda kv: kv[0][1]):
         sd, sm = divmod(start, MINUTES_PER_DAY)
         ed, em = divmod(end, MINUTES_PER_DAY)

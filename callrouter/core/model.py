@@ -150,6 +150,8 @@ class Rota:
     period_days: int
     order: tuple[str, ...]
     source: Source = NOWHERE
+    timezone: ZoneInfo = ZoneInfo("Europe/Amsterdam")
+    """Whose wall clock the handover follows (the config's timezone)."""
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ import datetime as dt
 from callrouter.core.model import Member, Override, Role, Rota, Team
 
 
-def shift_index(rota: Rota, local: dt.datetime) -> int:
-    """Which shift (counted from the rota start) contains local wall time `local`.
+def shift_index(rota: Rota, moment: dt.datetime) -> int:
+    """Which shift (counted from the rota start) contains the aware `moment`.
 
-    A shift starts at the handover time on its first day; before the handover
-    the previous day's shift is still running.
+    A shift starts at the handover time (the rota's local wall clock) on its
+    first day; before the handover the previous day's shift is still running.
     """
+    local = moment.astimezone(rota.timezone)
     minute = local.hour * 60 + local.minute
     shift_day = local.date() if minute >= rota.handover else local.date() - dt.timedelta(days=1)
     return (shift_day - rota.start).days // rota.period_days
@@ -24,11 +25,11 @@ def shift_bounds(rota: Rota, index: int) -> tuple[dt.date, dt.date]:
     return first, first + dt.timedelta(days=rota.period_days)
 
 
-def scheduled(rota: Rota, local: dt.datetime) -> str | None:
+def scheduled(rota: Rota, moment: dt.datetime) -> str | None:
     """The member id the rota itself puts on call (no overrides)."""
     if not rota.order:
         return None
-    return rota.order[shift_index(rota, local) % len(rota.order)]
+    return rota.order[shift_index(rota, moment) % len(rota.order)]
 
 
 def _active(overrides: tuple[Override, ...], role: str, moment: dt.datetime) -> list[Override]:
