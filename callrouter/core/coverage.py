@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from callrouter.core.calendar import Calendar, DayInfo
 from callrouter.core.model import MINUTES_PER_DAY, Config, LegKind, Rule, Team
 from callrouter.core.rota import on_call
-from callrouter.core.routing import CallerFacts, matches, with_defaults
+from callrouter.core.routing import CallerFacts, first_match, with_defaults
 from callrouter.core.windows import resolve_window
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -131,7 +131,7 @@ def _day_intervals(config: Config, calendar: Calendar, date: dt.date,
         where = resolve_window(calendar, config.windows, date, start)
         holiday = where.day.holiday is not None
         for f in facts:
-            rule = next((r for r in config.rules if matches(r.when, where.window, holiday, f)), None)
+            rule = first_match(config, where.window, holiday, f)
             if rule is None:
                 holes[f].append((start, end))
             else:

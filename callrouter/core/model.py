@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -363,17 +363,49 @@ class Config:
 
         return Calendar(self.holidays, self.closures)
 
+    @cached_property
+    def _index(self) -> dict[str, dict[str, Any]]:
+        """Id -> object maps, built once per config: a routing decision looks
+        teams, lines and caller types up several times per call."""
+        return {
+            "team": {t.id: t for t in self.teams},
+            "line": {ln.id: ln for ln in self.lines},
+            "window": {w.name: w for w in self.windows},
+            "caller_type": {c.id: c for c in self.caller_types},
+            "region": {r.id: r for r in self.regions},
+            "age_group": {a.id: a for a in self.age_groups},
+        }
+
+    @cached_property
+    def rule_memo(self) -> dict[tuple[object, ...], Rule | None]:
+        """First matching rule per (window, holiday, caller, age, region).
+
+        Which rule matches depends only on those five facts, so the routing
+        memoises the first-match scan; with 1,000 rules this turns the
+        per-call linear scan into a dictionary lookup after the first call.
+        """
+        return {}
+
     def team(self, team_id: str) -> Team | None:
-        return next((t for t in self.teams if t.id == team_id), None)
+        found: Team | None = self._index["team"].get(team_id)
+        return found
 
     def line(self, line_id: str) -> Line | None:
-        return next((ln for ln in self.lines if ln.id == line_id), None)
+        found: Line | None = self._index["line"].get(line_id)
+        return found
 
     def window(self, name: str) -> Window | None:
-        return next((w for w in self.windows if w.name == name), None)
+        found: Window | None = self._index["window"].get(name)
+        return found
 
     def caller_type(self, type_id: str) -> CallerType | None:
-        return next((c for c in self.caller_types if c.id == type_id), None)
+        found: CallerType | None = self._index["caller_type"].get(type_id)
+        return found
 
     def region(self, region_id: str) -> Region | None:
-        return next((r for r in self.regions if r.id == region_id), None)
+        found: Region | None = self._index["region"].get(region_id)
+        return found
+
+    def age_group(self, group_id: str) -> AgeGroup | None:
+        found: AgeGroup | None = self._index["age_group"].get(group_id)
+        return found

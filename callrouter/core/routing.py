@@ -118,8 +118,9 @@ def with_defaults(facts: CallerFacts, config: Config) -> CallerFacts:
     caller = facts.caller_type
     if caller is None or config.caller_type(caller) is None:
         caller = config.default_caller_type
-    known_ages = {a.id for a in config.age_groups}
-    age = facts.age_group if facts.age_group in known_ages else config.default_age_group
+    age = facts.age_group
+    if age is None or config.age_group(age) is None:
+        age = config.default_age_group
     region = facts.region if facts.region and config.region(facts.region) else None
     return CallerFacts(caller, age, region)
 
@@ -175,6 +176,20 @@ def resolve_leg(spec: LegSpec, config: Config, local: dt.datetime) -> Leg:
     return replace(base, targets=(Target(member.mobile, member.name, member.id),), note=why)
 
 
+def first_match(
+    config: Config, window: str | None, holiday: bool, facts: CallerFacts
+) -> Rule | None:
+    """The first rule (in configured order) matching these facts, memoised
+    on the config because it depends on nothing else."""
+    key = (window, holiday, facts.caller_type, facts.age_group, facts.region)
+    memo = config.rule_memo
+    if key not in memo:
+        memo[key] = next(
+            (r for r in config.rules if matches(r.when, window, holiday, facts)), None
+        )
+    return memo[key]
+
+
 def route_local(
     local: dt.datetime, facts: CallerFacts, config: Config, calendar: Calendar
 ) -> RoutePlan:
@@ -189,26 +204,23 @@ def route_local(
         + (f" (holiday {holiday}, counts as {where.day.weekday_token})" if holiday else "")
         + (f" (closure {where.closure.name})" if where.closure else "")
     ]
-    fallback = config.line(config.fallback_line)
-    for rule in config.rules:
-        if matches(rule.when, where.window, holiday is not None, facts):
-            reasons.append(_explain(rule, where, facts))
-            legs = tuple(resolve_leg(spec, config, local) for spec in rule.legs)
-            final_line = config.line(rule.final.line) if rule.final.line else None
-            final = Final(
-                rule.final.callback,
-                final_line.id if final_line else None,
-                final_line.number if final_line else None,
-            )
-            return RoutePlan(
-                local, where.window, holiday, where.closure.name if where.closure else None,
-                where.day.weekday_token, facts, rule.name, tuple(reasons), legs, final,
-            )
-    reasons.append("no rule matches: dialling the fallback line")
-    final = Final(False, fallback.id if fallback else None, fallback.number if fallback else None)
+    rule = first_match(config, where.window, holiday is not None, facts)
+    if rule is None:
+        reasons.append("no rule matches: dialling the fallback line")
+        legs: tuple[Leg, ...] = ()
+        final_line = config.line(config.fallback_line)
+        callback = False
+    else:
+        reasons.append(_explain(rule, where, facts))
+        legs = tuple(resolve_leg(spec, config, local) for spec in rule.legs)
+        final_line = config.line(rule.final.line) if rule.final.line else None
+        callback = rule.final.callback
+    final = Final(
+        callback, final_line.id if final_line else None, final_line.number if final_line else None
+    )
     return RoutePlan(
         local, where.window, holiday, where.closure.name if where.closure else None,
-        where.day.weekday_token, facts, None, tuple(reasons), (), final,
+        where.day.weekday_token, facts, rule.name if rule else None, tuple(reasons), legs, final,
     )
 
 
