@@ -56,10 +56,18 @@ ROUTING_SECTIONS = {
 EXTRA_SECTIONS = {"ivr", "triage", "callbacks", "records", "privacy"}
 """Sections owned by the IVR, callbacks and records; validated by their owners."""
 
+
+def _check_ivr(data: dict[str, Any], where: Callable[[PathKey], Source]) -> list[tuple[Source, str, str]]:
+    from ivr.config import check_config  # lazily: ivr.config builds on this module
+
+    return check_config(data, where)
+
+
 SECTION_CHECKS: list[Callable[[dict[str, Any], Callable[[PathKey], Source]],
                               list[tuple[Source, str, str]]]] = [
     triage.check_config,
     records.check_config,
+    _check_ivr,
 ]
 """The owners' validators of extra sections: (data, where) -> [(file:line, problem, fix)]."""
 

@@ -1,0 +1,179 @@
+"""TwiML for each step of the call, built only with twilio's voice_response builders.
+
+No Flask here: the voice blueprint passes in the URLs Twilio must call back
+(already carrying the signed call state) and gets documents back. Three
+rules hold for every document a caller receives, and the tests check them:
+
+- a `<Gather>` is always followed by a `<Redirect>` to the same step, so
+  silence is an input like any other and never the end of the call;
+- every `<Dial>` has an `action`, so a leg that is not answered comes back
+  to us for the next leg instead of ending the call;
+- the caller hears something before every `<Dial>`: never silence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.menus import Menu, Menus, Prompt, Voice
+
+MAX_NUMBERS_PER_DIAL = 10
+"""Twilio rings at most ten `<Number>`s of one `<Dial>` at once."""
+
+_PHONE_NUMBER = re.compile(r"\d{3,}(?:-\d+)*")
+"""112, 113, 0800-0113: to be read digit by digit, not as "one hundred and twelve"."""
+
+
+@dataclass(frozen=True)
+class DialUrls:
+    """Where Twilio reports on a staff `<Dial>`: its result, the whisper, each leg's end."""
+
+    action: str
+    whisper: str
+    leg_status: str
+
+
+def say(verb: VoiceResponse | Gather, text: str, voice: Voice) -> None:
+    """Speak `text` (if any) in `voice`.
+
+    Runs of three or more digits are spaced out ("1 1 2", "0 8 0 0, 0 1 1 3")
+    so every voice reads a phone number digit by digit. Plain text rather
+    than SSML `<say-as>`: it works with every voice, including those
+    without SSML support.
+    """
+    if text:
+        verb.say(_PHONE_NUMBER.sub(_digit_by_digit, text), voice=voice.voice, language=voice.language)
+
+
+def _digit_by_digit(number: re.Match[str]) -> str:
+    return ", ".join(" ".join(group) for group in number.group().split("-"))
+
+
+def greet(response: VoiceResponse, menus: Menus, lang: str) -> None:
+    """The welcome and the safety line ("hang up and call 112"), always first.
+
+    Spoken outside any `<Gather>`, so no key press can skip the safety line.
+    """
+    voice = menus.voice(lang)
+    say(response, menus.say(Prompt.WELCOME, lang), voice)
+    say(response, menus.say(Prompt.SAFETY, lang), voice)
+
+
+def question(
+    menus: Menus, menu: Menu, lang: str, retry: bool, action: str, first: bool
+) -> VoiceResponse:
+    """Ask `menu` (the clearer wording on `retry`), by key or by voice.
+
+    `first` is the caller's first document in this language: greet them,
+    and offer the other language (spoken in that language).
+    """
+    voice = menus.voice(lang)
+    response = VoiceResponse()
+    if first:
+        greet(response, menus, lang)
+    gather = response.gather(
+        input="dtmf speech",
+        action=action,
+        method="POST",
+        language=voice.language,
+        num_digits=1,
+        timeout=menus.gather_timeout,
+        speech_timeout="auto",
+        hints=menu.hints(lang) or None,
+    )
+    choice = menus.language_choice
+    if first and choice is not None and choice.language != lang:
+        say(gather, choice.offer, menus.voice(choice.language))
+    say(gather, (menu.retry if retry else menu.ask)[lang], voice)
+    response.redirect(action, method="POST")
+    return response
+
+
+def announce(menus: Menus, lang: str, prompt: Prompt, first: bool) -> VoiceResponse:
+    """A document that starts with "we are connecting you" (greeting first, if
+    `first`: no question came before), for a `<Dial>` to follow: never silence."""
+    response = VoiceResponse()
+    if first:
+        greet(response, menus, lang)
+    say(response, menus.say(prompt, lang), menus.voice(lang))
+    return response
+
+
+def dial(
+    response: VoiceResponse,
+    numbers: Sequence[str],
+    timeout: int,
+    caller_id: str,
+    urls: DialUrls,
+) -> VoiceResponse:
+    """Ring staff `numbers` at once; each must accept in the whisper to be connected.
+
+    `answerOnBridge` keeps the caller hearing ringback until someone has
+    accepted; the crisis number is the caller id, so staff see a crisis call
+    and never the caller's own number.
+    """
+    verb = response.dial(
+        action=urls.action,
+        method="POST",
+        timeout=timeout,
+        answer_on_bridge=True,
+        caller_id=caller_id,
+    )
+    for number in numbers[:MAX_NUMBERS_PER_DIAL]:
+        verb.number(
+            number,
+            url=urls.whisper,
+            method="POST",
+            status_callback=urls.leg_status,
+            status_callback_event="completed",
+            status_callback_method="POST",
+        )
+    return response
+
+
+def dial_line(response: VoiceResponse, number: str, caller_id: str, action: str) -> VoiceResponse:
+    """Ring a 24/7 line (the plan's final line or the fallback line), without whisper.
+
+    The last resort must not depend on anyone pressing a key, and this needs
+    nothing but two numbers from the config, so it is also what a caller gets
+    when anything else fails. `action` comes back when the line does not
+    answer, to ring it again rather than end the call.
+    """
+    response.dial(number, action=action, method="POST", caller_id=caller_id, answer_on_bridge=True)
+    return response
+
+
+def whisper(menus: Menus, text: str, accept_url: str) -> VoiceResponse:
+    """What the staff member hears before being connected.
+
+    Only the accept key connects the caller; silence (a voicemail greeting,
+    a phone in a pocket) ends this leg, so a voicemail never takes a crisis
+    call.
+    """
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf",
+        action=accept_url,
+        method="POST",
+        num_digits=1,
+        timeout=menus.whisper.timeout,
+    )
+    say(gather, text, menus.voice(menus.default_language))
+    response.hangup()
+    return response
+
+
+def connect() -> VoiceResponse:
+    """The whisper was accepted: an empty document lets Twilio bridge the call."""
+    return VoiceResponse()
+
+
+def hang_up() -> VoiceResponse:
+    """Only after a conversation ended, or on a staff leg that was not accepted."""
+    response = VoiceResponse()
+    response.hangup()
+    return response
