@@ -62,8 +62,10 @@ class ReachedBy(StrEnum):
     NOT_REACHED = "not_reached"
 
 
-CALLBACK_REACHED_STATES = frozenset({"completed", "connected", "done", "reached", "called_back"})
-"""Callback lifecycle states that mean a person spoke with the caller."""
+CALLBACK_REACHED_STATES = frozenset({"completed"})
+"""Callback states (`core.callbacks.State`) meaning a person spoke with the caller."""
+CALLBACK_CLAIMED_STATES = frozenset({"claimed", "calling", "completed"})
+"""Callback states meaning a staff member took the request: what its SLA measures."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,11 @@ class CallRecord:
     @property
     def callback_reached_at(self) -> dt.datetime | None:
         return min((s.at for s in self.callback_steps if s.state in CALLBACK_REACHED_STATES),
+                   default=None)
+
+    @property
+    def callback_claimed_at(self) -> dt.datetime | None:
+        return min((s.at for s in self.callback_steps if s.state in CALLBACK_CLAIMED_STATES),
                    default=None)
 
     @property
@@ -513,23 +520,20 @@ def assemble(entries: Iterable[tuple[str, CallRecord | CallEvent]]) -> list[Call
 
 @dataclass(frozen=True)
 class RecordsPolicy:
-    """How long call data is kept, and what reports measure against (`records:` section)."""
+    """How long the call log is kept and what it shows (`records:` section).
+
+    Callback settings live in `callbacks:` (the callback owner's section): the
+    SLA reports measure against is `callbacks.sla`, and raw callback numbers
+    are kept for `callbacks.keep_raw_numbers`. One setting, one place.
+    """
 
     retention_days: int = 730
-    """Call records and triage outcomes; then deleted by the purge job."""
-    callback_number_days: int = 7
-    """Raw callback numbers (the only raw numbers stored); then purged."""
+    """Call records, triage outcomes and linked events; then deleted by the purge job."""
     store_masked: bool = True
     """Keep '+31 ***** 45 67' in records so on-call staff can tell calls apart."""
-    callback_sla_minutes: int = 30
-    """A callback 'within SLA' reached the caller within this many minutes of the request."""
 
 
-_POLICY_KEYS = {
-    "retention_days": (1, 3660),
-    "callback_number_days": (1, 365),
-    "callback_sla_minutes": (1, 24 * 60),
-}
+_POLICY_KEYS = {"retention_days": (1, 3660)}
 
 
 def policy_from(raw: Any) -> RecordsPolicy:
@@ -580,9 +584,4 @@ def parse_policy(raw: Any, where: Any) -> tuple[RecordsPolicy, list[tuple[Source
                                  f"use a number between {low} and {high}"))
             else:
                 values[key] = value
-    policy = RecordsPolicy(**values)
-    if policy.callback_number_days > policy.retention_days:
-        problems.append((where(("records", "callback_number_days")),
-                         "raw callback numbers would be kept longer than the call records",
-                         "make callback_number_days at most retention_days"))
-    return policy, problems
+    return RecordsPolicy(**values), problems
