@@ -61,8 +61,11 @@ def check_config(data: Mapping[str, Any], where: Where) -> list[tuple[Source, st
         raw = data.get(section)
         return frozenset(str(k) for k in raw) if isinstance(raw, dict) else frozenset()
 
-    answers = {Question.CALLER: ids("caller_types"), Question.AGE: ids("age_groups"),
-               Question.REGION: ids("regions")}
+    answers = {
+        Question.CALLER: ids("caller_types"),
+        Question.AGE: ids("age_groups"),
+        Question.REGION: ids("regions"),
+    }
     problems = _parse(_Located(data, where), answers)[1]
     return [(p.source, p.message, p.fix) for p in problems]
 
@@ -92,35 +95,60 @@ def _with_region_names(menus: Menus, config: Config) -> Menus:
         if region is None:
             return option
         said = tuple(normalise(x) for x in (region.name, *region.municipalities))
-        speech = {lang: tuple(dict.fromkeys((*phrases, *said))) for lang, phrases in option.speech.items()}
+        speech = {
+            lang: tuple(dict.fromkeys((*phrases, *said))) for lang, phrases in option.speech.items()
+        }
         return replace(option, speech=speech)
 
-    return replace(menus, menus=tuple(
-        replace(m, options=tuple(widen(o) for o in m.options)) if m.question is Question.REGION else m
-        for m in menus.menus
-    ))
+    return replace(
+        menus,
+        menus=tuple(
+            replace(m, options=tuple(widen(o) for o in m.options))
+            if m.question is Question.REGION
+            else m
+            for m in menus.menus
+        ),
+    )
 
 
 def _parse(doc: MarkedDoc, answers: Answers) -> tuple[Menus | None, list[Problem]]:
     b = _Builder(doc)
     p: PathKey = ("ivr",)
     if doc.data.get("ivr") is None:
-        b.err(p, "there is no 'ivr' section", "add config/ivr.yaml (see the sample) with prompts and menus")
+        b.err(
+            p,
+            "there is no 'ivr' section",
+            "add config/ivr.yaml (see the sample) with prompts and menus",
+        )
         return None, b.problems
     raw = b.mapping(
-        p, doc.data["ivr"],
-        {"languages", "language_choice", "gather_timeout", "blocked", "prompts", "menus", "whisper"},
+        p,
+        doc.data["ivr"],
+        {
+            "languages",
+            "language_choice",
+            "gather_timeout",
+            "blocked",
+            "prompts",
+            "menus",
+            "whisper",
+        },
         {"languages", "prompts", "menus", "whisper"},
     )
     languages = _languages(b, p + ("languages",), raw.get("languages"))
     langs = list(languages) or ["nl"]
-    prompt_specs = b.mapping(p + ("prompts",), raw.get("prompts"), {x.value for x in Prompt},
-                             {x.value for x in Prompt})
-    prompts = {x: _texts(b, p + ("prompts", x.value), prompt_specs.get(x.value), langs) for x in Prompt}
+    prompt_specs = b.mapping(
+        p + ("prompts",), raw.get("prompts"), {x.value for x in Prompt}, {x.value for x in Prompt}
+    )
+    prompts = {
+        x: _texts(b, p + ("prompts", x.value), prompt_specs.get(x.value), langs) for x in Prompt
+    }
     choice = _language_choice(b, p + ("language_choice",), raw.get("language_choice"), langs)
     menus = _menus(b, p + ("menus",), raw.get("menus"), langs, answers, choice)
     blocked_raw = b.text(p + ("blocked",), raw.get("blocked"), BlockedAction.ROUTE.value)
-    if not b.ref(p + ("blocked",), blocked_raw, {x.value for x in BlockedAction}, "blocked-number behaviour"):
+    if not b.ref(
+        p + ("blocked",), blocked_raw, {x.value for x in BlockedAction}, "blocked-number behaviour"
+    ):
         blocked_raw = BlockedAction.ROUTE.value
     result = Menus(
         languages=languages,
@@ -142,17 +170,30 @@ def _languages(b: _Builder, p: PathKey, raw: Any) -> dict[str, Voice]:
         spec = b.mapping(lp, spec, {"voice", "language", "label"}, {"voice", "language"})
         tag = b.text(lp + ("language",), spec.get("language"))
         if not _LANGUAGE_TAG.match(tag):
-            b.err(lp + ("language",), f"{tag!r} is not a language tag", "write it like nl-NL or en-GB")
-        out[str(lang)] = Voice(b.text(lp + ("voice",), spec.get("voice")), tag,
-                               b.text(lp + ("label",), spec.get("label"), str(lang)))
+            b.err(
+                lp + ("language",), f"{tag!r} is not a language tag", "write it like nl-NL or en-GB"
+            )
+        out[str(lang)] = Voice(
+            b.text(lp + ("voice",), spec.get("voice")),
+            tag,
+            b.text(lp + ("label",), spec.get("label"), str(lang)),
+        )
     if not out:
-        b.err(p, "no languages are defined", "add at least nl: {voice: Polly.Laura-Neural, language: nl-NL}")
+        b.err(
+            p,
+            "no languages are defined",
+            "add at least nl: {voice: Polly.Laura-Neural, language: nl-NL}",
+        )
     return out
 
 
 def _texts(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> dict[str, str]:
     spec = b.mapping(p, raw, set(langs), set(langs))
-    out = {lang: " ".join(b.text(p + (lang,), spec.get(lang)).split()) for lang in langs if lang in spec}
+    out = {
+        lang: " ".join(b.text(p + (lang,), spec.get(lang)).split())
+        for lang in langs
+        if lang in spec
+    }
     for lang, text in out.items():
         if not text:
             b.err(p + (lang,), f"the {lang!r} text is empty", "write what the caller hears")
@@ -162,20 +203,35 @@ def _texts(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> dict[str, str
 def _language_choice(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> LanguageChoice | None:
     if raw is None:
         return None
-    spec = b.mapping(p, raw, {"language", "digit", "offer", "speech"}, {"language", "digit", "offer"})
+    spec = b.mapping(
+        p, raw, {"language", "digit", "offer", "speech"}, {"language", "digit", "offer"}
+    )
     language = b.text(p + ("language",), spec.get("language"))
     if b.ref(p + ("language",), language, set(langs), "language") and language == langs[0]:
-        b.err(p + ("language",), f"{language!r} is already the default language",
-              "offer another language, or remove language_choice")
+        b.err(
+            p + ("language",),
+            f"{language!r} is already the default language",
+            "offer another language, or remove language_choice",
+        )
     offer = b.text(p + ("offer",), spec.get("offer"))
     if not offer.strip():
         b.err(p + ("offer",), "the language offer is empty", 'write e.g. "For English, press 9."')
-    return LanguageChoice(language, _digit(b, p + ("digit",), spec.get("digit")) or "",
-                          offer.strip(), _phrases(b, p + ("speech",), spec.get("speech")))
+    return LanguageChoice(
+        language,
+        _digit(b, p + ("digit",), spec.get("digit")) or "",
+        offer.strip(),
+        _phrases(b, p + ("speech",), spec.get("speech")),
+    )
 
 
-def _menus(b: _Builder, p: PathKey, raw: Any, langs: list[str], answers: Answers,
-           choice: LanguageChoice | None) -> tuple[Menu, ...]:
+def _menus(
+    b: _Builder,
+    p: PathKey,
+    raw: Any,
+    langs: list[str],
+    answers: Answers,
+    choice: LanguageChoice | None,
+) -> tuple[Menu, ...]:
     out = []
     for name, spec in b.mapping(p, raw, {q.value for q in Question}).items():
         mp = p + (name,)
@@ -186,13 +242,20 @@ def _menus(b: _Builder, p: PathKey, raw: Any, langs: list[str], answers: Answers
             for i, item in enumerate(b.seq(mp + ("options",), spec.get("options")))
         )
         _check_options(b, mp + ("options",), options, choice)
-        out.append(Menu(question, _texts(b, mp + ("ask",), spec.get("ask"), langs),
-                        _texts(b, mp + ("retry",), spec.get("retry"), langs), options))
+        out.append(
+            Menu(
+                question,
+                _texts(b, mp + ("ask",), spec.get("ask"), langs),
+                _texts(b, mp + ("retry",), spec.get("retry"), langs),
+                options,
+            )
+        )
     return tuple(out)
 
 
-def _option(b: _Builder, p: PathKey, raw: Any, langs: list[str], question: Question,
-            known: frozenset[str]) -> Option:
+def _option(
+    b: _Builder, p: PathKey, raw: Any, langs: list[str], question: Question, known: frozenset[str]
+) -> Option:
     spec = b.mapping(p, raw, {"digit", "value", "speech"}, {"value"})
     value = spec.get("value")
     if value is not None:
@@ -202,12 +265,15 @@ def _option(b: _Builder, p: PathKey, raw: Any, langs: list[str], question: Quest
     speech = {lang: _phrases(b, p + ("speech", lang), speech_spec.get(lang)) for lang in langs}
     digit = _digit(b, p + ("digit",), spec["digit"]) if "digit" in spec else None
     if digit is None and not any(speech.values()):
-        b.err(p, "this answer has neither a key nor speech", 'add digit: "1" or speech: {nl: [...]}')
+        b.err(
+            p, "this answer has neither a key nor speech", 'add digit: "1" or speech: {nl: [...]}'
+        )
     return Option(value, digit, speech)
 
 
-def _check_options(b: _Builder, p: PathKey, options: tuple[Option, ...],
-                   choice: LanguageChoice | None) -> None:
+def _check_options(
+    b: _Builder, p: PathKey, options: tuple[Option, ...], choice: LanguageChoice | None
+) -> None:
     if not any(o.digit for o in options):
         b.err(p, "no answer can be given by key", 'give the answers digit: "1", "2", ...')
     keys: dict[str, int] = {}
@@ -215,18 +281,27 @@ def _check_options(b: _Builder, p: PathKey, options: tuple[Option, ...],
     for i, option in enumerate(options):
         if option.digit is not None:
             if choice is not None and option.digit == choice.digit:
-                b.err(p + (i, "digit"), f"key {option.digit} also chooses the language",
-                      "use another key for this answer or for language_choice")
+                b.err(
+                    p + (i, "digit"),
+                    f"key {option.digit} also chooses the language",
+                    "use another key for this answer or for language_choice",
+                )
             if option.digit in keys:
-                b.err(p + (i, "digit"), f"key {option.digit} is also answer {keys[option.digit] + 1}",
-                      "give every answer its own key")
+                b.err(
+                    p + (i, "digit"),
+                    f"key {option.digit} is also answer {keys[option.digit] + 1}",
+                    "give every answer its own key",
+                )
             keys.setdefault(option.digit, i)
         for lang, said in option.speech.items():
             for phrase in said:
                 other = phrases.setdefault((lang, phrase), i)
                 if other != i and options[other].value != option.value:
-                    b.err(p + (i, "speech"), f"{phrase!r} ({lang}) is also said for answer {other + 1}",
-                          "keep each phrase under one answer")
+                    b.err(
+                        p + (i, "speech"),
+                        f"{phrase!r} ({lang}) is also said for answer {other + 1}",
+                        "keep each phrase under one answer",
+                    )
 
 
 def _whisper(b: _Builder, p: PathKey, raw: Any) -> Whisper:
@@ -235,17 +310,29 @@ def _whisper(b: _Builder, p: PathKey, raw: Any) -> Whisper:
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as exc:
-        b.err(p + ("text",), f"the whisper text is not a valid template ({exc})",
-              "write placeholders as {caller}, {age}, {region}, {language}")
+        b.err(
+            p + ("text",),
+            f"the whisper text is not a valid template ({exc})",
+            "write placeholders as {caller}, {age}, {region}, {language}",
+        )
         fields = set()
     for name in sorted(fields - WHISPER_FIELDS):
-        b.err(p + ("text",), f"unknown placeholder {{{name}}} in the whisper text",
-              "use {caller}, {age}, {region} and {language}")
+        b.err(
+            p + ("text",),
+            f"unknown placeholder {{{name}}} in the whisper text",
+            "use {caller}, {age}, {region} and {language}",
+        )
     if ACCEPT_DIGIT not in text:
-        b.err(p + ("text",), f"the whisper text does not tell staff to press {ACCEPT_DIGIT}",
-              f'end it with e.g. "Druk {ACCEPT_DIGIT} om aan te nemen."')
-    return Whisper(text, b.text(p + ("unknown",), spec.get("unknown")),
-                   b.integer(p + ("timeout",), spec.get("timeout"), 6, 3, 20))
+        b.err(
+            p + ("text",),
+            f"the whisper text does not tell staff to press {ACCEPT_DIGIT}",
+            f'end it with e.g. "Druk {ACCEPT_DIGIT} om aan te nemen."',
+        )
+    return Whisper(
+        text,
+        b.text(p + ("unknown",), spec.get("unknown")),
+        b.integer(p + ("timeout",), spec.get("timeout"), 6, 3, 20),
+    )
 
 
 def _digit(b: _Builder, p: PathKey, raw: Any) -> str | None:

@@ -23,18 +23,20 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 # voor een naaste").
 _SPOKEN_DIGITS: dict[str, str] = {
     word: str(digit)
-    for digit, words in enumerate((
-        ("nul", "zero"),
-        ("een", "one"),
-        ("twee", "two"),
-        ("drie", "three"),
-        ("vier", "four"),
-        ("vijf", "five"),
-        ("zes", "six"),
-        ("zeven", "seven"),
-        ("acht", "eight"),
-        ("negen", "nine"),
-    ))
+    for digit, words in enumerate(
+        (
+            ("nul", "zero"),
+            ("een", "one"),
+            ("twee", "two"),
+            ("drie", "three"),
+            ("vier", "four"),
+            ("vijf", "five"),
+            ("zes", "six"),
+            ("zeven", "seven"),
+            ("acht", "eight"),
+            ("negen", "nine"),
+        )
+    )
     for word in words
 }
 

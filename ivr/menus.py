@@ -15,7 +15,6 @@ from enum import StrEnum
 from callrouter.core.model import Config
 from callrouter.core.routing import CallerFacts
 
-
 ACCEPT_DIGIT = "1"
 """What staff press in the whisper to take a call; fixed, so it is the same on every team."""
 

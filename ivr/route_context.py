@@ -15,7 +15,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from callrouter.core.model import Config
-from callrouter.core.routing import CallerFacts, Leg, RoutePlan, Target, matches, route, with_defaults
+from callrouter.core.routing import (
+    CallerFacts,
+    Leg,
+    RoutePlan,
+    Target,
+    matches,
+    route,
+    with_defaults,
+)
 from callrouter.core.windows import resolve_window
 from ivr.flow import Call
 from ivr.menus import FACT_FIELD, Question
@@ -38,7 +46,9 @@ def open_questions(
     two of its own answers pick different rules. Unanswered facts are
     filled with the configured defaults first, exactly as `route()` does.
     """
-    where = resolve_window(config.calendar, config.windows, local.date(), local.hour * 60 + local.minute)
+    where = resolve_window(
+        config.calendar, config.windows, local.date(), local.hour * 60 + local.minute
+    )
     holiday = where.day.holiday is not None
     answers: dict[Question, list[str | None]] = {
         Question.CALLER: [c.id for c in config.caller_types],
@@ -49,20 +59,23 @@ def open_questions(
     def rule_for(candidate: CallerFacts) -> int | None:
         filled = with_defaults(candidate, config)
         return next(
-            (i for i, rule in enumerate(config.rules)
-             if matches(rule.when, where.window, holiday, filled)),
+            (
+                i
+                for i, rule in enumerate(config.rules)
+                if matches(rule.when, where.window, holiday, filled)
+            ),
             None,
         )
 
-    unknown = [
-        q for q in questions if q not in asked and getattr(facts, FACT_FIELD[q]) is None
-    ]
+    unknown = [q for q in questions if q not in asked and getattr(facts, FACT_FIELD[q]) is None]
 
     def matters(question: Question) -> bool:
         others = [q for q in unknown if q is not question]
         for values in itertools.product(*(answers[q] for q in others)):
             base = replace(facts, **{FACT_FIELD[q]: v for q, v in zip(others, values, strict=True)})
-            rules = {rule_for(replace(base, **{FACT_FIELD[question]: v})) for v in answers[question]}
+            rules = {
+                rule_for(replace(base, **{FACT_FIELD[question]: v})) for v in answers[question]
+            }
             if len(rules) > 1:
                 return True
         return False
@@ -79,9 +92,7 @@ class RouteContext:
     answers "nobody is busy" when Redis is down).
     """
 
-    def __init__(
-        self, config: Config, questions: Sequence[Question], busy: Busy
-    ) -> None:
+    def __init__(self, config: Config, questions: Sequence[Question], busy: Busy) -> None:
         self.config = config
         self._questions = tuple(questions)
         self._busy = busy

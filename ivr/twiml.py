@@ -46,7 +46,9 @@ def say(verb: VoiceResponse | Gather, text: str, voice: Voice) -> None:
     without SSML support.
     """
     if text:
-        verb.say(_PHONE_NUMBER.sub(_digit_by_digit, text), voice=voice.voice, language=voice.language)
+        verb.say(
+            _PHONE_NUMBER.sub(_digit_by_digit, text), voice=voice.voice, language=voice.language
+        )
 
 
 def _digit_by_digit(number: re.Match[str]) -> str:

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from flask import Flask
 
 from callrouter.redis_server import EmbeddedRedis
+from tests.phone import Phone, make_app
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +38,15 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
         yield conn
     finally:
         conn.close()
+
+
+@pytest.fixture
+def app(redis_conn: redis.Redis, redis_url: str) -> Flask:
+    """The voice app on the sample config, with the session's (flushed) Redis."""
+    return make_app(redis_url=redis_url)
+
+
+@pytest.fixture
+def phone(app: Flask) -> Phone:
+    """A telephone into `app`: `phone.dial(from_=..., at=ams(...))`."""
+    return Phone(app)

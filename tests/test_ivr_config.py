@@ -28,20 +28,30 @@ def test_the_sample_ivr_is_valid_in_both_languages() -> None:
     assert menus.blocked is BlockedAction.FALLBACK
 
 
-def test_a_menu_answer_naming_an_unknown_caller_type_is_reported_at_its_line(tmp_path: Path) -> None:
+def test_a_menu_answer_naming_an_unknown_caller_type_is_reported_at_its_line(
+    tmp_path: Path,
+) -> None:
     config = copy_config(tmp_path, {"ivr.yaml": [("value: politie", "value: polite")]})
 
     problems = problems_of(config)
 
     line = line_of(config / "ivr.yaml", "value: polite")
-    assert any(p.startswith(f"{config / 'ivr.yaml'}:{line}: unknown caller answer 'polite'")
-               and "did you mean 'politie'" in p for p in problems), problems
+    assert any(
+        p.startswith(f"{config / 'ivr.yaml'}:{line}: unknown caller answer 'polite'")
+        and "did you mean 'politie'" in p
+        for p in problems
+    ), problems
 
 
 def test_a_prompt_missing_in_english_is_reported(tmp_path: Path) -> None:
-    config = copy_config(tmp_path, {"ivr.yaml": [
-        ("      en: One moment please, we are connecting you to a crisis worker.\n", ""),
-    ]})
+    config = copy_config(
+        tmp_path,
+        {
+            "ivr.yaml": [
+                ("      en: One moment please, we are connecting you to a crisis worker.\n", ""),
+            ]
+        },
+    )
 
     problems = problems_of(config)
 
@@ -49,10 +59,15 @@ def test_a_prompt_missing_in_english_is_reported(tmp_path: Path) -> None:
 
 
 def test_two_answers_on_one_key_and_a_key_that_also_chooses_the_language(tmp_path: Path) -> None:
-    config = copy_config(tmp_path, {"ivr.yaml": [
-        ('- {digit: "2", value: maas_en_waal}', '- {digit: "1", value: maas_en_waal}'),
-        ('- {digit: "3", value: land_van_cuijk}', '- {digit: "9", value: land_van_cuijk}'),
-    ]})
+    config = copy_config(
+        tmp_path,
+        {
+            "ivr.yaml": [
+                ('- {digit: "2", value: maas_en_waal}', '- {digit: "1", value: maas_en_waal}'),
+                ('- {digit: "3", value: land_van_cuijk}', '- {digit: "9", value: land_van_cuijk}'),
+            ]
+        },
+    )
 
     problems = problems_of(config)
 
@@ -62,7 +77,9 @@ def test_two_answers_on_one_key_and_a_key_that_also_chooses_the_language(tmp_pat
 
 
 def test_one_phrase_for_two_answers_is_reported(tmp_path: Path) -> None:
-    config = copy_config(tmp_path, {"ivr.yaml": [("nl: [politie, agent, wijkagent]", "nl: [politie, huisarts]")]})
+    config = copy_config(
+        tmp_path, {"ivr.yaml": [("nl: [politie, agent, wijkagent]", "nl: [politie, huisarts]")]}
+    )
 
     assert any("'huisarts' (nl) is also said for answer" in p for p in problems_of(config))
 

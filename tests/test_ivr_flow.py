@@ -88,10 +88,10 @@ def test_with_a_routing_that_never_stops_asking_every_path_still_reaches_a_dial(
 @pytest.mark.parametrize(
     "moment",
     [
-        ams(2026, 4, 28, 10, 0),   # Tuesday office hours: every question matters
-        ams(2026, 4, 28, 19, 0),   # Tuesday evening
-        ams(2026, 4, 29, 3, 0),    # night
-        ams(2026, 4, 27, 11, 0),   # King's Day
+        ams(2026, 4, 28, 10, 0),  # Tuesday office hours: every question matters
+        ams(2026, 4, 28, 19, 0),  # Tuesday evening
+        ams(2026, 4, 29, 3, 0),  # night
+        ams(2026, 4, 27, 11, 0),  # King's Day
         ams(2026, 12, 24, 18, 0),  # Christmas Eve closure
     ],
     ids=["office", "evening", "night", "kings-day", "christmas-eve"],

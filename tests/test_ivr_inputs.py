@@ -46,7 +46,10 @@ def test_normalise_ignores_case_accents_and_punctuation() -> None:
     ],
 )
 def test_caller_menu(menus: Menus, digits: str | None, speech: str | None, expected: Event) -> None:
-    assert interpret(menu(menus, Question.CALLER), "nl", digits, speech, menus.language_choice) == expected
+    assert (
+        interpret(menu(menus, Question.CALLER), "nl", digits, speech, menus.language_choice)
+        == expected
+    )
 
 
 def test_an_utterance_that_fits_two_answers_is_invalid_not_a_guess(menus: Menus) -> None:
@@ -58,7 +61,9 @@ def test_an_utterance_that_fits_two_answers_is_invalid_not_a_guess(menus: Menus)
 def test_speech_is_matched_in_the_callers_language(menus: Menus) -> None:
     caller = menu(menus, Question.CALLER)
 
-    assert interpret(caller, "en", None, "I am calling about my mother") == Event(Input.CHOICE, "relative")
+    assert interpret(caller, "en", None, "I am calling about my mother") == Event(
+        Input.CHOICE, "relative"
+    )
     assert interpret(caller, "nl", None, "I am calling about my mother") == Event(Input.INVALID)
 
 

@@ -17,8 +17,14 @@ ALL = tuple(Question)
 ANNA, BRAM, EVA = "+31610000001", "+31610000002", "+31610000005"
 
 
-def asked_at(moment: dt.datetime, facts: CallerFacts = CallerFacts(),
-             asked: frozenset[Question] = frozenset()) -> tuple[Question, ...]:
+UNKNOWN = CallerFacts()
+
+
+def asked_at(
+    moment: dt.datetime,
+    facts: CallerFacts = UNKNOWN,
+    asked: frozenset[Question] = frozenset(),
+) -> tuple[Question, ...]:
     config = sample_config()
     return open_questions(config, moment.astimezone(config.timezone), facts, asked, ALL)
 
@@ -27,8 +33,11 @@ def test_in_office_hours_the_region_matters_because_land_van_cuijk_has_its_own_t
     assert asked_at(ams(2026, 4, 28, 10, 0)) == ALL
 
 
-@pytest.mark.parametrize("moment", [ams(2026, 4, 28, 19, 0), ams(2026, 4, 29, 3, 0), ams(2026, 4, 27, 11, 0)],
-                         ids=["evening", "night", "kings-day"])
+@pytest.mark.parametrize(
+    "moment",
+    [ams(2026, 4, 28, 19, 0), ams(2026, 4, 29, 3, 0), ams(2026, 4, 27, 11, 0)],
+    ids=["evening", "night", "kings-day"],
+)
 def test_outside_office_hours_nobody_is_asked_for_their_region(moment: dt.datetime) -> None:
     assert asked_at(moment) == (Question.CALLER, Question.AGE)
 
@@ -53,7 +62,9 @@ def test_only_configured_menus_are_asked() -> None:
     config = sample_config()
     local = ams(2026, 4, 28, 10, 0).astimezone(config.timezone)
 
-    assert open_questions(config, local, CallerFacts(), frozenset(), (Question.AGE,)) == (Question.AGE,)
+    assert open_questions(config, local, CallerFacts(), frozenset(), (Question.AGE,)) == (
+        Question.AGE,
+    )
 
 
 def call_at(moment: dt.datetime, leg: int = -1) -> Call:

@@ -13,8 +13,15 @@ from ivr.menus import Question
 from ivr.state import CallStates, StateError
 
 CALL = Call(
-    step=Step.DIAL, lang="en", at=1_777_000_000, facts=CallerFacts("huisarts", "<18", "nijmegen"),
-    asked=frozenset({Question.AGE, Question.REGION}), attempt=1, leg=2, switched=True, since=1_777_000_090,
+    step=Step.DIAL,
+    lang="en",
+    at=1_777_000_000,
+    facts=CallerFacts("huisarts", "<18", "nijmegen"),
+    asked=frozenset({Question.AGE, Question.REGION}),
+    attempt=1,
+    leg=2,
+    switched=True,
+    since=1_777_000_090,
 )
 
 
@@ -54,8 +61,9 @@ def test_a_tampered_state_is_refused() -> None:
 
 
 def test_a_signed_payload_of_the_wrong_shape_is_refused() -> None:
-    forged = URLSafeSerializer(b"k" * 32, salt="ivr-call-state-v1",
-                               signer_kwargs={"digest_method": hashlib.sha256}).dumps(["dial", "nl"])
+    forged = URLSafeSerializer(
+        b"k" * 32, salt="ivr-call-state-v1", signer_kwargs={"digest_method": hashlib.sha256}
+    ).dumps(["dial", "nl"])
 
     with pytest.raises(StateError):
         CallStates(b"k" * 32).loads(forged)

@@ -1,1 +1,1 @@
-"""Redis stores: one module per noun (calls, callbacks), each owning its key prefix."""
+"""Redis stores: one module per noun (calls, callbacks, presence), each owning its key prefix."""

@@ -1,0 +1,77 @@
+"""`create_app()`: the web composition root.
+
+The one place where settings, the configuration, Redis and the blueprints
+are wired together; nothing is created at import time, and importing the
+routing core never imports Flask (the factory lives here, not in
+`callrouter/__init__.py`). Gunicorn runs ``callrouter.app:create_app()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from callrouter import clock
+from callrouter.settings import Settings
+from callrouter.stores.presence import Presence
+from callrouter.web import health, voice
+from callrouter.web.call_events import NoCallEvents
+from callrouter.web.live_config import LiveConfig
+from ivr.state import CallStates
+
+REDIS_TIMEOUT_SECONDS = 0.5
+"""A webhook must answer within Twilio's 15 s; a Redis that hangs must cost
+the caller half a second at most, once per request, never a retry loop."""
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The Flask app; settings from the environment, or `test_config` (Flask keys).
+
+    Raises `SettingsError` (missing secrets) or `ConfigError` (no valid
+    configuration) instead of starting a service that cannot route.
+    """
+    settings = (
+        Settings.from_env(os.environ) if test_config is None else Settings.from_config(test_config)
+    )
+    app = Flask(__name__)
+    app.config.update(settings.flask_config(), CLOCK=clock.now, CONFIG_CHECK_SECONDS=2.0)
+    app.config.update(test_config or {})
+    hops = settings.proxy_hops
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+    conn = webhook_redis(settings.redis_url) if settings.redis_url else None
+    app.extensions[voice.EXTENSION] = voice.VoiceServices(
+        live=LiveConfig(settings.config_dir, check_every=float(app.config["CONFIG_CHECK_SECONDS"])),
+        presence=Presence(conn, _derived_key(settings.secret, "presence")),
+        states=CallStates(_derived_key(settings.secret, "ivr-state")),
+        events=NoCallEvents(),
+    )
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(health.bp)
+    return app
+
+
+def webhook_redis(url: str) -> redis.Redis:
+    """A Redis client for the webhook path: fails fast, never retries."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def _derived_key(secret: str, purpose: str) -> bytes:
+    """One key per purpose from the one secret, so no two uses share a key."""
+    return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
