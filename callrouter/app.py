@@ -23,7 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from callrouter import clock
 from callrouter.settings import Settings
 from callrouter.stores.presence import Presence
-from callrouter.web import health, voice
+from callrouter.web import callbacks, health, sms, voice
 from callrouter.web.call_events import NoCallEvents
 from callrouter.web.live_config import LiveConfig
 from ivr.state import CallStates
@@ -51,14 +51,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
     conn = webhook_redis(settings.redis_url) if settings.redis_url else None
+    live = LiveConfig(settings.config_dir, check_every=float(app.config["CONFIG_CHECK_SECONDS"]))
+    callback_web = callbacks.CallbackWeb(
+        live=live, conn=conn, secret=settings.secret,
+        admin_token=str(app.config.get("ADMIN_TOKEN") or os.environ.get("CALLROUTER_ADMIN_TOKEN", "")),
+        spool_dir=app.config.get("CALLBACK_SPOOL_DIR") or os.environ.get("CALLROUTER_SPOOL_DIR") or None,
+    )
     app.extensions[voice.EXTENSION] = voice.VoiceServices(
-        live=LiveConfig(settings.config_dir, check_every=float(app.config["CONFIG_CHECK_SECONDS"])),
+        live=live,
         presence=Presence(conn, _derived_key(settings.secret, "presence")),
         states=CallStates(_derived_key(settings.secret, "ivr-state")),
         events=NoCallEvents(),
+        callback_offer=callback_web,
     )
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
+    callbacks.init_app(app, callback_web)
+    sms.init_app(app)
     return app
 
 

@@ -1,0 +1,307 @@
+"""The callback webhooks through the real app, driven like Twilio drives them.
+
+The caller's side starts where every leg failed (the voice flow's final step)
+and is checked as the caller hears it; the bridged call is played as Twilio
+plays an outbound call to the staff member. Every document is checked against
+Twilio's TwiML schema (tests/phone.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from callrouter import queueing
+from callrouter.core import callbacks as cb
+from callrouter.core.callbacks import State
+from callrouter.core.routing import CallerFacts
+from callrouter.redis_server import EmbeddedRedis
+from callrouter.stores.callbacks import CallbackStore
+from callrouter.twilio_sim import SimCall
+from tests.callbacks_kit import CONFIG_DIR, make_config_dir
+from tests.helpers import ams
+from tests.phone import CRISIS_NUMBER, FALLBACK_LINE, SECRET, TOKEN, Phone, PhoneCall, make_app
+
+RESIDENT = "+31612345678"
+RESIDENT_DIGITS = "612345678"
+ANNA, EVA = "+31610000001", "+31610000005"
+TUESDAY_10 = ams(2026, 4, 28, 10, 0)
+ADMIN = "admin-secret-token"
+SAMPLE_CALLBACKS = (CONFIG_DIR / "callbacks.yaml").read_text().replace("var/spool/callbacks", "{spool}")
+
+
+@pytest.fixture
+def spool_dir(tmp_path: Path) -> Path:
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def app(tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> Flask:
+    return make_app(make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url=redis_url, ADMIN_TOKEN=ADMIN)
+
+
+@pytest.fixture
+def phone(app: Flask) -> Phone:
+    return Phone(app)
+
+
+def nobody_answers(phone: Phone, from_: str = RESIDENT) -> PhoneCall:
+    """A resident calls on Tuesday 10:00; the on-call SPV and the psychiatrist don't answer."""
+    call = phone.dial(from_=from_, at=TUESDAY_10).press("1").press("2").press("1")
+    call.expect_dial(ANNA).leg_result("no-answer")
+    call.expect_dial(EVA).leg_result("no-answer")
+    return call
+
+
+def store(redis_conn: redis.Redis) -> CallbackStore:
+    return CallbackStore(redis_conn)
+
+
+# --------------------------------------------------------------------------- the caller's side
+
+
+def test_nobody_answers_the_caller_confirms_their_number_and_hears_when_to_expect_the_call(
+    phone: Phone, redis_conn: redis.Redis
+) -> None:
+    call = nobody_answers(phone)
+    call.expect_say("niemand beschikbaar").expect_say("nummer dat eindigt op 5678").expect_say("Druk 1")
+    call.press("1")
+    call.expect_say("binnen 20 minuten terug").expect_say("nummer van de crisislijn").expect_say("112")
+    call.expect_ended()
+
+    [request] = store(redis_conn).active()
+    assert (request.number, request.caller_type, request.age_group, request.call_sid) == (
+        RESIDENT, "resident", "18+", call.sim.call_sid)
+    assert request.routes[0] == cb.Route("iht", "eerste_lijn", True)
+
+
+def test_another_number_is_checked_read_back_and_confirmed(phone: Phone, redis_conn: redis.Redis) -> None:
+    call = nobody_answers(phone).press("2")
+    call.expect_say("Toets het telefoonnummer in")
+    call.press("0900123456").expect_say("betaalde nummers").expect_say("Toets het telefoonnummer in")
+    call.press("0031499123456").expect_say("U toetste 0499123456").press("1")
+    call.expect_say("genoteerd").expect_ended()
+    [request] = store(redis_conn).active()
+    assert request.number == "+31499123456"
+
+
+@pytest.mark.parametrize(("typed", "explanation"), [
+    ("112", "geen volledig telefoonnummer"),
+    ("+32470123456", "alleen naar Nederlandse nummers"),
+    ("0032470123456", "alleen naar Nederlandse nummers"),
+])
+def test_unusable_numbers_are_refused_with_a_spoken_reason(phone: Phone, typed: str, explanation: str) -> None:
+    nobody_answers(phone).press("2").press(typed).expect_say(explanation)
+
+
+def test_three_wrong_numbers_and_the_caller_is_put_through_to_a_person(phone: Phone) -> None:
+    call = nobody_answers(phone).press("2").press("112").press("113")
+    call.expect_say("verbinden u door").expect_dial(FALLBACK_LINE)
+
+
+def test_silence_at_the_offer_puts_the_caller_through_never_a_loop(phone: Phone) -> None:
+    call = nobody_answers(phone)
+    call.silence().expect_say("Wilt u teruggebeld worden").silence()
+    call.expect_say("verbinden u door").expect_dial(FALLBACK_LINE)
+
+
+def test_pressing_3_puts_the_caller_through_now(phone: Phone) -> None:
+    nobody_answers(phone).press("3").expect_dial(FALLBACK_LINE)
+
+
+def test_a_withheld_number_is_asked_for(phone: Phone, redis_conn: redis.Redis) -> None:
+    call = phone.dial(from_="anonymous", at=TUESDAY_10).press("1").press("2").press("1")
+    call.expect_dial(ANNA).leg_result("busy")
+    call.expect_dial(EVA).leg_result("no-answer")
+    call.expect_say("Wij zien uw nummer niet").press("2").press("0612344567").press("1")
+    call.expect_say("genoteerd")
+    assert [r.number for r in store(redis_conn).active()] == ["+31612344567"]
+
+
+def test_the_same_caller_asking_again_is_merged_into_one_request(phone: Phone, redis_conn: redis.Redis) -> None:
+    nobody_answers(phone).press("1").expect_say("genoteerd")
+    nobody_answers(phone).press("1").expect_say("U had al een terugbelverzoek")
+    [request] = store(redis_conn).active()
+    assert request.asked == 2
+
+
+def test_a_caller_over_the_rate_limit_is_put_through_to_a_person(
+    phone: Phone, app: Flask, redis_conn: redis.Redis
+) -> None:
+    for _ in range(3):
+        nobody_answers(phone).press("1").expect_say("genoteerd")
+        for request in store(redis_conn).active():
+            redis_conn.hset(CallbackStore.key_for(request.id), "state", "cancelled")
+            redis_conn.srem("cb:active", request.id)
+    call = nobody_answers(phone).press("1")
+    call.expect_say("al vaker om terugbellen gevraagd").expect_dial(FALLBACK_LINE)
+
+
+def test_with_redis_gone_after_the_offer_the_request_is_spooled_and_replayed_later(
+    tmp_path: Path, spool_dir: Path
+) -> None:
+    with EmbeddedRedis(appendonly=True) as server:
+        app = make_app(make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url=server.url)
+        phone = Phone(app)
+        call = nobody_answers(phone)
+        server.stop()
+        call.press("1")
+        call.expect_say("opgeslagen").expect_say("storing").expect_say("Druk 1")
+        assert (spool_dir / "spool.jsonl").exists()
+        call.press("1").expect_dial(FALLBACK_LINE)  # the caller chose not to wait
+
+        server.start()
+        conn = redis.Redis.from_url(server.url)
+        nobody_answers(phone, from_="+31687654321").press("1").expect_say("genoteerd")
+        numbers = sorted(r.number for r in CallbackStore(conn).active())
+        assert numbers == ["+31612345678", "+31687654321"]
+        assert not list(spool_dir.glob("*.jsonl"))
+        conn.close()
+
+
+def test_forged_webhooks_are_refused(app: Flask) -> None:
+    client = app.test_client()
+    params = {"CallSid": "CA1", "From": RESIDENT, "Digits": "1"}
+    forged = RequestValidator("not-the-token").compute_signature("http://localhost/voice/callback/choice", params)
+    assert client.post("/voice/callback/choice", data=params, headers={"X-Twilio-Signature": forged}).status_code == 403
+    assert client.post("/voice/callback/offer", data=params).status_code == 403
+    assert client.post("/voice/callback/bridge/abc/staff?attempt=1", data=params).status_code == 403
+
+
+def test_no_raw_caller_number_in_the_logs(phone: Phone, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    nobody_answers(phone).press("1").expect_say("genoteerd")
+    nobody_answers(phone).press("2").press("0900123456").press("0612344567").press("1")
+    assert caplog.records
+    assert RESIDENT_DIGITS not in caplog.text and "612344567" not in caplog.text
+
+
+# --------------------------------------------------------------------------- the bridged call
+
+
+def claimed_request(app: Flask, redis_conn: redis.Redis, member: str = "anna") -> str:
+    """A request for RESIDENT, claimed by `member`, attempt 1 dialling (what place_bridge did)."""
+    from callrouter.config_files import load
+
+    config = load(app.config["CONFIG_DIR"])
+    ctx = queueing.CallbackContext(redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
+    rid = queueing.submit(ctx, number=RESIDENT, facts=CallerFacts("huisarts", "18+", "nijmegen"),
+                          moment=TUESDAY_10).request_id
+    assert queueing.claim(ctx, rid, member, TUESDAY_10, via="sms").won
+    assert queueing.dial(ctx, rid, 1, TUESDAY_10).ok
+    return rid
+
+
+def staff_answers(phone: Phone, rid: str, attempt: int = 1) -> SimCall:
+    """Twilio's outbound call to the staff member is answered: it fetches our staff TwiML."""
+    sim = SimCall(phone.twilio, CRISIS_NUMBER, ANNA)
+    return sim.start(f"/voice/callback/bridge/{rid}/staff?attempt={attempt}")
+
+
+def test_bridge_staff_hears_who_waits_presses_1_and_the_caller_sees_the_crisis_number(
+    app: Flask, phone: Phone, redis_conn: redis.Redis
+) -> None:
+    rid = claimed_request(app, redis_conn)
+    code = store(redis_conn).get(rid).code  # type: ignore[union-attr]
+    sim = staff_answers(phone, rid)
+    heard = " ".join(sim.heard())
+    assert f"terugbelverzoek {' '.join(code)}" in heard or f"terugbelverzoek {code}" in heard
+    assert "Huisarts of huisartsenpost" in heard and "Druk 1" in heard
+    assert RESIDENT_DIGITS not in heard.replace(" ", "")
+
+    sim.press("1")
+    assert sim.dialling is not None
+    assert [r.number for r in sim.dialling.numbers] == [RESIDENT]
+    assert sim.dialling.caller_id == CRISIS_NUMBER  # never a private mobile
+
+    sim.pick_up(0)  # the caller answers and hears who is calling
+    assert sim.state.value == "connected"
+    assert "teruggebeld door de crisislijn" in " ".join(sim.heard("staff"))
+    request = store(redis_conn).get(rid)
+    assert request is not None and (request.state, request.outcome) == (State.COMPLETED, "reached")
+
+
+def test_caller_not_answering_puts_the_request_back_in_the_queue(
+    app: Flask, phone: Phone, redis_conn: redis.Redis
+) -> None:
+    rid = claimed_request(app, redis_conn)
+    sim = staff_answers(phone, rid).press("1")
+    sim.ring_out("no-answer")
+    assert "terug in de wachtrij" in " ".join(sim.heard())
+    request = store(redis_conn).get(rid)
+    assert request is not None
+    assert (request.state, request.epoch, request.outcome, request.claimed_by) == (
+        State.REQUESTED, 2, "caller-no-answer", None)
+
+
+def test_staff_voicemail_never_connects_the_caller(app: Flask, phone: Phone, redis_conn: redis.Redis) -> None:
+    rid = claimed_request(app, redis_conn)
+    sim = staff_answers(phone, rid).silence()  # a voicemail greeting, no key
+    assert sim.state.value == "ended"
+    request = store(redis_conn).get(rid)
+    assert request is not None and (request.state, request.outcome) == (State.REQUESTED, "staff-no-input")
+
+
+def test_staff_not_answering_is_reported_by_the_status_callback(
+    app: Flask, phone: Phone, redis_conn: redis.Redis
+) -> None:
+    rid = claimed_request(app, redis_conn)
+    phone.post(f"/voice/callback/bridge/{rid}/status?attempt=1", {"CallSid": "CA2", "CallStatus": "no-answer"})
+    request = store(redis_conn).get(rid)
+    assert request is not None and (request.state, request.outcome) == (State.REQUESTED, "staff-no-answer")
+    # the same report again, or one about an older attempt, changes nothing
+    phone.post(f"/voice/callback/bridge/{rid}/status?attempt=1", {"CallSid": "CA2", "CallStatus": "no-answer"})
+    assert store(redis_conn).get(rid).epoch == 2  # type: ignore[union-attr]
+
+
+def test_a_stale_bridge_attempt_is_told_it_is_over(app: Flask, phone: Phone, redis_conn: redis.Redis) -> None:
+    rid = claimed_request(app, redis_conn)
+    sim = staff_answers(phone, rid, attempt=7)
+    assert "niet meer actief" in " ".join(sim.heard()) and sim.state.value == "ended"
+
+
+# --------------------------------------------------------------------------- admin API
+
+
+def test_admin_api_needs_the_token(app: Flask, redis_conn: redis.Redis) -> None:
+    client = app.test_client()
+    assert client.get("/api/callbacks").status_code == 401
+    assert client.get("/api/callbacks", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/callbacks", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
+
+
+def test_admin_api_without_a_configured_token_refuses_everything(tmp_path: Path, redis_url: str) -> None:
+    app = make_app(make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url=redis_url)
+    assert app.test_client().get("/api/callbacks", headers={"Authorization": "Bearer "}).status_code == 401
+
+
+def test_admin_api_lists_claims_releases_and_cancels(app: Flask, phone: Phone, redis_conn: redis.Redis) -> None:
+    nobody_answers(phone).press("1")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    [item] = client.get("/api/callbacks", headers=auth).json["callbacks"]  # type: ignore[index]
+    assert item["number"] == "+31 ***** 56 78" and item["state"] == "requested"
+    assert RESIDENT_DIGITS not in json.dumps(item)
+
+    won = client.post(f"/api/callbacks/{item['code']}/claim", json={"member": "bram"}, headers=auth)
+    assert (won.status_code, won.json) == (200, {"won": True, "holder": "bram"})
+    lost = client.post(f"/api/callbacks/{item['id']}/claim", json={"member": "anna"}, headers=auth)
+    assert (lost.status_code, lost.json) == (409, {"won": False, "holder": "bram"})
+    assert client.post(f"/api/callbacks/{item['id']}/release", headers=auth).json["state"] == "requested"
+    assert client.post(f"/api/callbacks/{item['id']}/cancel", json={"note": "dubbel"}, headers=auth).json == {
+        "ok": True, "state": "cancelled"}
+    assert client.post("/api/callbacks/nope/cancel", headers=auth).status_code == 404
+
+
+def test_the_app_factory_wires_the_callback_offer(app: Flask) -> None:
+    from callrouter.web import voice
+
+    offer = app.extensions[voice.EXTENSION].callback_offer
+    assert offer is app.extensions["callrouter.callbacks"]
+    assert TOKEN == app.config["TWILIO_AUTH_TOKEN"]
