@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callrouter.core import numbers, records, triage
+from callrouter.core import callbacks, numbers, records, triage
 from callrouter.core.calendar import all_categories, known_holiday_names
 from callrouter.core.model import (
     MINUTES_PER_DAY,
@@ -68,6 +68,7 @@ SECTION_CHECKS: list[Callable[[dict[str, Any], Callable[[PathKey], Source]],
     triage.check_config,
     records.check_config,
     _check_ivr,
+    callbacks.check_config,
 ]
 """The owners' validators of extra sections: (data, where) -> [(file:line, problem, fix)]."""
 

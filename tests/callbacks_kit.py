@@ -1,0 +1,222 @@
+"""Shared pieces of the callback tests: a config with tiny delays, signed webhooks,
+a real `rq worker` subprocess, and a Flask app wired like production.
+
+Kept out of conftest.py so the callback tests say what they use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "config"
+
+AUTH_TOKEN = "test-auth-token-callbacks"
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+SECRET = "s" * 40
+ADMIN_TOKEN = "admin-token-for-tests"
+CRISIS = "+31880001133"
+CALLER = "+31612344567"
+"""The caller's own mobile in most tests; its raw digits must never reach a log."""
+CALLER_DIGITS = "612344567"
+
+FAST_CALLBACKS = """
+callbacks:
+  sla: {referrer: 2s, relative: 4s, resident: 4s}
+  priority: {referrer: 1, relative: 2, resident: 2}
+  escalation:
+    - {notify: oncall, after: 0s}
+    - {notify: backup, after: 50%}
+    - {notify: team, after: 100%}
+    - {notify: fallback, after: 150%}
+  fallback_team: ggz
+  expire_after: 1h
+  ring: {staff: 5s, caller: 5s}
+  max_attempts: 2
+  rate_limit: {requests: 3, per: 1h}
+  dedupe_window: 30m
+  allow_foreign: false
+  spool_dir: {spool}
+  keep_raw_numbers: 7d
+  retry:
+    backoff: [1s, 1s, 1s]
+"""
+
+
+def make_config_dir(tmp: Path, callbacks_yaml: str | None = None) -> Path:
+    """A copy of the sample config with a callbacks section for tests (tiny delays)."""
+    target = tmp / "config"
+    target.mkdir()
+    for path in CONFIG_DIR.glob("*.yaml"):
+        if path.name != "callbacks.yaml":
+            shutil.copy(path, target / path.name)
+    text = callbacks_yaml if callbacks_yaml is not None else FAST_CALLBACKS
+    (target / "callbacks.yaml").write_text(text.replace("{spool}", str(tmp / "spool")), encoding="utf-8")
+    return target
+
+
+def worker_env(redis_url: str, config_dir: Path, twilio_base: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "REDIS_URL": redis_url,
+        "CALLROUTER_CONFIG_DIR": str(config_dir),
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": twilio_base,
+        "CALLROUTER_SECRET": SECRET,
+        "CALLROUTER_PUBLIC_BASE_URL": "https://crisis.example.nl",
+        "CALLROUTER_TWILIO_TIMEOUT_SECONDS": "1",
+        "CALLROUTER_SEND_LEASE_SECONDS": "2",
+        "PYTHONPATH": str(ROOT),
+    })
+    env.update(extra)
+    return env
+
+
+def use_env(monkeypatch: Any, env: Mapping[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+# --------------------------------------------------------------------------- web
+
+
+def make_app(config_dir: Path, conn: redis.Redis | None, clock: Callable[[], Any] | None = None,
+             spool_dir: Path | None = None) -> Flask:
+    """The callback and SMS blueprints on their own, wired as `create_app` wires them."""
+    from callrouter.web import callbacks as callbacks_web
+    from callrouter.web import sms as sms_web
+    from callrouter.web.live_config import LiveConfig
+
+    app = Flask(__name__)
+    app.config.update(TESTING=True, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    if clock is not None:
+        app.config["CLOCK"] = clock
+    web = callbacks_web.CallbackWeb(live=LiveConfig(config_dir), conn=conn, secret=SECRET,
+                                    admin_token=ADMIN_TOKEN,
+                                    spool_dir=str(spool_dir) if spool_dir else None)
+    callbacks_web.init_app(app, web)
+    sms_web.init_app(app)
+    return app
+
+
+def signed_post(client: FlaskClient, path: str, params: Mapping[str, str], *,
+                token: str = AUTH_TOKEN) -> TestResponse:
+    """POST a form the way Twilio does, with a valid X-Twilio-Signature."""
+    url = f"http://localhost{path}"
+    signature = RequestValidator(token).compute_signature(url, dict(params))
+    return client.post(path, data=dict(params), headers={"X-Twilio-Signature": signature})
+
+
+def path_of(url: str) -> str:
+    """The path and query of an absolute URL found in TwiML (to post to next)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def form(**values: str) -> str:
+    return urlencode(values)
+
+
+# --------------------------------------------------------------------------- rq worker
+
+
+class RqWorker:
+    """A real `rq worker --with-scheduler` subprocess (and its work horse and scheduler)."""
+
+    def __init__(self, redis_url: str, env: Mapping[str, str], log: Path, burst: bool = False) -> None:
+        self.redis_url = redis_url
+        self.env = dict(env)
+        self.log_path = log
+        self.burst = burst
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RqWorker:
+        rq = str(Path(sys.executable).parent / "rq")
+        args = [rq, "worker", "--with-scheduler", "-w", "callrouter.jobs.Worker", "--url", self.redis_url,
+                "callbacks"]
+        if self.burst:
+            args.append("--burst")
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=str(ROOT))
+        log.close()
+        return self
+
+    def descendants(self) -> list[int]:
+        """Every process below the worker (work horse, scheduler), from /proc."""
+        if self.proc is None:
+            return []
+        found: list[int] = []
+        todo = [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                found.append(child)
+                todo.append(child)
+        return found
+
+    def kill(self) -> None:
+        """SIGKILL the worker and everything below it: a crash, mid-job."""
+        if self.proc is None:
+            return
+        for pid in [self.proc.pid, *self.descendants()]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        below = self.descendants()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill() if self.proc.poll() is None else None
+        for pid in below:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy (work done by another process)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
