@@ -346,7 +346,7 @@ class SimCall:
                     language=verb.get("language", ""),
                     timeout=int(verb.get("timeout", "5")),
                 )
-                self._tell("menu", f"waits for {self.menu.input} ({self.menu.timeout} s)")
+                self._tell("menu", f"waits {self.menu.timeout} s for {self.menu.input}")
                 return
             elif verb.tag == "Redirect":
                 self._follow(self.twilio.post((verb.text or "").strip(), self._params()))
@@ -400,9 +400,9 @@ class SimCall:
                 for say in verb.iter("Say"):
                     self._tell("staff-hears", spoken(say), ring.number)
                 if press is None:
-                    self._tell("input", "staff presses nothing", ring.number)
+                    self._tell("input", "presses nothing", ring.number)
                     continue
-                self._tell("input", f"staff presses {press}", ring.number)
+                self._tell("input", f"presses {press}", ring.number)
                 answer = self.twilio.post(self._required(verb, "action"), child | {"Digits": press})
                 verbs = list(answer) if answer is not None else []
             elif verb.tag in ("Hangup", "Reject"):

@@ -209,7 +209,10 @@ def test_a_referrer_leg_that_rings_the_whole_team_dials_every_member_at_once(pho
     call.expect_connected(CARLA)
 
 
-def test_when_every_leg_fails_the_final_line_is_dialled_and_rung_again(phone: Phone) -> None:
+def test_without_a_callback_offer_the_final_line_is_dialled_and_rung_again(
+    app: Flask, phone: Phone
+) -> None:
+    services(app).callback_offer = None
     call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
     call.expect_dial(ANNA).leg_result("no-answer")
     call.expect_dial(EVA).leg_result("failed")

@@ -1,0 +1,73 @@
+"""`callrouter serve`, the README's first command: web + worker + embedded Redis, one call."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from callrouter.cli import main
+from callrouter.redis_server import free_port
+from tests.phone import SECRET, TOKEN
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = "import sys; from callrouter.cli import main; sys.exit(main())"
+
+
+def test_serve_runs_everything_answers_a_call_and_stops_cleanly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "CALLROUTER_SECRET": SECRET,
+    }
+    serve = subprocess.Popen(
+        [sys.executable, "-c", CLI, "serve", "--port", str(port), "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    health = None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and serve.poll() is None:
+            try:
+                health = requests.get(f"{url}/health", timeout=1).json()
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        assert health == {
+            "status": "ok",
+            "redis": "ok",
+            "config": {"in_use": "as on disk", "refused_problems": 0},
+        }
+
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+        code = main(
+            ["phone", "--url", url, "--from", "+31612345678", "--digits", "1,1", "--answer", "yes"]
+        )
+        out = capsys.readouterr().out
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        log, _ = serve.communicate(timeout=20)
+
+    assert code == 0
+    assert "connected to" in out and "call ends: the service hung up" in out
+    assert serve.returncode == 0, log
+    assert "embedded Redis on redis://127.0.0.1:" in log and "Twilio dry run" in log
+    assert "Listening on callbacks" in log  # the RQ worker
+    assert "Traceback" not in log, log
+    with pytest.raises(requests.RequestException):
+        requests.get(f"{url}/health", timeout=1)

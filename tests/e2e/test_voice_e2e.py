@@ -1,0 +1,126 @@
+"""End to end: the real app under gunicorn, driven over HTTP like Twilio drives it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from twilio.request_validator import RequestValidator
+
+from callrouter.redis_server import free_port
+from callrouter.twilio_sim import SIGNATURE_HEADER, CallState, HttpTransport, SimCall, Twilio
+from tests.phone import CONFIG_DIR, CRISIS_NUMBER, SECRET, TOKEN
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[str], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            if requests.get(f"{url}/health", timeout=1).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise AssertionError(f"gunicorn did not become healthy on {url}")
+
+
+@pytest.fixture(scope="module")
+def server(redis_url: str) -> Iterator[Server]:
+    port = free_port()
+    env = os.environ | {
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "CALLROUTER_SECRET": SECRET,
+        "CALLROUTER_CONFIG_DIR": str(CONFIG_DIR),
+        "CALLROUTER_DRY_RUN": "1",
+        "REDIS_URL": redis_url,
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "callrouter.app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process)
+        yield Server(url, process)
+    finally:
+        process.terminate()
+        log, _ = process.communicate(timeout=10)
+    assert "Traceback" not in log, log
+
+
+def test_a_whole_call_over_http(server: Server) -> None:
+    transport = HttpTransport()
+    call = SimCall(Twilio(transport, TOKEN, server.url), "+31612345678", CRISIS_NUMBER)
+
+    call.start()
+    assert "1 1 2" in " ".join(call.heard())
+    call.press("1").press("1")  # for myself, under 18: the CIT, at any hour
+    assert call.state is CallState.RINGING and call.dialling is not None
+    assert call.dialling.caller_id == CRISIS_NUMBER and call.dialling.answer_on_bridge
+    call.pick_up(0, "1")
+    assert call.state is CallState.CONNECTED
+    assert "Jonger dan 18" in " ".join(call.heard("staff"))
+    call.end_conversation()
+    transport.close()
+
+    assert call.ended_how == "the service hung up"
+
+
+CALL = {"CallSid": "CA1", "From": "+31612345678", "To": CRISIS_NUMBER}
+
+
+def post_incoming(server: Server, data: dict[str, str], signature: str | None) -> int:
+    headers = {SIGNATURE_HEADER: signature} if signature is not None else {}
+    return requests.post(
+        f"{server.url}/voice/incoming", data=data, headers=headers, timeout=5
+    ).status_code
+
+
+def signature(server: Server, token: str = TOKEN) -> str:
+    return RequestValidator(token).compute_signature(f"{server.url}/voice/incoming", CALL)
+
+
+def test_a_signed_request_is_served(server: Server) -> None:
+    assert post_incoming(server, CALL, signature(server)) == 200
+
+
+def test_a_request_without_signature_is_refused(server: Server) -> None:
+    assert post_incoming(server, CALL, None) == 403
+
+
+def test_a_forged_signature_is_refused(server: Server) -> None:
+    assert post_incoming(server, CALL, signature(server, token="not-the-token")) == 403
+
+
+def test_a_tampered_request_is_refused(server: Server) -> None:
+    assert post_incoming(server, CALL | {"From": "+31687654321"}, signature(server)) == 403

@@ -1,0 +1,82 @@
+"""`callrouter phone`: an admin tries the config before it goes live."""
+
+from __future__ import annotations
+
+import pytest
+
+from callrouter.cli import main
+
+
+def phone(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["phone", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_scripted_call_prints_what_the_caller_hears_who_rings_and_how_it_ends(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = phone(
+        capsys,
+        "--from",
+        "+31612345678",
+        "--at",
+        "2026-04-28T10:00",
+        "--digits",
+        "2,2,1",
+        "--answer",
+        "no,yes",
+    )
+
+    assert code == 0
+    assert "call from +31 ***** 56 78" in out and "Tue 2026-04-28 10:00 CEST" in out
+    assert "caller hears: Welkom bij de Crisislijn Waalland." in out
+    assert "  caller presses 2" in out
+    assert "dialling Anna de Vries (SPV) (+31 ***** 00 01): rings for 25 s" in out
+    assert "Eva Smit (psychiater) hears: Crisislijn: Naaste" in out
+    assert "connected to Eva Smit (psychiater)" in out
+    assert out.rstrip().endswith("call ends: the service hung up")
+    assert "+31612345678" not in out and "+31610000001" not in out
+
+
+def test_when_the_answers_run_out_legs_are_not_answered_and_the_final_line_is_shown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = phone(
+        capsys, "--from", "+31612345678", "--at", "2026-04-29T03:00", "--digits", "1,,,"
+    )
+
+    assert code == 0
+    assert out.count("Dat heb ik niet goed verstaan") == 1  # only the age question is retried
+    assert "dialling Regionale 24/7 crisislijn (fallback)" in out
+    assert "call ends: the caller hung up" in out
+
+
+def test_interactive_when_no_digits_are_given(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typed = iter(["3", "2", "voicemail", "yes"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(typed))
+
+    code, out, _ = phone(capsys, "--from", "+31612345678", "--at", "2026-04-28T10:00")
+
+    assert code == 0
+    assert "Anna de Vries (SPV) presses nothing" in out
+    assert "connected to Eva Smit (psychiater)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--answer", "perhaps"], "--answer perhaps"),
+        (["--url", "http://127.0.0.1:9", "--at", "2026-04-28T10:00"], "--at only works in-process"),
+        (["--at", "2026-03-29T02:30"], "does not exist"),
+    ],
+)
+def test_bad_options_are_explained(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = phone(capsys, "--from", "+31612345678", "--digits", "1", *argv)
+
+    assert code == 2
+    assert message in err
