@@ -120,6 +120,36 @@ def test_events_racing_the_end_of_the_call_are_never_lost(redis_url: str,
     [record] = store.records(T0, s(3600))
 
     assert [a.index for a in record.legs] == list(range(1, 61))
+    kinds = [f[b"kind"] for _id, f in store.conn.xrange(store.stream)]
+    assert kinds.count(b"call") == 1
+
+
+def test_two_processes_ending_the_same_call_write_one_record(redis_url: str,
+                                                             store: CallStore) -> None:
+    store.started("CA1", RAW, T0, plan())
+    enders = [CallStore(redis.Redis.from_url(redis_url), KEY) for _ in range(4)]
+    threads = [threading.Thread(target=e.ended, args=("CA1", 60, s(60))) for e in enders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    kinds = [f[b"kind"] for _id, f in store.conn.xrange(store.stream)]
+    assert kinds.count(b"call") == 1
+
+
+def test_a_process_dying_while_writing_the_record_loses_nothing(store: CallStore) -> None:
+    store.started("CA1", RAW, T0, plan())
+    store.leg("CA1", 1, "anna", "no-answer", 25, s(30))
+    store._seal(keys=[store.live_key("CA1")])  # sealed, then the process died
+    store.leg("CA1", 2, "bram", "completed", 5, s(40))  # arrives while sealed: a linked entry
+
+    [partial] = store.records(T0, s(60))  # only the linked leg so far: counted, incomplete
+    assert partial.end_reason == "incomplete"
+    assert store.finish_stale(s(7 * 3600)) == 1
+
+    [record] = store.records(T0, s(60))
+    assert [a.who for a in record.legs] == ["anna", "bram"]
 
 
 def test_a_callback_after_the_call_is_linked_to_its_record(store: CallStore) -> None:

@@ -60,7 +60,15 @@ from callrouter.core.records import (
     to_fields,
 )
 from callrouter.core.routing import RoutePlan
+from callrouter.core.triage import (
+    OutcomeCode,
+    TriageCodes,
+    TriageRejected,
+    from_digits,
+    parse_reply,
+)
 from callrouter.errors import CallrouterError
+from callrouter.stores.callbacks import CallbackStore
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +83,10 @@ LINK_WINDOW = dt.timedelta(days=31)
 STALE_AFTER = dt.timedelta(hours=6)
 """A call with no end event after this long is recorded as it stands (reason 'stale')."""
 
+_RECENT_CALLBACKS = 500
+_FIRST_REF = 1000
+"""Short refs have 4+ digits, so 'T 123 ...' is always a callback's claim code."""
 _FINISHED = "_finished"
-_VERSION = "_v"
 _BATCH = 5000
 
 # Next stream id at or after ARGV ms, strictly above the stream's last id, so
@@ -105,12 +115,13 @@ end
 
 # KEYS: live hash, stream, open set. ARGV: field, event json, ttl s, at ms,
 # call id, 'start' or '', then the link entry's field/value pairs.
+# An open call's event goes into its hash; once the call is sealed (or gone)
+# it becomes a linked stream entry, so no event is ever dropped.
 _EVENT = _NEXT_ID + """
-local finished = redis.call('HEXISTS', KEYS[1], '_finished') == 1
-local open = redis.call('EXISTS', KEYS[1]) == 1 and not finished
-if not finished and (open or ARGV[6] == 'start') then
+local sealed = redis.call('HEXISTS', KEYS[1], '_finished') == 1
+local open = redis.call('EXISTS', KEYS[1]) == 1 and not sealed
+if not sealed and (open or ARGV[6] == 'start') then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('HINCRBY', KEYS[1], '_v', 1)
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   if ARGV[6] == 'start' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5]) end
   return 'live'
@@ -120,20 +131,25 @@ redis.call('XADD', KEYS[2], id, unpack(ARGV, 7))
 return id
 """
 
-# KEYS: live hash, stream, open set. ARGV: expected _v, at ms, call id, ttl s,
-# then the record's field/value pairs.
+# Seal a call: from now on its events are linked entries, so the hash is a
+# fixed snapshot to fold. KEYS: live hash. Returns the hash, or 'gone'/'done'.
+_SEAL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
+local state = redis.call('HGET', KEYS[1], '_finished')
+if state and state ~= 'pending' then return 'done' end
+redis.call('HSET', KEYS[1], '_finished', 'pending')
+return redis.call('HGETALL', KEYS[1])
+"""
+
+# Append the folded record of a sealed call, once. KEYS: live hash, stream,
+# open set. ARGV: at ms, call id, ttl s, then the record's field/value pairs.
 _COMMIT = _NEXT_ID + """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('ZREM', KEYS[3], ARGV[3])
-  return 'gone'
-end
-if redis.call('HEXISTS', KEYS[1], '_finished') == 1 then return 'done' end
-if redis.call('HGET', KEYS[1], '_v') ~= ARGV[1] then return 'changed' end
-local id = next_id(KEYS[2], ARGV[2])
-redis.call('XADD', KEYS[2], id, unpack(ARGV, 5))
+if redis.call('HGET', KEYS[1], '_finished') ~= 'pending' then return 'done' end
+local id = next_id(KEYS[2], ARGV[1])
+redis.call('XADD', KEYS[2], id, unpack(ARGV, 4))
 redis.call('HSET', KEYS[1], '_finished', id)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[2])
 return id
 """
 
@@ -176,6 +192,14 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _decoded(raw: Mapping[Any, Any]) -> dict[str, str]:
+    """Stream entry fields as str (a connection may or may not decode responses)."""
+    try:
+        return {k.decode(): v.decode() for k, v in raw.items()}
+    except AttributeError:
+        return {str(k): str(v) for k, v in raw.items()}
+
+
 def _flat(fields: Mapping[str, str]) -> list[str]:
     return [x for kv in fields.items() for x in kv]
 
@@ -213,6 +237,7 @@ class CallStore:
         self.stream = f"{prefix}:log"
         self.open_set = f"{prefix}:open"
         self._event = conn.register_script(_EVENT)
+        self._seal = conn.register_script(_SEAL)
         self._commit = conn.register_script(_COMMIT)
         self._append = conn.register_script(_APPEND)
 
@@ -233,7 +258,7 @@ class CallStore:
         never stored; `plan` may follow later via `routed` (after the IVR)."""
         try:
             caller_ref, masked = self.caller_identity(caller_number)
-            ref = str(self.conn.incr(f"{self.prefix}:seq"))
+            ref = str(int(self.conn.incr(f"{self.prefix}:seq")) + _FIRST_REF - 1)
             self.conn.set(f"{self.prefix}:ref:{ref}", call_sid,
                           ex=int(self.ref_ttl.total_seconds()))
             self._write(call_sid, Started(at, ref, caller_ref, masked), start=True)
@@ -309,32 +334,30 @@ class CallStore:
         """Fold the call's events into its record and append it, exactly once.
 
         Returns the stream id, or None when the record was already written (a
-        repeated status callback) or nothing is known about the call. Safe
-        against events arriving concurrently: the commit only succeeds if no
-        event was added since the events were read.
+        repeated status callback) or nothing is known about the call. First
+        the call is sealed (atomically: later events become linked entries,
+        none is lost), then its snapshot is folded and appended; two processes
+        finishing at once fold the same snapshot and only one append wins. A
+        process dying in between leaves the call sealed and in the open set,
+        so `finish_stale` writes its record later.
         """
         key = self.live_key(call_sid)
-        for _ in range(5):
-            raw = self.conn.hgetall(key)
-            if not raw:
+        sealed = self._seal(keys=[key])
+        if not isinstance(sealed, list):
+            if _text(sealed) == "gone":
                 self.conn.zrem(self.open_set, call_sid)
-                return None
-            fields = {_text(k): _text(v) for k, v in raw.items()}
-            if _FINISHED in fields:
-                return None
-            events = [event_from_json(v) for k, v in fields.items() if not k.startswith("_")]
-            if reason:
-                events.append(Ended(at, None, reason))
-            record = fold(call_sid, events)
-            result = _text(self._commit(
-                keys=[key, self.stream, self.open_set],
-                args=[fields.get(_VERSION, ""), ms_of(at), call_sid,
-                      int(self.live_ttl.total_seconds()), *_flat(to_fields(record))],
-            ))
-            if result == "changed":
-                continue
-            return None if result in {"done", "gone"} else result
-        raise RuntimeError(f"call {call_sid}: events kept arriving while writing its record")
+            return None
+        fields = dict(zip(map(_text, sealed[::2]), map(_text, sealed[1::2]), strict=True))
+        events = [event_from_json(v) for k, v in fields.items() if not k.startswith("_")]
+        if reason:
+            events.append(Ended(at, None, reason))
+        record = fold(call_sid, events)
+        result = _text(self._commit(
+            keys=[key, self.stream, self.open_set],
+            args=[ms_of(at), call_sid, int(self.live_ttl.total_seconds()),
+                  *_flat(to_fields(record))],
+        ))
+        return None if result == "done" else result
 
     def finish_stale(self, now: dt.datetime, older_than: dt.timedelta = STALE_AFTER) -> int:
         """Record calls that started long ago but never reported their end
@@ -346,6 +369,14 @@ class CallStore:
                 done += 1
         return done
 
+    def append_record(self, record: CallRecord) -> str:
+        """Append a whole record directly (imports from another system, benchmarks);
+        live calls go through the event methods instead."""
+        at = record.ended_at or record.started_at
+        if at is None:
+            raise ValueError("a record needs a start or end moment")
+        return _text(self._append(keys=[self.stream], args=[ms_of(at), *_flat(to_fields(record))]))
+
     def report_outcome(
         self, call_sid: str, code: str, at: dt.datetime, *, by: str = "", via: str = ""
     ) -> str:
@@ -354,7 +385,12 @@ class CallStore:
         return _text(self._append(keys=[self.stream], args=[ms_of(at), *_flat(fields)]))
 
     def resolve(self, reference: str) -> str | None:
-        """CallSid for a short reference, a callback id or a CallSid; None if unknown."""
+        """The CallSid staff mean by `reference`, or None.
+
+        Accepted: the call's short ref (4+ digits, from `started`), a callback
+        request id or its 3-digit claim code (from the callback SMS), or a
+        CallSid. Short refs start at 1000 so they never look like a claim code.
+        """
         ref = reference.strip()
         if not ref:
             return None
@@ -364,13 +400,57 @@ class CallStore:
                 return _text(sid)
         if self.conn.exists(self.live_key(ref)):
             return ref
-        if ref.isdigit():
+        callbacks = CallbackStore(self.conn)
+        request_id = callbacks.resolve(ref)
+        request = callbacks.get(request_id) if request_id else None
+        if request is None and len(ref) == 3 and ref.isdigit():
+            # A claim code is released when the callback is done, which is
+            # exactly when staff report the outcome: the latest request that
+            # had this code is the one they mean.
+            request = next((r for r in callbacks.recent(_RECENT_CALLBACKS) if r.code == ref), None)
+        if request is not None and request.call_sid:
+            return request.call_sid
+        if not ref.startswith("CA"):
             return None
         # A CallSid whose working state has expired: look for its record.
         for call_id, _item in self._entries("-", "+", reverse=True):
             if call_id == ref:
                 return ref
         return None
+
+    def triage_sms(self, text: str, codes: TriageCodes, *, by: str, at: dt.datetime) -> str:
+        """Record a staff SMS such as 'T 1234 advies'; returns the reply to send.
+
+        For the SMS webhook: check `core.triage.is_triage_message` first, then
+        call this. Never raises: a storage failure becomes a reply saying so.
+        """
+        parsed = parse_reply(text, codes)
+        if isinstance(parsed, TriageRejected):
+            return parsed.reply
+        try:
+            call_sid = self.resolve(parsed.ref)
+            if call_sid is None:
+                return (f"Gesprek {parsed.ref} is onbekend. Gebruik het gespreksnummer uit de "
+                        "whisper of de code uit de terugbel-sms.")
+            self.report_outcome(call_sid, parsed.code, at, by=by, via="sms")
+        except Exception as exc:  # noqa: BLE001 -- the sender gets an answer either way
+            self._swallow("triage", parsed.ref, exc)
+            return "De uitkomst is door een storing niet opgeslagen. Probeer het later opnieuw."
+        return f"Vastgelegd voor gesprek {parsed.ref}: {codes.label(parsed.code)}."
+
+    def triage_keypad(
+        self, call_sid: str, digits: str, codes: TriageCodes, *, by: str, at: dt.datetime
+    ) -> OutcomeCode | None:
+        """Record an outcome pressed on the keypad (end of the whisper flow or after
+        the call); None when the digits are no outcome (ask again). Never raises."""
+        code = from_digits(digits, codes)
+        if code is None:
+            return None
+        try:
+            self.report_outcome(call_sid, code.code, at, by=by, via="keypad")
+        except Exception as exc:  # noqa: BLE001
+            self._swallow("triage", call_sid, exc)
+        return code
 
     def _write(self, call_sid: str, event: CallEvent, *, start: bool = False) -> str:
         at = event.at
@@ -405,9 +485,8 @@ class CallStore:
             else:
                 batch = self.conn.xrange(self.stream, low, high, count=_BATCH)
             for _id, raw in batch:
-                fields = {_text(k): _text(v) for k, v in raw.items()}
                 try:
-                    yield entry_from_fields(fields)
+                    yield entry_from_fields(_decoded(raw))
                 except (ValueError, KeyError, TypeError) as exc:
                     logger.warning("call log: skipping unreadable entry %s (%s)",
                                    _text(_id), type(exc).__name__)
