@@ -12,10 +12,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from callrouter.cli import callbacks, phone, routing, serve
+from callrouter.cli import callbacks, phone, records, routing, serve
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-MODULES: list[Register] = [routing.register, callbacks.register, serve.register, phone.register]
+MODULES: list[Register] = [
+    routing.register, records.register, callbacks.register, serve.register, phone.register,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

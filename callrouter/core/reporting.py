@@ -17,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callrouter.core.model import WEEKDAYS
+from callrouter.core.callbacks import policy_of
+from callrouter.core.model import WEEKDAYS, Config
 from callrouter.core.records import CallRecord, ReachedBy
 from callrouter.core.triage import TriageCodes
 
@@ -55,11 +56,17 @@ def percentile(ordered: list[float], pct: float) -> float | None:
 
 @dataclass(frozen=True)
 class CallbackFigures:
+    """Callback requests of the period, measured like the callback SLA: claimed in time."""
+
     requested: int
     within_sla: int
+    """Claimed by a staff member within the SLA for that caller (`callbacks.sla`)."""
     late: int
-    not_reached: int
-    sla_minutes: int
+    """Claimed, but after the SLA."""
+    not_claimed: int
+    reached: int
+    """The caller was actually called back and spoke with someone."""
+    sla_text: str = ""
 
     @property
     def within_sla_share(self) -> float | None:
@@ -125,13 +132,27 @@ class Report:
             "time_to_person_live": d(self.time_to_person_live),
             "time_to_person_callback": d(self.time_to_person_callback),
             "callbacks": {"requested": cb.requested, "within_sla": cb.within_sla,
-                          "late": cb.late, "not_reached": cb.not_reached,
-                          "sla_minutes": cb.sla_minutes},
+                          "late": cb.late, "not_claimed": cb.not_claimed,
+                          "reached": cb.reached, "sla": cb.sla_text},
             "outcomes": [{"code": o.code, "label": o.label, "count": o.count}
                          for o in self.outcomes],
             "busiest_hours": [{"weekday": w, "hour": h, "calls": n} for w, h, n in self.busiest],
             "heatmap": {WEEKDAYS[i]: list(row) for i, row in enumerate(self.heatmap)},
         }
+
+
+def sla_by_caller(config: Config) -> tuple[Callable[[CallRecord], dt.timedelta], str]:
+    """The callback SLA per call from `callbacks.sla` (by caller type, else its kind),
+    and a short description for the report ('referrer 10 min, relative 20 min, ...')."""
+    policy = policy_of(config)
+    kinds = {c.id: c.kind.value for c in config.caller_types}
+
+    def sla(record: CallRecord) -> dt.timedelta:
+        caller = record.caller_type or config.default_caller_type
+        return dt.timedelta(seconds=policy.sla_for(caller, kinds.get(caller, "resident")))
+
+    text = ", ".join(f"{who} {seconds // 60} min" for who, seconds in policy.sla.items())
+    return sla, text
 
 
 def period_bounds(first: dt.date, end: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -152,10 +173,15 @@ def build_report(
     start: dt.datetime,
     end: dt.datetime,
     tz: ZoneInfo,
-    sla_minutes: int,
+    callback_sla: Callable[[CallRecord], dt.timedelta],
+    sla_text: str = "",
     codes: TriageCodes | None = None,
 ) -> Report:
-    """Aggregate the records whose call started in [start, end)."""
+    """Aggregate the records whose call started in [start, end).
+
+    `callback_sla` gives the claim deadline of a call's callback (it depends
+    on the caller type, see `sla_by_caller`); `sla_text` describes it.
+    """
     calls = [r for r in records if r.started_at is not None and start <= r.started_at < end]
     reached = Counter(r.reached_by for r in calls)
     heat = [[0] * 24 for _ in range(7)]
@@ -168,17 +194,17 @@ def build_report(
             if r.reached_by in (ReachedBy.FIRST_LEG, ReachedBy.LATER_LEG)]
     by_callback = [r.time_to_person for r in calls if r.reached_by is ReachedBy.CALLBACK]
 
-    sla = dt.timedelta(minutes=sla_minutes)
-    within = late = open_ = requested = 0
+    within = late = unclaimed = requested = called_back = 0
     for r in calls:
         asked = r.callback_requested_at
         if asked is None:
             continue
         requested += 1
-        done = r.callback_reached_at
-        if done is None:
-            open_ += 1
-        elif done - asked <= sla:
+        called_back += r.callback_reached_at is not None
+        claimed = r.callback_claimed_at
+        if claimed is None:
+            unclaimed += 1
+        elif claimed - asked <= callback_sla(r):
             within += 1
         else:
             late += 1
@@ -205,7 +231,7 @@ def build_report(
         time_to_person=Durations.of(v for v in (*live, *by_callback) if v is not None),
         time_to_person_live=Durations.of(v for v in live if v is not None),
         time_to_person_callback=Durations.of(v for v in by_callback if v is not None),
-        callbacks=CallbackFigures(requested, within, late, open_, sla_minutes),
+        callbacks=CallbackFigures(requested, within, late, unclaimed, called_back, sla_text),
         outcomes=tuple(outcomes),
         heatmap=tuple(tuple(row) for row in heat),
     )
