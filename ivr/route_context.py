@@ -14,13 +14,13 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from callrouter.core.model import Config
+from callrouter.core.model import Config, Rule
 from callrouter.core.routing import (
     CallerFacts,
     Leg,
     RoutePlan,
     Target,
-    matches,
+    first_match,
     route,
     with_defaults,
 )
@@ -34,40 +34,28 @@ Busy = Callable[[Sequence[str]], frozenset[str]]
 
 def open_questions(
     config: Config,
-    local: dt.datetime,
+    window: str | None,
+    holiday: bool,
     facts: CallerFacts,
     asked: frozenset[Question],
     questions: Sequence[Question],
 ) -> tuple[Question, ...]:
     """Of `questions` (in asking order), those not answered yet whose answer
-    could still change the matching rule at local moment `local`.
+    could still change the matching rule in `window` (on a holiday or not).
 
     A question matters when, for some answers to the other open questions,
     two of its own answers pick different rules. Unanswered facts are
     filled with the configured defaults first, exactly as `route()` does.
     """
-    where = resolve_window(
-        config.calendar, config.windows, local.date(), local.hour * 60 + local.minute
-    )
-    holiday = where.day.holiday is not None
     answers: dict[Question, list[str | None]] = {
         Question.CALLER: [c.id for c in config.caller_types],
         Question.AGE: [a.id for a in config.age_groups],
         Question.REGION: [r.id for r in config.regions] + [None],
     }
-
-    def rule_for(candidate: CallerFacts) -> int | None:
-        filled = with_defaults(candidate, config)
-        return next(
-            (
-                i
-                for i, rule in enumerate(config.rules)
-                if matches(rule.when, where.window, holiday, filled)
-            ),
-            None,
-        )
-
     unknown = [q for q in questions if q not in asked and getattr(facts, FACT_FIELD[q]) is None]
+
+    def rule_for(candidate: CallerFacts) -> Rule | None:
+        return first_match(config, window, holiday, with_defaults(candidate, config))
 
     def matters(question: Question) -> bool:
         others = [q for q in unknown if q is not question]
@@ -83,6 +71,12 @@ def open_questions(
     return tuple(q for q in unknown if matters(q))
 
 
+QuestionsMemo = dict[tuple[object, ...], tuple[Question, ...]]
+"""`open_questions` results of one config generation: they depend only on
+the window, holiday, facts, asked and menus, so a busy line computes each
+combination once (a few thousand at most)."""
+
+
 class RouteContext:
     """`ivr.flow.Routing` for one webhook, over the config in force.
 
@@ -92,10 +86,17 @@ class RouteContext:
     answers "nobody is busy" when Redis is down).
     """
 
-    def __init__(self, config: Config, questions: Sequence[Question], busy: Busy) -> None:
+    def __init__(
+        self,
+        config: Config,
+        questions: Sequence[Question],
+        busy: Busy,
+        memo: QuestionsMemo | None = None,
+    ) -> None:
         self.config = config
         self._questions = tuple(questions)
         self._busy = busy
+        self._memo: QuestionsMemo = {} if memo is None else memo
         self._plans: dict[tuple[int, CallerFacts], RoutePlan] = {}
         self._free: dict[Leg, tuple[Target, ...]] = {}
 
@@ -110,7 +111,16 @@ class RouteContext:
 
     def open_questions(self, call: Call) -> tuple[Question, ...]:
         local = self.moment(call).astimezone(self.config.timezone)
-        return open_questions(self.config, local, call.facts, call.asked, self._questions)
+        where = resolve_window(
+            self.config.calendar, self.config.windows, local.date(), local.hour * 60 + local.minute
+        )
+        holiday = where.day.holiday is not None
+        key = (where.window, holiday, call.facts, call.asked, self._questions)
+        if key not in self._memo:
+            self._memo[key] = open_questions(
+                self.config, where.window, holiday, call.facts, call.asked, self._questions
+            )
+        return self._memo[key]
 
     def next_leg(self, call: Call) -> int | None:
         legs = self.plan(call).legs

@@ -10,7 +10,7 @@ import pytest
 from callrouter.core.routing import CallerFacts
 from ivr.flow import Call, Step
 from ivr.menus import Question
-from ivr.route_context import RouteContext, open_questions
+from ivr.route_context import QuestionsMemo, RouteContext
 from tests.helpers import ams, sample_config
 
 ALL = tuple(Question)
@@ -24,9 +24,11 @@ def asked_at(
     moment: dt.datetime,
     facts: CallerFacts = UNKNOWN,
     asked: frozenset[Question] = frozenset(),
+    questions: tuple[Question, ...] = ALL,
 ) -> tuple[Question, ...]:
-    config = sample_config()
-    return open_questions(config, moment.astimezone(config.timezone), facts, asked, ALL)
+    context = RouteContext(sample_config(), questions, busy=lambda numbers: frozenset())
+    call = Call(step=Step.CALLER, lang="nl", at=int(moment.timestamp()), facts=facts, asked=asked)
+    return context.open_questions(call)
 
 
 def test_in_office_hours_the_region_matters_because_land_van_cuijk_has_its_own_team() -> None:
@@ -59,12 +61,21 @@ def test_a_question_already_asked_is_not_asked_again_even_without_an_answer() ->
 
 
 def test_only_configured_menus_are_asked() -> None:
-    config = sample_config()
-    local = ams(2026, 4, 28, 10, 0).astimezone(config.timezone)
+    assert asked_at(ams(2026, 4, 28, 10, 0), questions=(Question.AGE,)) == (Question.AGE,)
 
-    assert open_questions(config, local, CallerFacts(), frozenset(), (Question.AGE,)) == (
-        Question.AGE,
-    )
+
+def test_the_answer_is_computed_once_per_situation_and_config() -> None:
+    memo: QuestionsMemo = {}
+    config = sample_config()
+    first = RouteContext(config, ALL, busy=lambda numbers: frozenset(), memo=memo)
+    later = RouteContext(config, ALL, busy=lambda numbers: frozenset(), memo=memo)
+    tuesday = Call(step=Step.CALLER, lang="nl", at=int(ams(2026, 4, 28, 10, 0).timestamp()))
+    next_week = Call(step=Step.CALLER, lang="nl", at=int(ams(2026, 5, 5, 11, 0).timestamp()))
+
+    answers = first.open_questions(tuesday), later.open_questions(next_week)
+
+    assert answers == (ALL, ALL)
+    assert len(memo) == 1  # same window, no holiday, same facts: one computation
 
 
 def call_at(moment: dt.datetime, leg: int = -1) -> Call:

@@ -10,8 +10,9 @@ phones ring, what staff hear in the whisper, and how the call ends.
     callrouter phone --from +31612345678             # interactive: you press the keys
 
 Scripted answers to menus: a key ("2"), words to say ("say:huisarts"), or
-nothing for silence ("--digits 1,,2"; or "--digits=-,2" with "-"). What each dialled leg does: yes (accepts with 1), no (not
-answered), busy, fail, voicemail (picks up, presses nothing).
+nothing for silence ("--digits 1,,2", or "--digits=-,2"). What each dialled
+leg does: yes (accepts with 1), no (not answered), busy, fail, voicemail
+(picks up, presses nothing).
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ def _twilio(args: argparse.Namespace, directory: str, moment: dt.datetime) -> tu
         {
             "TWILIO_AUTH_TOKEN": token,
             "SECRET": secrets.token_urlsafe(32),
+            "PSEUDONYM_KEY": secrets.token_urlsafe(32),
             "CONFIG_DIR": str(Path(directory)),
             "REDIS_URL": os.environ.get("REDIS_URL"),
             "DRY_RUN": True,

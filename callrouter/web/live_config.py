@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from callrouter.config_files import load
@@ -22,6 +22,7 @@ from callrouter.core.model import Config
 from callrouter.errors import ConfigError
 from ivr.config import load as load_menus
 from ivr.menus import Menus
+from ivr.route_context import QuestionsMemo
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class Loaded:
     menus: Menus
     fallback_number: str
     """The 24/7 line dialled whenever anything fails."""
+    questions_memo: QuestionsMemo = field(default_factory=dict, compare=False, repr=False)
+    """Which questions matter, per situation, for this generation of the config."""
 
     @classmethod
     def from_directory(cls, directory: Path) -> Loaded:

@@ -201,7 +201,9 @@ def _param(name: str) -> str:
 
 
 def _context(loaded: Loaded) -> RouteContext:
-    return RouteContext(loaded.config, loaded.menus.questions, services().presence.busy)
+    return RouteContext(
+        loaded.config, loaded.menus.questions, services().presence.busy, loaded.questions_memo
+    )
 
 
 def _dial_event() -> Event:
