@@ -21,7 +21,13 @@ from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callrouter import clock
-from callrouter.settings import Settings
+from callrouter.settings import ENV_NAMES, Settings, SettingsError
+from callrouter.stores.calls import (
+    CallStore,
+    PseudonymKeyError,
+    pseudonym_key,
+    triage_sms_handler,
+)
 from callrouter.stores.presence import Presence
 from callrouter.web import callbacks, health, sms, voice
 from callrouter.web.call_events import NoCallEvents
@@ -61,14 +67,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         live=live,
         presence=Presence(conn, _derived_key(settings.secret, "presence")),
         states=CallStates(_derived_key(settings.secret, "ivr-state")),
-        events=NoCallEvents(),
+        events=call_log(conn, settings) if conn is not None else NoCallEvents(),
         callback_offer=callback_web,
     )
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     callbacks.init_app(app, callback_web)
-    sms.init_app(app)
+    sms.init_app(app, handlers=[
+        triage_sms_handler(CallStore(conn, None), lambda: live.current().config)
+    ] if conn is not None else [])
     return app
+
+
+def call_log(conn: redis.Redis, settings: Settings) -> CallStore:
+    """The call records (issue 5): every call leaves one, so no key, no start."""
+    try:
+        key = pseudonym_key({ENV_NAMES["PSEUDONYM_KEY"]: settings.pseudonym_key})
+    except PseudonymKeyError as exc:
+        raise SettingsError([str(exc)]) from None
+    return CallStore(conn, key)
 
 
 def webhook_redis(url: str) -> redis.Redis:

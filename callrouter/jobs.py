@@ -330,4 +330,7 @@ def sweep() -> dict[str, int]:
     if s.spool.pending():
         summary["replayed"] = queueing.replay_spool(s.ctx, s.spool, now).applied
     queueing.ensure_sweep(s.ctx.conn, now)
+    from callrouter.jobs_records import ensure_purge  # the call log's hourly retention (issue 5)
+
+    ensure_purge(s.ctx.conn, now)
     return summary

@@ -33,6 +33,7 @@ ENV_NAMES: Mapping[str, str] = {
     "PROXY_HOPS": "CALLROUTER_PROXY_HOPS",
     "SECRET": "CALLROUTER_SECRET",
     "DRY_RUN": "CALLROUTER_DRY_RUN",
+    "PSEUDONYM_KEY": "CALLROUTER_PSEUDONYM_KEY",
 }
 """Flask config key -> environment variable."""
 
@@ -65,6 +66,9 @@ class Settings:
     twilio_api_base_url: str | None = None
     dry_run: bool = False
     """Log SMS and outbound calls instead of sending them (local runs)."""
+    pseudonym_key: str = field(default="", repr=False)
+    """Keys callers' pseudonyms in the call records (`callrouter.stores.calls`);
+    the web app requires it when it has a Redis, see `create_app`."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -117,6 +121,7 @@ class Settings:
             proxy_hops=hops,
             twilio_api_base_url=text("TWILIO_API_BASE_URL") or None,
             dry_run=dry_run,
+            pseudonym_key=text("PSEUDONYM_KEY"),
         )
 
     def flask_config(self) -> dict[str, Any]:
@@ -131,6 +136,7 @@ class Settings:
             "PROXY_HOPS": self.proxy_hops,
             "SECRET": self.secret,
             "DRY_RUN": self.dry_run,
+            "PSEUDONYM_KEY": self.pseudonym_key,
         }
 
 

@@ -29,6 +29,7 @@ from tests.twiml_schema import assert_valid_twiml
 
 TOKEN = "test-auth-token-0123456789abcdef"
 SECRET = "test-state-secret-0123456789abcdef-0123456789"
+PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 CRISIS_NUMBER = "+31880001133"
 FALLBACK_LINE = "+31880001199"
@@ -44,6 +45,7 @@ def make_app(
     config: dict[str, Any] = {
         "TWILIO_AUTH_TOKEN": TOKEN,
         "SECRET": SECRET,
+        "PSEUDONYM_KEY": PSEUDONYM_KEY,
         "CONFIG_DIR": str(config_dir),
         "REDIS_URL": redis_url,
         "DRY_RUN": True,

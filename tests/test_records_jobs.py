@@ -69,3 +69,20 @@ def test_a_dry_run_changes_nothing(redis_conn: redis.Redis) -> None:
     assert (summary.records.entries, summary.stale) == (1, 0)
     assert {k: redis_conn.type(k) for k in redis_conn.scan_iter()} == before
     assert redis_conn.xlen(store.stream) == length
+
+
+def test_the_callback_sweep_keeps_the_purge_scheduled(
+    redis_conn: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {"REDIS_URL": redis_url, "CALLROUTER_CONFIG_DIR": str(CONFIG_DIR),
+                        "TWILIO_AUTH_TOKEN": "test-token", "CALLROUTER_SECRET": "s" * 40,
+                        "CALLROUTER_DRY_RUN": "1"}.items():
+        monkeypatch.setenv(name, value)
+    queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
+
+    job = queue.enqueue("callrouter.jobs.sweep")
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+
+    assert Job.fetch(job.id, connection=redis_conn).get_status() == "finished"
+    scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert any(j.startswith("purge-expired-") for j in scheduled)

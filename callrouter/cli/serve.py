@@ -31,7 +31,7 @@ from callrouter.settings import ENV_NAMES
 WORKER_QUEUES = ("callbacks",)
 """The RQ queues the worker serves (callrouter.queueing)."""
 READY_SECONDS = 20.0
-_EPHEMERAL = (ENV_NAMES["TWILIO_AUTH_TOKEN"], ENV_NAMES["SECRET"])
+_EPHEMERAL = (ENV_NAMES["TWILIO_AUTH_TOKEN"], ENV_NAMES["SECRET"], ENV_NAMES["PSEUDONYM_KEY"])
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

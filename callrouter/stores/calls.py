@@ -30,13 +30,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from callrouter.core import numbers
+from callrouter.core.model import Config, Member
 from callrouter.core.privacy import mask_number, mask_numbers_in, pseudonymise
 from callrouter.core.records import (
     Answered,
@@ -64,7 +65,9 @@ from callrouter.core.triage import (
     OutcomeCode,
     TriageCodes,
     TriageRejected,
+    codes_from,
     from_digits,
+    is_triage_message,
     parse_reply,
 )
 from callrouter.errors import CallrouterError
@@ -563,6 +566,21 @@ class CallStore:
             return PurgeResult(cutoff, 0, False)
         removed = self.conn.xtrim(self.stream, minid=str(cutoff_ms), approximate=False)
         return PurgeResult(cutoff, int(removed), False)
+
+
+def triage_sms_handler(
+    store: CallStore, config: Callable[[], Config]
+) -> Callable[[Member, str, dt.datetime], str | None]:
+    """A staff-SMS handler for `callrouter.web.sms.init_app`: takes 'T 1234 advies'
+    messages (codes from the live config), leaves every other SMS to the claim logic."""
+
+    def handle(member: Member, body: str, at: dt.datetime) -> str | None:
+        codes = codes_from(config().extra.get("triage"))
+        if not is_triage_message(body, codes):
+            return None
+        return store.triage_sms(body, codes, by=member.id, at=at)
+
+    return handle
 
 
 def _field_of(event: CallEvent) -> str:

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from callrouter.redis_server import free_port
 from callrouter.twilio_sim import SIGNATURE_HEADER, CallState, HttpTransport, SimCall, Twilio
-from tests.phone import CONFIG_DIR, CRISIS_NUMBER, SECRET, TOKEN
+from tests.phone import CONFIG_DIR, CRISIS_NUMBER, PSEUDONYM_KEY, SECRET, TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +47,7 @@ def server(redis_url: str) -> Iterator[Server]:
     env = os.environ | {
         "TWILIO_AUTH_TOKEN": TOKEN,
         "CALLROUTER_SECRET": SECRET,
+        "CALLROUTER_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "CALLROUTER_CONFIG_DIR": str(CONFIG_DIR),
         "CALLROUTER_DRY_RUN": "1",
         "REDIS_URL": redis_url,

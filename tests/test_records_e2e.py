@@ -1,0 +1,121 @@
+"""Records written by real calls through the app, read back and reported on.
+
+The calls go through the real Flask app with `tests.phone` (signed like
+Twilio, the app's clock set per call); the app's event sink is the Redis
+`CallStore`, as in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pytest
+import redis
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from callrouter.core.records import ReachedBy
+from callrouter.settings import SettingsError
+from callrouter.core.reporting import build_report, period_bounds, sla_by_caller
+from callrouter.core.triage import codes_from
+from callrouter.stores.calls import CallStore
+from callrouter.twilio_sim import SIGNATURE_HEADER
+from callrouter.web.voice import EXTENSION, VoiceServices
+from tests.helpers import AMS, ams, sample_config
+from tests.phone import BASE_URL, CRISIS_NUMBER, TOKEN, Phone, make_app
+
+RESIDENT = "+31612344567"
+ANNA, EVA = "+31610000001", "+31610000005"
+TUESDAY_10 = ams(2026, 4, 28, 10, 0)
+
+
+@pytest.fixture
+def calls(app: Flask, redis_conn: redis.Redis) -> CallStore:
+    """A reader of the call log that `create_app` wired as the voice webhooks' sink."""
+    services: VoiceServices = app.extensions[EXTENSION]
+    assert isinstance(services.events, CallStore)
+    return CallStore(redis_conn, None)
+
+
+def sms(app: Flask, sender: str, body: str) -> str:
+    """A staff SMS to the crisis number, signed like Twilio; the reply text."""
+    params = {"From": sender, "To": CRISIS_NUMBER, "Body": body, "MessageSid": "SM1"}
+    signature = RequestValidator(TOKEN).compute_signature(f"{BASE_URL}/sms/incoming", params)
+    response = app.test_client().post("/sms/incoming", data=params,
+                                      headers={SIGNATURE_HEADER: signature})
+    assert response.status_code == 200
+    message = ET.fromstring(response.get_data(as_text=True)).find("Message")
+    assert message is not None
+    return message.text or ""
+
+
+def relative_reaches_the_backup(phone: Phone) -> None:
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10)
+    call.press("2").press("2").press("1")  # a relative, about an adult, Rijk van Nijmegen
+    phone.clock.advance(25)
+    call.expect_dial(ANNA).leg_result("no-answer")
+    phone.clock.advance(8)
+    call.expect_dial(EVA).whisper_press("1")
+    call.expect_connected(EVA)
+    phone.clock.advance(300)
+    call.end_conversation()
+    call.sim.report_end("completed", 333)
+
+
+def test_a_voice_journey_leaves_one_record_that_reads_back(phone: Phone, calls: CallStore) -> None:
+    relative_reaches_the_backup(phone)
+
+    [record] = calls.records(ams(2026, 4, 28), ams(2026, 4, 29))
+
+    assert record.started_at == TUESDAY_10
+    assert (record.window, record.caller_type, record.age_group, record.region) == (
+        "kantoortijd", "relative", "18+", "nijmegen")
+    assert record.rule is not None
+    assert [(a.index, a.who, a.result) for a in record.legs][:2] == [
+        (1, "anna", "no-answer"), (2, "eva", "answered")]
+    assert record.answered_by == "eva" and record.reached_by is ReachedBy.LATER_LEG
+    assert record.time_to_person == 33
+    assert record.duration == 333 and record.end_reason == "completed"
+    assert record.caller_masked == "+31 ***** 45 67" and len(record.caller_ref) == 16
+
+
+def test_a_report_over_the_calls_the_phone_made(phone: Phone, calls: CallStore) -> None:
+    relative_reaches_the_backup(phone)
+    call = phone.dial(from_=RESIDENT, at=ams(2026, 4, 28, 23, 0))
+    call.hang_up()  # in the menu: still a call to account for
+    call.sim.report_end("completed", 20)
+
+    start, end = period_bounds(dt.date(2026, 4, 1), dt.date(2026, 5, 1), AMS)
+    sla, text = sla_by_caller(sample_config())
+    report = build_report(calls.records(start, end), start=start, end=end, tz=AMS,
+                          callback_sla=sla, sla_text=text,
+                          codes=codes_from(sample_config().extra["triage"]))
+
+    assert report.calls == 2
+    assert dict(report.reached) == {"first_leg": 0, "later_leg": 1, "callback": 0,
+                                    "not_reached": 1}
+    assert report.heatmap[1][10] == 1 and report.heatmap[1][23] == 1
+
+
+def test_staff_report_the_outcome_by_sms_to_the_crisis_number(
+    app: Flask, phone: Phone, calls: CallStore
+) -> None:
+    relative_reaches_the_backup(phone)
+    [record] = calls.records(ams(2026, 4, 28), ams(2026, 4, 29))
+
+    assert sms(app, EVA, f"T {record.ref} actieve inschatting") == (
+        f"Vastgelegd voor gesprek {record.ref}: Actieve inschatting (ter plaatse).")
+    assert "Onbekende uitkomst 'opnam'" in sms(app, EVA, f"T {record.ref} opnam")
+    assert sms(app, EVA, "T 99999 advies").startswith("Gesprek 99999 is onbekend")
+    assert "terugbelverzoek" in sms(app, EVA, "hallo").lower()  # not triage: the claim logic
+
+    [record] = calls.records(ams(2026, 4, 28), ams(2026, 4, 29))
+    assert record.outcome is not None
+    assert (record.outcome.code, record.outcome.by, record.outcome.via) == (
+        "actieve_inschatting", "eva", "sms")
+
+
+def test_the_web_app_will_not_run_without_the_pseudonymisation_key(redis_url: str) -> None:
+    with pytest.raises(SettingsError, match="CALLROUTER_PSEUDONYM_KEY"):
+        make_app(redis_url=redis_url, PSEUDONYM_KEY="")
