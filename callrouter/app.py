@@ -8,6 +8,7 @@ routing core never imports Flask (the factory lives here, not in
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -21,6 +22,7 @@ from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callrouter import clock
+from callrouter.core.records import policy_from
 from callrouter.settings import ENV_NAMES, Settings, SettingsError
 from callrouter.stores.calls import (
     CallStore,
@@ -67,7 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         live=live,
         presence=Presence(conn, _derived_key(settings.secret, "presence")),
         states=CallStates(_derived_key(settings.secret, "ivr-state")),
-        events=call_log(conn, settings) if conn is not None else NoCallEvents(),
+        events=call_log(conn, settings, live) if conn is not None else NoCallEvents(),
         callback_offer=callback_web,
     )
     app.register_blueprint(voice.bp)
@@ -79,13 +81,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def call_log(conn: redis.Redis, settings: Settings) -> CallStore:
-    """The call records (issue 5): every call leaves one, so no key, no start."""
+def call_log(conn: redis.Redis, settings: Settings, live: LiveConfig) -> CallStore:
+    """The call records (issue 5): every call leaves one, so no key, no start.
+    `records:` (retention, masked numbers) is read at start-up."""
     try:
         key = pseudonym_key({ENV_NAMES["PSEUDONYM_KEY"]: settings.pseudonym_key})
     except PseudonymKeyError as exc:
         raise SettingsError([str(exc)]) from None
-    return CallStore(conn, key)
+    policy = policy_from(live.current().config.extra.get("records"))
+    return CallStore(conn, key, store_masked=policy.store_masked,
+                     ref_ttl=dt.timedelta(days=policy.retention_days))
 
 
 def webhook_redis(url: str) -> redis.Redis:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import redis
@@ -16,13 +17,13 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 
 from callrouter.core.records import ReachedBy
-from callrouter.settings import SettingsError
 from callrouter.core.reporting import build_report, period_bounds, sla_by_caller
 from callrouter.core.triage import codes_from
+from callrouter.settings import SettingsError
 from callrouter.stores.calls import CallStore
 from callrouter.twilio_sim import SIGNATURE_HEADER
 from callrouter.web.voice import EXTENSION, VoiceServices
-from tests.helpers import AMS, ams, sample_config
+from tests.helpers import AMS, ams, copy_config, sample_config
 from tests.phone import BASE_URL, CRISIS_NUMBER, TOKEN, Phone, make_app
 
 RESIDENT = "+31612344567"
@@ -119,3 +120,16 @@ def test_staff_report_the_outcome_by_sms_to_the_crisis_number(
 def test_the_web_app_will_not_run_without_the_pseudonymisation_key(redis_url: str) -> None:
     with pytest.raises(SettingsError, match="CALLROUTER_PSEUDONYM_KEY"):
         make_app(redis_url=redis_url, PSEUDONYM_KEY="")
+
+
+def test_without_store_masked_a_record_names_the_caller_by_pseudonym_only(
+    tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    config = copy_config(tmp_path / "config",
+                         {"records.yaml": [("store_masked: true", "store_masked: false")]})
+    phone = Phone(make_app(config_dir=config, redis_url=redis_url))
+
+    relative_reaches_the_backup(phone)
+
+    [record] = CallStore(redis_conn, None).records(ams(2026, 4, 28), ams(2026, 4, 29))
+    assert record.caller_masked == "" and len(record.caller_ref) == 16
