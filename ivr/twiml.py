@@ -137,15 +137,24 @@ def dial(
     return response
 
 
-def dial_line(response: VoiceResponse, number: str, caller_id: str, action: str) -> VoiceResponse:
+def dial_line(
+    response: VoiceResponse, number: str, caller_id: str, action: str | None
+) -> VoiceResponse:
     """Ring a 24/7 line (the plan's final line or the fallback line), without whisper.
 
     The last resort must not depend on anyone pressing a key, and this needs
     nothing but two numbers from the config, so it is also what a caller gets
     when anything else fails. `action` comes back when the line does not
-    answer, to ring it again rather than end the call.
+    answer, to ring it again rather than end the call; only a static document
+    served from elsewhere (`callrouter fallback-twiml`) goes without.
     """
-    response.dial(number, action=action, method="POST", caller_id=caller_id, answer_on_bridge=True)
+    response.dial(
+        number,
+        action=action,
+        method="POST" if action else None,
+        caller_id=caller_id,
+        answer_on_bridge=True,
+    )
     return response
 
 

@@ -1,10 +1,14 @@
-"""`callrouter phone`: an admin tries the config before it goes live."""
+"""`callrouter phone` (an admin tries the config before it goes live) and
+`callrouter fallback-twiml` (what Twilio plays when the service is down)."""
 
 from __future__ import annotations
+
+import xml.etree.ElementTree as ET
 
 import pytest
 
 from callrouter.cli import main
+from tests.twiml_schema import assert_valid_twiml
 
 
 def phone(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -80,3 +84,19 @@ def test_bad_options_are_explained(
 
     assert code == 2
     assert message in err
+
+
+def test_fallback_twiml_for_a_twiml_bin_rings_the_fallback_line_with_the_crisis_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["fallback-twiml"])
+    out = capsys.readouterr().out
+
+    root = ET.fromstring(out)
+    assert code == 0
+    assert [el.tag for el in root] == ["Say", "Say", "Say", "Dial"]
+    assert "1 1 2" in (root[1].text or "")
+    dial = root.find("Dial")
+    assert dial is not None and (dial.text or "") == "+31880001199"
+    assert dial.get("callerId") == "+31880001133" and dial.get("action") is None
+    assert_valid_twiml(root)

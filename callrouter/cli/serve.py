@@ -1,13 +1,20 @@
-"""`callrouter serve`: the whole service on this machine, with one command.
+"""`callrouter serve`: the whole service on this machine, with one command;
+and `callrouter fallback-twiml`: what Twilio plays when the service is down.
 
 Web (gunicorn, the app of the Procfile), a worker (`rq worker
---with-scheduler`) and, when no `REDIS_URL` is given, an embedded real
+--with-scheduler`, the Procfile's worker) and, when no `REDIS_URL` is given, an embedded real
 redis-server; the sample config (or `--config`); Twilio REST in dry-run
 mode, so SMS and outbound calls are logged, never sent. Missing secrets
 are generated for this run only, and it says so: production gets its
 secrets from the environment and refuses to start without them.
 
 Stop with Ctrl-C; every process it started is stopped with it.
+
+The service answers Twilio's Fallback URL itself (`/voice/fallback`), which
+helps when one request fails. When the whole service is unreachable, only
+a document served from elsewhere helps: `fallback-twiml` prints one (the
+welcome, the safety line, then a `<Dial>` of the 24/7 fallback line with
+the crisis number as caller id) to paste into a TwiML Bin.
 """
 
 from __future__ import annotations
@@ -21,15 +28,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import requests
 
 from callrouter.cli.routing import add_config_arg, config_dir_default, load_or_explain
+from callrouter.errors import ConfigError
 from callrouter.redis_server import EmbeddedRedis
 from callrouter.settings import ENV_NAMES
+from callrouter.web.live_config import Loaded
+from ivr import twiml
+from ivr.menus import Prompt
 
 WORKER_QUEUES = ("callbacks",)
-"""The RQ queues the worker serves (callrouter.queueing)."""
+"""The RQ queues the worker serves (callrouter.queueing); as in the Procfile."""
+WORKER_CLASS = "callrouter.jobs.Worker"
+"""Loads config and phone provider once, before forking each job."""
 READY_SECONDS = 20.0
 _EPHEMERAL = (ENV_NAMES["TWILIO_AUTH_TOKEN"], ENV_NAMES["SECRET"], ENV_NAMES["PSEUDONYM_KEY"])
 
@@ -50,6 +64,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_config_arg(parser)
     parser.set_defaults(func=run)
+    static = sub.add_parser(
+        "fallback-twiml",
+        help="print static TwiML that rings the 24/7 fallback line (for a TwiML Bin)",
+    )
+    add_config_arg(static)
+    static.set_defaults(func=print_fallback_twiml)
+
+
+def print_fallback_twiml(args: argparse.Namespace) -> int:
+    directory = args.config or config_dir_default()
+    load_or_explain(directory)  # routing problems, file:line
+    try:
+        loaded = Loaded.from_directory(Path(directory))
+    except ConfigError as exc:  # e.g. no ivr section
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    menus = loaded.menus
+    document = twiml.announce(menus, menus.default_language, Prompt.CONNECTING, first=True)
+    print(twiml.dial_line(document, loaded.fallback_number, loaded.config.crisis_number, None))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,28 +105,11 @@ def _serve(args: argparse.Namespace) -> int:
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = stack.enter_context(EmbeddedRedis()).url
             print(f"embedded Redis on {env['REDIS_URL']}")
-        processes = [
-            _start(
-                stack,
-                env,
-                "gunicorn",
-                "--bind",
-                f"{args.host}:{args.port}",
-                "--workers",
-                str(args.workers),
-                "callrouter.app:create_app()",
-            ),
-            _start(
-                stack,
-                env,
-                "rq.cli",
-                "worker",
-                "--with-scheduler",
-                "--url",
-                env["REDIS_URL"],
-                *WORKER_QUEUES,
-            ),
-        ]
+        web = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+               "callrouter.app:create_app()"]  # fmt: skip
+        worker = ["rq.cli", "worker", "--with-scheduler", "--worker-class", WORKER_CLASS,
+                  "--url", env["REDIS_URL"], *WORKER_QUEUES]  # fmt: skip
+        processes = {"web": _start(stack, env, web), "worker": _start(stack, env, worker)}
         if not _wait_until_healthy(url, processes):
             print(
                 "callrouter serve: the web service did not come up (see its output above)",
@@ -104,10 +121,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _start(
-    stack: contextlib.ExitStack, env: Mapping[str, str], module: str, *args: str
+    stack: contextlib.ExitStack, env: Mapping[str, str], module_and_args: list[str]
 ) -> subprocess.Popen[bytes]:
     """`python -m module args`, with this interpreter, stopped when `stack` closes."""
-    process = subprocess.Popen([sys.executable, "-m", module, *args], env=dict(env))
+    process = subprocess.Popen([sys.executable, "-m", *module_and_args], env=dict(env))
     stack.callback(_stop, process)
     return process
 
@@ -122,10 +139,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _wait_until_healthy(url: str, processes: list[subprocess.Popen[bytes]]) -> bool:
+def _wait_until_healthy(url: str, processes: dict[str, subprocess.Popen[bytes]]) -> bool:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
+        if any(p.poll() is not None for p in processes.values()):
             return False
         with contextlib.suppress(requests.RequestException):
             if requests.get(f"{url}/health", timeout=1).ok:
@@ -146,7 +163,7 @@ def _banner(url: str, directory: str, generated: list[str], env: Mapping[str, st
     print("stop with Ctrl-C\n", flush=True)
 
 
-def _wait(processes: list[subprocess.Popen[bytes]]) -> int:
+def _wait(processes: dict[str, subprocess.Popen[bytes]]) -> int:
     """Until Ctrl-C / SIGTERM (exit 0) or until a process dies (exit 1)."""
     stopping = False
 
@@ -157,10 +174,10 @@ def _wait(processes: list[subprocess.Popen[bytes]]) -> int:
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         while not stopping:
-            for process in processes:
+            for name, process in processes.items():
                 if process.poll() is not None:
                     print(
-                        f"callrouter serve: {process.args[2]} exited ({process.returncode}); stopping",
+                        f"callrouter serve: {name} exited ({process.returncode}); stopping",
                         file=sys.stderr,
                     )
                     return 1

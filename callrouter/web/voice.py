@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 from callrouter.core.callers import recognise
 from callrouter.core.privacy import mask_number
 from callrouter.core.records import who_of
-from callrouter.core.routing import RoutePlan
+from callrouter.core.routing import Leg, RoutePlan
 from callrouter.stores.presence import Presence
 from callrouter.web.call_events import CallEvents
 from callrouter.web.live_config import LiveConfig, Loaded
@@ -221,6 +221,14 @@ def _dial_event() -> Event:
     return Event(Input.UNANSWERED)
 
 
+def _leg_of(call: Call, plan: RoutePlan) -> Leg | None:
+    """The plan leg a DIAL state rings (None at the final step, or when a config
+    reload shortened the plan since)."""
+    if call.step is Step.DIAL and 0 <= call.leg < len(plan.legs):
+        return plan.legs[call.leg]
+    return None
+
+
 def _leg_result(event: Event) -> str:
     if event.input is Input.ANSWERED:
         return "answered"
@@ -365,8 +373,8 @@ def _leg_ended(call: Call, ctx: RouteContext, event: Event) -> None:
     plan = ctx.plan(call)
     at = now()
     ring = max(0, int(at.timestamp()) - call.since)
-    if call.step is Step.DIAL and 0 <= call.leg < len(plan.legs):
-        leg = plan.legs[call.leg]
+    leg = _leg_of(call, plan)
+    if leg is not None:
         for target in leg.targets:
             if target.member is not None:
                 svc.presence.clear(target.number, call_sid)
@@ -440,8 +448,7 @@ def whisper_accept() -> Response:
     loaded = svc.live.current()
     call = svc.states.loads(request.args.get("s"))
     caller_sid, staff_number = _param("ParentCallSid"), _param("To")
-    plan = _context(loaded).plan(call)
-    leg = plan.legs[call.leg] if call.step is Step.DIAL and 0 <= call.leg < len(plan.legs) else None
+    leg = _leg_of(call, _context(loaded).plan(call))
     target = next((t for t in leg.targets if t.number == staff_number), None) if leg else None
     if target is not None and target.member is not None:
         svc.presence.mark_busy(staff_number, caller_sid)
