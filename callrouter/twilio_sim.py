@@ -29,11 +29,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -71,9 +74,9 @@ class HttpTransport:
 
 
 class WsgiTransport:
-    """In-process, through a WSGI test client (a Flask app's `test_client()`)."""
+    """In-process, through a Flask app's test client."""
 
-    def __init__(self, client: WsgiClient) -> None:
+    def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
     def post(
@@ -81,16 +84,6 @@ class WsgiTransport:
     ) -> tuple[int, str]:
         reply = self._client.post(url, data=dict(params), headers=dict(headers))
         return reply.status_code, reply.get_data(as_text=True)
-
-
-class WsgiClient(Protocol):
-    def post(self, url: str, *, data: dict[str, str], headers: dict[str, str]) -> WsgiReply: ...
-
-
-class WsgiReply(Protocol):
-    status_code: int
-
-    def get_data(self, as_text: bool) -> str: ...
 
 
 class Twilio:

@@ -20,7 +20,7 @@ ACCEPT_DIGIT = "1"
 
 
 class Question(StrEnum):
-    """A menu question; its value is the `CallerFacts` field it fills in."""
+    """A menu question; `FACT_FIELD` names the `CallerFacts` field its answer fills in."""
 
     CALLER = "caller"
     AGE = "age"

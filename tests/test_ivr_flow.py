@@ -18,7 +18,7 @@ import pytest
 
 from callrouter.core.callers import recognise
 from callrouter.core.routing import CallerFacts
-from ivr.flow import DIALLING_STEPS, TABLE, Call, Event, Input, Step, advance, begin
+from ivr.flow import DIALLING_STEPS, TABLE, Call, Event, Input, Routing, Step, advance, begin
 from ivr.menus import Question
 from ivr.route_context import RouteContext
 from tests.helpers import ams, sample_config
@@ -53,7 +53,7 @@ class EndlessQuestions:
         return call.leg + 1 if call.leg + 1 < self.legs else None
 
 
-def inputs_until_dialling(start: Call, routing: object) -> int:
+def inputs_until_dialling(start: Call, routing: Routing) -> int:
     """The most inputs any path from `start` takes to reach a dialling step or DONE."""
     memo: dict[Call, int] = {}
     on_path: set[Call] = set()
@@ -65,7 +65,7 @@ def inputs_until_dialling(start: Call, routing: object) -> int:
             return memo[call]
         assert call not in on_path, f"the caller can loop in a menu: {call}"
         on_path.add(call)
-        worst = 1 + max(walk(advance(call, e, routing)) for e in EVENTS)  # type: ignore[arg-type]
+        worst = 1 + max(walk(advance(call, e, routing)) for e in EVENTS)
         on_path.discard(call)
         memo[call] = worst
         return worst

@@ -270,6 +270,8 @@ def _render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) 
         return _xml(final_step(call, plan, loaded, response))
     leg = plan.legs[call.leg]
     numbers = [t.number for t in ctx.free(leg)]
+    if not numbers:  # a replayed step, and everyone on this leg took a call since
+        return _render(before, advance(call, Event(Input.UNANSWERED), ctx), ctx, loaded)
     token = _token(call)
     urls = twiml.DialUrls(
         action=_link("voice.dial_result", token),
