@@ -129,8 +129,11 @@ def _announced(first: bool = False) -> VoiceResponse:
     return twiml.announce(menus, menus.default_language, Prompt.CONNECTING, first)
 
 
-def caller_side(view: Callable[P, Response]) -> Callable[P, Response]:
-    """A caller's webhook: whatever fails, the caller is put through to the fallback line."""
+def _guarded(
+    view: Callable[P, Response], instead: Callable[[], Response], consequence: str
+) -> Callable[P, Response]:
+    """`view`, answering `instead()` when it fails (HTTP errors such as the
+    signature check's 403 pass through: those are not ours to soften)."""
 
     @functools.wraps(view)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> Response:
@@ -139,33 +142,31 @@ def caller_side(view: Callable[P, Response]) -> Callable[P, Response]:
         except HTTPException:
             raise
         except StateError as exc:
-            logger.warning("%s: %s; sending the caller to the fallback line", request.path, exc)
+            logger.warning("%s: %s; %s", request.path, exc, consequence)
         except Exception:
-            logger.exception("%s failed; sending the caller to the fallback line", request.path)
-        try:
-            return _xml(_ring_fallback(_announced()))
-        except Exception:
-            logger.exception("%s: the spoken fallback failed too; dialling it bare", request.path)
-            return _xml(_ring_fallback(VoiceResponse()))
+            logger.exception("%s failed; %s", request.path, consequence)
+        return instead()
 
     return guarded
+
+
+def _fallback_after_failure() -> Response:
+    try:
+        return _xml(_ring_fallback(_announced()))
+    except Exception:
+        logger.exception("%s: the spoken fallback failed too; dialling it bare", request.path)
+        return _xml(_ring_fallback(VoiceResponse()))
+
+
+def caller_side(view: Callable[P, Response]) -> Callable[P, Response]:
+    """A caller's webhook: whatever fails, the caller is put through to the fallback line."""
+    return _guarded(view, _fallback_after_failure, "sending the caller to the fallback line")
 
 
 def staff_side(view: Callable[P, Response]) -> Callable[P, Response]:
     """A staff leg's webhook: on failure the leg is not connected (hang up, so
     the caller's plan moves on) rather than connecting an unconfirmed phone."""
-
-    @functools.wraps(view)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except HTTPException:
-            raise
-        except Exception:
-            logger.exception("%s failed; this staff leg is not connected", request.path)
-            return _xml(twiml.hang_up())
-
-    return guarded
+    return _guarded(view, lambda: _xml(twiml.hang_up()), "this staff leg is not connected")
 
 
 def _record(what: str, emit: Callable[[], object]) -> None:
