@@ -20,15 +20,19 @@ for loading the YAML config; ``rq worker -w callrouter.jobs.Worker``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
 import rq
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from rq import get_current_job
 
 from callrouter import clock, queueing
@@ -124,11 +128,18 @@ def services(conn: redis.Redis | None = None) -> Services:
                     Spool(policy.spool_dir), tuning.send_lease)
 
 
+REDIS_PATIENCE = Retry(ExponentialBackoff(cap=1.0, base=0.05), 12)
+"""About eight seconds of reconnecting: a Redis restart or failover must not
+kill the worker (RQ quits on a connection error outside its dequeue loop)."""
+
+
 class Worker(rq.Worker):
-    """``rq.Worker`` that loads config and provider before forking work horses."""
+    """``rq.Worker`` that rides out a Redis restart and loads config and provider
+    once, before forking work horses (which inherit both)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.connection.set_retry(copy.deepcopy(REDIS_PATIENCE))
         try:
             services(self.connection)
         except Exception:  # a job will report it properly; the worker must still start
@@ -143,6 +154,20 @@ class SendInFlight(ProviderError):
 
     def __init__(self) -> None:
         super().__init__("another attempt is in flight", retryable=True)
+
+
+def _begin_send(s: Services, store: CallbackStore, marker: str, now: dt.datetime) -> str:
+    """Take the send marker; if a dead run still holds it, wait out its lease once.
+
+    Only a worker that died mid-send leaves a marker in flight, so waiting
+    (at most one lease) is rare and cheaper than spending an RQ retry on it.
+    """
+    verdict = store.begin_send(marker, now, s.send_lease)
+    if verdict == "busy":
+        left = store.conn.pttl(marker)
+        time.sleep(min(max(left, 0) / 1000 + 0.05, s.send_lease + 1))
+        verdict = store.begin_send(marker, clock.now(), s.send_lease)
+    return verdict
 
 
 def notify(request_id: str, epoch: int, step: int) -> str:
@@ -192,7 +217,7 @@ def _send_offers(
     error: ProviderError | None = None
     for member in members:
         marker = store.sms_key(request.id, request.epoch, "offer", member.id)
-        verdict = store.begin_send(marker, now, s.send_lease)
+        verdict = _begin_send(s, store, marker, now)
         if verdict == "sent":
             reached += 1
             continue
@@ -229,7 +254,7 @@ def tell_claimed(request_id: str, epoch: int) -> str:
         if member is None or not member.sms:
             continue
         marker = store.sms_key(request_id, epoch, "claimed", member_id)
-        if store.begin_send(marker, now, s.send_lease) != "go":
+        if _begin_send(s, store, marker, now) != "go":
             continue
         try:
             sid = s.provider.send_sms(member.mobile, text)
@@ -268,7 +293,7 @@ def place_bridge(request_id: str, attempt: int) -> str:
         queueing.attempt_failed(s.ctx, request_id, attempt, "staff-unknown", now)
         return "failed"
     marker = store.sms_key(request_id, attempt, "bridge", member.id)
-    verdict = store.begin_send(marker, now, s.send_lease)
+    verdict = _begin_send(s, store, marker, now)
     if verdict == "sent":
         return "placed"
     if verdict == "busy":

@@ -7,6 +7,7 @@ Kept out of conftest.py so the callback tests say what they use.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,7 +38,7 @@ CALLER_DIGITS = "612344567"
 
 FAST_CALLBACKS = """
 callbacks:
-  sla: {referrer: 2s, relative: 4s, resident: 4s}
+  sla: {referrer: 2s, relative: 2s, resident: 2s}
   priority: {referrer: 1, relative: 2, resident: 2}
   escalation:
     - {notify: oncall, after: 0s}
@@ -58,13 +59,30 @@ callbacks:
 """
 
 
-def make_config_dir(tmp: Path, callbacks_yaml: str | None = None) -> Path:
-    """A copy of the sample config with a callbacks section for tests (tiny delays)."""
+YOUTH = ("resident", "<18", None)
+"""Facts that route to the 'jeugd' rule at every hour: CIT first, then its achterwacht."""
+ILSE, LARS = "+31610000021", "+31610000024"
+CIT_TEAM = {"ilse": "+31610000021", "joost": "+31610000022", "kim": "+31610000023",
+            "lars": "+31610000024", "mila": "+31610000025"}
+GGZ_ONCALL = {"noor": "+31610000031", "quinten": "+31610000034"}
+
+
+def make_config_dir(tmp: Path, callbacks_yaml: str | None = None, *, stable_rotas: bool = False) -> Path:
+    """A copy of the sample config with a callbacks section for tests (tiny delays).
+
+    `stable_rotas`: every rota has one member and there are no overrides, so
+    who is on call does not depend on the day a worker test happens to run.
+    """
     target = tmp / "config"
     target.mkdir()
     for path in CONFIG_DIR.glob("*.yaml"):
         if path.name != "callbacks.yaml":
             shutil.copy(path, target / path.name)
+    if stable_rotas:
+        teams = (target / "teams.yaml").read_text(encoding="utf-8")
+        teams = re.sub(r"order: \[(\w+)[^\]]*\]", r"order: [\1]", teams)
+        teams = re.sub(r"\n    overrides:\n(      - \{.*\}\n)+", "\n", teams)
+        (target / "teams.yaml").write_text(teams, encoding="utf-8")
     text = callbacks_yaml if callbacks_yaml is not None else FAST_CALLBACKS
     (target / "callbacks.yaml").write_text(text.replace("{spool}", str(tmp / "spool")), encoding="utf-8")
     return target

@@ -98,6 +98,7 @@ class FakeTwilioApi:
         self._credentials = credentials
         self._changed = threading.Condition()
         self._requests: list[RecordedRequest] = []
+        self._arrived = 0
         self._failures: deque[_Failure] = deque()
         self._delays: deque[float] = deque()
         self._closing = threading.Event()
@@ -188,6 +189,12 @@ class FakeTwilioApi:
                 self._changed.wait(remaining)
             return accepted
 
+    def arrived(self) -> int:
+        """Routed requests received so far, including ones still stalled by `delay_next`
+        (a test can act, e.g. kill a worker, while a request is in flight)."""
+        with self._changed:
+            return self._arrived
+
     def _accepted(self, kind: Kind) -> list[RecordedRequest]:
         with self._changed:
             return self._accepted_locked(kind)
@@ -211,6 +218,8 @@ class FakeTwilioApi:
         auth = _basic_auth(authorization)
 
         with self._changed:
+            self._arrived += 1
+            self._changed.notify_all()
             delay = self._delays.popleft() if self._delays else 0.0
         if delay:
             self._closing.wait(delay)
