@@ -449,7 +449,21 @@ def sweep(ctx: CallbackContext, now: dt.datetime) -> dict[str, int]:
                 seconds=ctx.policy.bridge_watch_seconds), request.attempts))
         revived += len(schedule(ctx.conn, request.id, ups, ctx.policy, now))
     purged = purge_numbers(ctx.conn, now - dt.timedelta(seconds=ctx.policy.keep_raw_numbers_seconds), now)
-    return {"revived": revived, "purged": purged}
+    forgotten = purge_requests(ctx.conn, now - dt.timedelta(seconds=ctx.policy.keep_requests_seconds))
+    return {"revived": revived, "purged": purged, "forgotten": forgotten}
+
+
+def purge_requests(conn: redis.Redis, before: dt.datetime, *, dry_run: bool = False) -> int:
+    """Delete finished requests created before `before` (``callbacks.keep_requests``)."""
+    store = CallbackStore(conn)
+    count = 0
+    for rid in store.older_than(before):
+        request = store.get(rid)
+        if request is not None and request.state not in cb.TERMINAL:
+            continue
+        if dry_run or store.forget(rid) or request is None:
+            count += 1
+    return count
 
 
 def purge_numbers(conn: redis.Redis, before: dt.datetime, now: dt.datetime, *, dry_run: bool = False) -> int:

@@ -185,3 +185,13 @@ def test_no_raw_number_in_the_log(ctx: queueing.CallbackContext, caplog: pytest.
             queueing.cancel(ctx, result.request_id, T0, by="x")
     assert caplog.records
     assert CALLER_DIGITS not in caplog.text
+
+
+def test_finished_requests_are_deleted_after_keep_requests_open_ones_never(ctx: queueing.CallbackContext) -> None:
+    done = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0).request_id
+    queueing.cancel(ctx, done, T0, by="admin")
+    still_open = queueing.submit(ctx, number="+31687654321", facts=RESIDENT, moment=T0).request_id
+    assert queueing.purge_requests(ctx.conn, T0 + dt.timedelta(seconds=1)) == 1
+    assert ctx.store.get(done) is None and ctx.store.audit(done) == []
+    assert ctx.store.get(still_open) is not None
+    assert [k.decode() for k in ctx.conn.keys(f"cb:*{done}*")] == []

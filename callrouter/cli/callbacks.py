@@ -136,7 +136,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     ctx, _config = _context(args)
     summary = queueing.sweep(ctx, clock.now())
-    print(f"sweep: {summary['revived']} job(s) re-created, {summary['purged']} raw number(s) purged")
+    print(f"sweep: {summary['revived']} job(s) re-created, {summary['purged']} raw number(s) purged, "
+          f"{summary['forgotten']} finished request(s) deleted")
     return 0
 
 

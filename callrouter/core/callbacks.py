@@ -184,6 +184,9 @@ class CallbackPolicy:
     allow_foreign: bool = False
     spool_dir: str = "var/spool/callbacks"
     keep_raw_numbers_seconds: int = 7 * 86400
+    keep_requests_seconds: int = 90 * 86400
+    """Finished requests (masked number, facts, audit) are deleted this long after
+    they were made; the call log keeps their lifecycle for reports."""
     retry_backoff: tuple[int, ...] = (10, 30, 60, 300)
     """Seconds between retries of a job whose Twilio request failed (5xx, timeout)."""
 
@@ -227,7 +230,7 @@ RawProblem = tuple[Source, str, str]
 
 _KEYS = {
     "sla", "priority", "escalation", "fallback_team", "expire_after", "max_attempts", "ring",
-    "rate_limit", "dedupe_window", "allow_foreign", "spool_dir", "keep_raw_numbers", "retry",
+    "rate_limit", "dedupe_window", "allow_foreign", "spool_dir", "keep_raw_numbers", "keep_requests", "retry",
 }
 
 
@@ -387,6 +390,10 @@ def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[Callbac
         c.err(("expire_after",), "requests would expire before the last escalation step is sent",
               "make expire_after longer than the last step's 'after'")
     keep = c.duration(("keep_raw_numbers",), spec.get("keep_raw_numbers"), base.keep_raw_numbers_seconds, low=1)
+    keep_requests = c.duration(("keep_requests",), spec.get("keep_requests"), base.keep_requests_seconds, low=1)
+    if keep_requests < keep:
+        c.err(("keep_requests",), "requests would be deleted before their raw numbers are due",
+              "make keep_requests at least keep_raw_numbers")
 
     policy = CallbackPolicy(
         sla=sla,
@@ -404,6 +411,7 @@ def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[Callbac
         allow_foreign=allow_foreign,
         spool_dir=str(spec.get("spool_dir", base.spool_dir)),
         keep_raw_numbers_seconds=keep,
+        keep_requests_seconds=keep_requests,
         retry_backoff=backoff,
     )
     return policy, c.problems

@@ -371,6 +371,20 @@ class CallbackStore:
         """Member ids that were asked by SMS to claim this request."""
         return {m.decode() for m in self.conn.smembers(self.offered_key(request_id))}
 
+    def forget(self, request_id: str) -> bool:
+        """Delete a finished request entirely (retention); open ones are never deleted."""
+        key = self.key_for(request_id)
+        state = self.conn.hget(key, "state")
+        if state is not None and State(state.decode()) not in TERMINAL:
+            return False
+        pipe = self.conn.pipeline()
+        pipe.delete(key, self.audit_key(request_id), self.offered_key(request_id))
+        pipe.zrem(ALL_KEY, request_id)
+        pipe.zrem(QUEUE_KEY, request_id)
+        pipe.srem(ACTIVE_KEY, request_id)
+        pipe.execute()
+        return state is not None
+
     # -- a number typed by a caller, until they confirm it -------------------
 
     @staticmethod

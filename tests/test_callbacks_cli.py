@@ -1,0 +1,98 @@
+"""`callrouter callbacks`: the queue as the coordinator on duty sees it, on a real Redis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+
+from callrouter import clock, queueing
+from callrouter.cli import main
+from callrouter.config_files import load
+from callrouter.core import callbacks as cb
+from callrouter.core.routing import CallerFacts
+from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, make_config_dir
+
+
+@pytest.fixture
+def setup(tmp_path: Path, redis_url: str, redis_conn: redis.Redis) -> tuple[list[str], queueing.CallbackContext]:
+    config_dir = make_config_dir(tmp_path)
+    config = load(config_dir)
+    ctx = queueing.CallbackContext(redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
+    return ["--config", str(config_dir), "--redis-url", redis_url], ctx
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["callbacks", *argv])
+    out, err = capsys.readouterr()
+    assert CALLER_DIGITS not in out + err
+    return code, out, err
+
+
+def submit(ctx: queueing.CallbackContext, facts: CallerFacts = CallerFacts("huisarts", "18+", "nijmegen")) -> str:
+    return queueing.submit(ctx, number=CALLER, facts=facts, moment=clock.now()).request_id
+
+
+def test_list_shows_age_sla_status_and_a_masked_number(setup: tuple[list[str], queueing.CallbackContext],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    args, ctx = setup
+    rid = submit(ctx)
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    header, row = out.splitlines()
+    assert header.split()[:6] == ["ID", "CODE", "STATE", "PRIO", "AGE", "SLA"]
+    assert rid in row and "requested" in row and "huisarts" in row and "+31 ***** 45 67" in row
+    assert "left" in row or "LATE" in row
+
+
+def test_claim_release_cancel(setup: tuple[list[str], queueing.CallbackContext],
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    args, ctx = setup
+    rid = submit(ctx)
+    request = ctx.store.get(rid)
+    assert request is not None
+    code, out, _ = run(capsys, "claim", request.code, "--by", "anna", *args)
+    assert code == 0 and f"claimed {rid} for Anna de Vries (SPV)" in out
+    code, _, err = run(capsys, "claim", rid[:6], "--by", "bram", *args)
+    assert code == 1 and "held by Anna de Vries (SPV)" in err
+    code, out, _ = run(capsys, "list", *args)
+    assert "Anna de Vries (SPV)" in out and "claimed" in out
+    code, out, _ = run(capsys, "release", rid, "--by", "anna", *args)
+    assert code == 0 and "claimed -> requested" in out
+    code, out, _ = run(capsys, "cancel", rid, "--note", "caller called back themselves", *args)
+    assert code == 0 and "-> cancelled" in out
+    code, _, err = run(capsys, "cancel", rid, *args)
+    assert code == 1 and "it is cancelled" in err
+    assert [e.note for e in ctx.store.audit(rid) if e.event == "cancel"] == ["caller called back themselves"]
+
+
+def test_list_all_as_json_includes_finished_requests(setup: tuple[list[str], queueing.CallbackContext],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    args, ctx = setup
+    rid = submit(ctx)
+    queueing.cancel(ctx, rid, clock.now(), by="test")
+    assert run(capsys, *args)[1].strip() == "no open callback requests"
+    code, out, _ = run(capsys, "list", "--all", "--json", *args)
+    [item] = json.loads(out)
+    assert (item["id"], item["state"], item["number"]) == (rid, "cancelled", "+31 ***** 45 67")
+
+
+def test_mistakes_are_one_clear_line(setup: tuple[list[str], queueing.CallbackContext],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    args, ctx = setup
+    rid = submit(ctx)
+    code, _, err = run(capsys, "claim", rid, "--by", "nobody", *args)
+    assert (code, err.strip()) == (2, "error: --by 'nobody' is not a staff member id of any team")
+    code, _, err = run(capsys, "release", "nothere", *args)
+    assert code == 2 and "no callback 'nothere'" in err
+    code, _, err = run(capsys, "list", "--config", args[1], "--redis-url", "redis://127.0.0.1:9/0")
+    assert code == 2 and "cannot reach the Redis" in err
+
+
+def test_sweep_runs_the_safety_net(setup: tuple[list[str], queueing.CallbackContext],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    args, _ctx = setup
+    code, out, _ = run(capsys, "sweep", *args)
+    assert code == 0 and out.startswith("sweep: ")
