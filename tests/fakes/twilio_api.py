@@ -70,6 +70,8 @@ class RecordedRequest:
     auth: tuple[str, str] | None
     status: int
     sid: str | None
+    at: float = 0.0
+    """`time.time()` when the request arrived (before any programmed delay), for benchmarks."""
 
     def field(self, name: str) -> str:
         """The single value of form field ``name``; fails loudly if absent or repeated."""
@@ -217,6 +219,7 @@ class FakeTwilioApi:
         form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
         auth = _basic_auth(authorization)
 
+        arrived_at = time.time()
         with self._changed:
             self._arrived += 1
             self._changed.notify_all()
@@ -229,7 +232,9 @@ class FakeTwilioApi:
         status, payload = self._outcome(kind, account_sid, form, auth, failure)
         sid = str(payload["sid"]) if status == 201 else None
         with self._changed:
-            self._requests.append(RecordedRequest(kind, path, account_sid, form, auth, status, sid))
+            self._requests.append(
+                RecordedRequest(kind, path, account_sid, form, auth, status, sid, arrived_at)
+            )
             self._changed.notify_all()
         return status, payload
 
