@@ -85,9 +85,23 @@ def start_worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[b
     rq = str(Path(sys.executable).parent / "rq")
     with log.open("ab") as out:
         return subprocess.Popen(
-            [rq, "worker", "--with-scheduler", "-w", "callrouter.jobs.Worker", "--url", url,
-             queueing.QUEUE_NAME, NOOP_QUEUE],
-            env=env, cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                rq,
+                "worker",
+                "--with-scheduler",
+                "-w",
+                "callrouter.jobs.Worker",
+                "--url",
+                url,
+                queueing.QUEUE_NAME,
+                NOOP_QUEUE,
+            ],
+            env=env,
+            cwd=str(ROOT),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
@@ -102,22 +116,29 @@ def wait(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200, help="sequential requests for latency")
-    parser.add_argument("--burst", type=int, default=400, help="requests submitted at once for throughput")
+    parser.add_argument(
+        "--burst", type=int, default=400, help="requests submitted at once for throughput"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="callback-bench-"))
     with EmbeddedRedis() as server, FakeTwilioApi(credentials=(ACCOUNT_SID, AUTH_TOKEN)) as fake:
         directory = config_dir(tmp)
         env = dict(os.environ) | {
-            "REDIS_URL": server.url, "CALLROUTER_CONFIG_DIR": str(directory),
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_API_BASE_URL": fake.base_url, "CALLROUTER_SECRET": SECRET,
+            "REDIS_URL": server.url,
+            "CALLROUTER_CONFIG_DIR": str(directory),
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": fake.base_url,
+            "CALLROUTER_SECRET": SECRET,
             "CALLROUTER_PUBLIC_BASE_URL": "https://crisis.example.nl",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
         }
         conn = redis.Redis.from_url(server.url)
         config = load(directory)
-        ctx = queueing.CallbackContext(conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
+        ctx = queueing.CallbackContext(
+            conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+        )
         noops = Queue(NOOP_QUEUE, connection=conn)
         worker = start_worker(server.url, env, tmp / "worker.log")
         counter = iter(range(10**6))
@@ -125,8 +146,9 @@ def main() -> None:
         def submit() -> tuple[float, str]:
             number = f"+316{next(counter):08d}"
             started = time.time()
-            rid = queueing.submit(ctx, number=number, facts=CallerFacts("resident", "<18", None),
-                                  moment=clock.now()).request_id
+            rid = queueing.submit(
+                ctx, number=number, facts=CallerFacts("resident", "<18", None), moment=clock.now()
+            ).request_id
             code = ctx.store.get(rid).code  # type: ignore[union-attr]
             return started, code
 
@@ -161,33 +183,52 @@ def main() -> None:
             cb_seconds = max(m.at for m in fake.messages()) - first
 
             jobs = [noops.enqueue(NOOP) for _ in range(args.burst)]
-            wait(lambda: all(j.get_status(refresh=True).value == "finished" for j in jobs[-5:]), timeout=300)
+            wait(
+                lambda: all(j.get_status(refresh=True).value == "finished" for j in jobs[-5:]),
+                timeout=300,
+            )
             ended = [Job.fetch(j.id, connection=conn) for j in jobs]
-            noop_seconds = (max(j.ended_at for j in ended) - min(j.enqueued_at for j in ended)).total_seconds()
+            noop_seconds = (
+                max(j.ended_at for j in ended) - min(j.enqueued_at for j in ended)
+            ).total_seconds()
         finally:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=10)
             conn.close()
 
-    print(f"callback bench: {platform.python_implementation()} {platform.python_version()}, "
-          f"{platform.machine()}, one `rq worker` (forks a work horse per job), local redis-server, "
-          f"fake Twilio API over HTTP on 127.0.0.1")
+    print(
+        f"callback bench: {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, one `rq worker` (forks a work horse per job), local redis-server, "
+        f"fake Twilio API over HTTP on 127.0.0.1"
+    )
     table(
         f"latency, one request at a time ({args.samples} samples)",
         ["job", "p50", "p99", "max"],
-        [["callback: confirmed -> SMS request at Twilio", ms(statistics.median(cb_latency)),
-          ms(percentile(cb_latency, 0.99)), ms(max(cb_latency))],
-         ["bare RQ no-op: enqueued -> finished", ms(statistics.median(noop_latency)),
-          ms(percentile(noop_latency, 0.99)), ms(max(noop_latency))]],
-        note="The callback includes routing the request, storing it (Lua), scheduling its ladder and\n"
-             "expiry, then in the worker: fork, load the request, resolve who is on call, one HTTP\n"
-             "request through the twilio Client, and recording the send and the transition.",
+        [
+            [
+                "callback: confirmed -> SMS request at Twilio",
+                ms(statistics.median(cb_latency)),
+                ms(percentile(cb_latency, 0.99)),
+                ms(max(cb_latency)),
+            ],
+            [
+                "bare RQ no-op: enqueued -> finished",
+                ms(statistics.median(noop_latency)),
+                ms(percentile(noop_latency, 0.99)),
+                ms(max(noop_latency)),
+            ],
+        ],
+        note="The callback includes routing the request, storing it (Lua), scheduling its ladder\n"
+        "and expiry, then in the worker: fork, load the request, resolve who is on call, one HTTP\n"
+        "request through the twilio Client, and recording the send and the transition.",
     )
     table(
         f"throughput, {args.burst} requests submitted at once",
         ["job", "total", "rate"],
-        [["callback requests -> SMS at Twilio", ms(cb_seconds), rate(args.burst, cb_seconds)],
-         ["bare RQ no-op jobs", ms(noop_seconds), rate(args.burst, noop_seconds)]],
+        [
+            ["callback requests -> SMS at Twilio", ms(cb_seconds), rate(args.burst, cb_seconds)],
+            ["bare RQ no-op jobs", ms(noop_seconds), rate(args.burst, noop_seconds)],
+        ],
         note=f"Submitting the {args.burst} callback requests took {ms(submitted)} in this process.",
     )
 

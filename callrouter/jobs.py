@@ -74,8 +74,10 @@ class _Tuning:
     @classmethod
     def read(cls) -> _Tuning:
         env = os.environ
-        return cls(float(env.get("CALLROUTER_TWILIO_TIMEOUT_SECONDS", "10")),
-                   float(env.get("CALLROUTER_SEND_LEASE_SECONDS", str(SEND_LEASE_SECONDS))))
+        return cls(
+            float(env.get("CALLROUTER_TWILIO_TIMEOUT_SECONDS", "10")),
+            float(env.get("CALLROUTER_SEND_LEASE_SECONDS", str(SEND_LEASE_SECONDS))),
+        )
 
 
 _cache: dict[str, Any] = {}
@@ -93,16 +95,26 @@ def _config(directory: str) -> Config:
 
 
 def _provider(settings: Settings, tuning: _Tuning, config: Config) -> PhoneProvider:
-    key = (settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url,
-           settings.dry_run, tuning.twilio_timeout, config.crisis_number)
+    key = (
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_api_base_url,
+        settings.dry_run,
+        tuning.twilio_timeout,
+        config.crisis_number,
+    )
     if _cache.get("provider_key") != key:
         provider: PhoneProvider
         if settings.dry_run:
             provider = DryRunProvider()
         else:
-            provider = TwilioProvider(settings.twilio_account_sid, settings.twilio_auth_token,
-                                      config.crisis_number, api_base_url=settings.twilio_api_base_url,
-                                      timeout_seconds=tuning.twilio_timeout)
+            provider = TwilioProvider(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                config.crisis_number,
+                api_base_url=settings.twilio_api_base_url,
+                timeout_seconds=tuning.twilio_timeout,
+            )
         _cache["provider"], _cache["provider_key"] = provider, key
     cached: PhoneProvider = _cache["provider"]
     return cached
@@ -124,8 +136,13 @@ def services(conn: redis.Redis | None = None) -> Services:
     config = _config(str(settings.config_dir))
     policy = cb.policy_of(config)
     ctx = queueing.CallbackContext(conn, config, policy, queueing.pseudonym_key(settings.secret))
-    return Services(ctx, _provider(settings, tuning, config), settings.public_base_url or "",
-                    Spool(policy.spool_dir), tuning.send_lease)
+    return Services(
+        ctx,
+        _provider(settings, tuning, config),
+        settings.public_base_url or "",
+        Spool(os.environ.get("CALLROUTER_SPOOL_DIR") or policy.spool_dir),
+        tuning.send_lease,
+    )
 
 
 REDIS_PATIENCE = Retry(ExponentialBackoff(cap=1.0, base=0.05), 12)
@@ -142,6 +159,9 @@ class Worker(rq.Worker):
         self.connection.set_retry(copy.deepcopy(REDIS_PATIENCE))
         try:
             services(self.connection)
+            queueing.ensure_sweep(
+                self.connection, clock.now()
+            )  # the safety net runs from the start
         except Exception:  # a job will report it properly; the worker must still start
             logger.exception("could not preload callback services")
 
@@ -195,12 +215,23 @@ def notify(request_id: str, epoch: int, step: int) -> str:
             break
         if pending is not None:
             break  # nobody reached yet, but a retry may: do not skip ahead of this step
-        store.note(request_id, now, "escalation_empty", "worker",
-                   f"step {k} ({ladder[k].target.value}): nobody to notify")
+        store.note(
+            request_id,
+            now,
+            "escalation_empty",
+            "worker",
+            f"step {k} ({ladder[k].target.value}): nobody to notify",
+        )
     if reached_step is not None:
-        store.transition(request_id, cb.Event.NOTIFY, now, by="worker",
-                         note=f"step {reached_step} ({ladder[reached_step].target.value})",
-                         expect={"epoch": epoch}, at_least={"step": reached_step})
+        store.transition(
+            request_id,
+            cb.Event.NOTIFY,
+            now,
+            by="worker",
+            note=f"step {reached_step} ({ladder[reached_step].target.value})",
+            expect={"epoch": epoch},
+            at_least={"step": reached_step},
+        )
     elif pending is None:
         logger.error("callback %s: nobody could be notified from step %d on", request_id, step)
     if pending is not None:
@@ -209,8 +240,12 @@ def notify(request_id: str, epoch: int, step: int) -> str:
 
 
 def _send_offers(
-    s: Services, store: CallbackStore, request: cb.Request, step: int,
-    members: tuple[Any, ...], now: dt.datetime,
+    s: Services,
+    store: CallbackStore,
+    request: cb.Request,
+    step: int,
+    members: tuple[Any, ...],
+    now: dt.datetime,
 ) -> tuple[int, ProviderError | None]:
     """Offer the request to each member once per queue round; (members reached, retryable error)."""
     reached = 0
@@ -300,9 +335,12 @@ def place_bridge(request_id: str, attempt: int) -> str:
         raise SendInFlight()
     base = f"{s.public_base_url}/voice/callback/bridge/{request_id}"
     try:
-        sid = s.provider.place_call(member.mobile, f"{base}/staff?attempt={attempt}",
-                                    status_callback=f"{base}/status?attempt={attempt}",
-                                    timeout=s.ctx.policy.staff_ring_seconds)
+        sid = s.provider.place_call(
+            member.mobile,
+            f"{base}/staff?attempt={attempt}",
+            status_callback=f"{base}/status?attempt={attempt}",
+            timeout=s.ctx.policy.staff_ring_seconds,
+        )
     except ProviderError as exc:
         store.abort_send(marker)
         store.note(request_id, now, "call_failed", member.id, str(exc))

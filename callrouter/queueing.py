@@ -94,8 +94,12 @@ def job_id(up: cb.FollowUp, request_id: str) -> str:
         return f"escalate-{request_id}-{up.token}-{up.step}"
     if up.job is cb.Job.PURGE:
         return f"purge-{request_id}"
-    name = {cb.Job.EXPIRE: "expire", cb.Job.BRIDGE: "bridge", cb.Job.WATCH: "watch",
-            cb.Job.TELL_CLAIMED: "claimed"}[up.job]
+    name = {
+        cb.Job.EXPIRE: "expire",
+        cb.Job.BRIDGE: "bridge",
+        cb.Job.WATCH: "watch",
+        cb.Job.TELL_CLAIMED: "claimed",
+    }[up.job]
     return f"{name}-{request_id}-{up.token}"
 
 
@@ -120,9 +124,14 @@ def schedule(
     done = []
     for up in ups:
         jid = job_id(up, request_id)
-        if enqueue_once(queue, _FUNCS[up.job], _args(up, request_id), jid,
-                        at=up.at if up.at > now else None,
-                        retry=retry if up.job in _RETRIED else None):
+        if enqueue_once(
+            queue,
+            _FUNCS[up.job],
+            _args(up, request_id),
+            jid,
+            at=up.at if up.at > now else None,
+            retry=retry if up.job in _RETRIED else None,
+        ):
             done.append(jid)
     return done
 
@@ -146,8 +155,12 @@ def enqueue_once(
         if status in _LIVE or status == JobStatus.FINISHED:
             return False
     options: dict[str, Any] = {
-        "job_id": jid, "retry": retry, "job_timeout": JOB_TIMEOUT,
-        "result_ttl": RESULT_TTL, "failure_ttl": FAILURE_TTL, "description": jid,
+        "job_id": jid,
+        "retry": retry,
+        "job_timeout": JOB_TIMEOUT,
+        "result_ttl": RESULT_TTL,
+        "failure_ttl": FAILURE_TTL,
+        "description": jid,
     }
     if at is not None:
         queue.enqueue_at(at, func, *args, **options)
@@ -218,8 +231,16 @@ def submit(
     store = ctx.store
     rid = request_id or new_request_id()
     plan = route(moment, facts, ctx.config)
-    request = cb.new_request(request_id=rid, number=number, plan=plan, config=ctx.config,
-                             policy=ctx.policy, moment=moment, call_sid=call_sid, lang=lang)
+    request = cb.new_request(
+        request_id=rid,
+        number=number,
+        plan=plan,
+        config=ctx.config,
+        policy=ctx.policy,
+        moment=moment,
+        call_sid=call_sid,
+        lang=lang,
+    )
     sla = cb.sla_seconds(request, ctx.policy)
     if replay:
         existing = store.get(rid)
@@ -236,8 +257,9 @@ def submit(
             return Submitted(Outcome.MERGED, holder, earlier.code, sla)
         dedupe.swap(pn, holder, rid, moment)
     if not replay:
-        limiter = RateLimiter(ctx.conn, "callback", ctx.policy.rate_limit_requests,
-                              ctx.policy.rate_limit_seconds)
+        limiter = RateLimiter(
+            ctx.conn, "callback", ctx.policy.rate_limit_requests, ctx.policy.rate_limit_seconds
+        )
         if not limiter.hit(pn, moment, rid):
             dedupe.swap(pn, rid, None, moment)
             logger.warning("callback refused: rate limit for caller %s", pn)
@@ -245,8 +267,13 @@ def submit(
     created, code = store.create(request, now, pn)
     if not created:
         return Submitted(Outcome.EXISTS, rid, code, sla)
-    logger.info("callback %s requested (code %s, priority %d, number %s)",
-                rid, code, request.priority, request.number_masked)
+    logger.info(
+        "callback %s requested (code %s, priority %d, number %s)",
+        rid,
+        code,
+        request.priority,
+        request.number_masked,
+    )
     _record(ctx, request, cb.State.REQUESTED, now)
     schedule(ctx.conn, rid, cb.follow_ups(request, ctx.policy, now), ctx.policy, now)
     ensure_sweep(ctx.conn, now)
@@ -262,17 +289,30 @@ class ClaimResult:
     """Who has it when the claim was lost (member id)."""
 
 
-def claim(ctx: CallbackContext, request_id: str, member_id: str, now: dt.datetime, via: str) -> ClaimResult:
+def claim(
+    ctx: CallbackContext, request_id: str, member_id: str, now: dt.datetime, via: str
+) -> ClaimResult:
     """Exactly one of any number of concurrent claims wins; the rest learn who did."""
     store = ctx.store
-    t = store.transition(request_id, cb.Event.CLAIM, now, by=member_id, note=f"via {via}",
-                         set_fields={"claimed_by": member_id, "claimed_at": now})
+    t = store.transition(
+        request_id,
+        cb.Event.CLAIM,
+        now,
+        by=member_id,
+        note=f"via {via}",
+        set_fields={"claimed_by": member_id, "claimed_at": now},
+    )
     request = store.get(request_id)
     if not t.ok:
         if request is not None:
-            store.note(request_id, now, "claim_lost", member_id,
-                       f"via {via}; request was {t.before.value if t.before else 'gone'}"
-                       + (f", held by {t.claimed_by}" if t.claimed_by else ""))
+            store.note(
+                request_id,
+                now,
+                "claim_lost",
+                member_id,
+                f"via {via}; request was {t.before.value if t.before else 'gone'}"
+                + (f", held by {t.claimed_by}" if t.claimed_by else ""),
+            )
         return ClaimResult(False, request, t.claimed_by)
     assert request is not None
     logger.info("callback %s claimed by %s via %s", request_id, member_id, via)
@@ -285,7 +325,9 @@ def release(ctx: CallbackContext, request_id: str, now: dt.datetime, by: str) ->
     return _requeue(ctx, request_id, cb.Event.RELEASE, now, by=by, note="released", expect={})
 
 
-def cancel(ctx: CallbackContext, request_id: str, now: dt.datetime, by: str, note: str = "") -> Transition:
+def cancel(
+    ctx: CallbackContext, request_id: str, now: dt.datetime, by: str, note: str = ""
+) -> Transition:
     t = ctx.store.transition(request_id, cb.Event.CANCEL, now, by=by, note=note or "cancelled")
     if t.ok:
         _after_id(ctx, request_id, now)
@@ -293,21 +335,37 @@ def cancel(ctx: CallbackContext, request_id: str, now: dt.datetime, by: str, not
 
 
 def expire(ctx: CallbackContext, request_id: str, epoch: int, now: dt.datetime) -> Transition:
-    t = ctx.store.transition(request_id, cb.Event.EXPIRE, now, by="timer", note="nobody claimed it",
-                             expect={"epoch": epoch})
+    t = ctx.store.transition(
+        request_id,
+        cb.Event.EXPIRE,
+        now,
+        by="timer",
+        note="nobody claimed it",
+        expect={"epoch": epoch},
+    )
     if t.ok:
         request = ctx.store.get(request_id)
-        logger.error("callback %s EXPIRED unclaimed (number %s)", request_id,
-                     request.number_masked if request else "?")
+        logger.error(
+            "callback %s EXPIRED unclaimed (number %s)",
+            request_id,
+            request.number_masked if request else "?",
+        )
         _after_id(ctx, request_id, now)
     return t
 
 
 def dial(ctx: CallbackContext, request_id: str, attempt: int, now: dt.datetime) -> Transition:
     """Start bridge attempt `attempt` (claimed -> calling), at most once per attempt."""
-    t = ctx.store.transition(request_id, cb.Event.DIAL, now, by="worker", note=f"attempt {attempt}",
-                             expect={"attempts": attempt - 1}, incr={"attempts": 1},
-                             set_fields={"bridge_sid": ""})
+    t = ctx.store.transition(
+        request_id,
+        cb.Event.DIAL,
+        now,
+        by="worker",
+        note=f"attempt {attempt}",
+        expect={"attempts": attempt - 1},
+        incr={"attempts": 1},
+        set_fields={"bridge_sid": ""},
+    )
     if t.ok:
         _after_id(ctx, request_id, now)
     return t
@@ -315,9 +373,15 @@ def dial(ctx: CallbackContext, request_id: str, attempt: int, now: dt.datetime) 
 
 def reached(ctx: CallbackContext, request_id: str, attempt: int, now: dt.datetime) -> Transition:
     """The caller picked up on bridge attempt `attempt`: done."""
-    t = ctx.store.transition(request_id, cb.Event.REACHED, now, by="twilio",
-                             note=f"attempt {attempt}: caller reached",
-                             expect={"attempts": attempt}, set_fields={"outcome": "reached"})
+    t = ctx.store.transition(
+        request_id,
+        cb.Event.REACHED,
+        now,
+        by="twilio",
+        note=f"attempt {attempt}: caller reached",
+        expect={"attempts": attempt},
+        set_fields={"outcome": "reached"},
+    )
     if t.ok:
         _after_id(ctx, request_id, now)
     return t
@@ -332,31 +396,64 @@ def attempt_failed(
     about an older attempt, or one that already ended, changes nothing.
     """
     request = ctx.store.get(request_id)
-    if request is None or request.attempts != attempt or request.state not in (cb.State.CLAIMED,
-                                                                              cb.State.CALLING):
+    if (
+        request is None
+        or request.attempts != attempt
+        or request.state not in (cb.State.CLAIMED, cb.State.CALLING)
+    ):
         return Transition(False, request.state if request else None, None)
     event = cb.after_failed_attempt(request.attempts, ctx.policy.max_attempts)
     note = f"attempt {attempt}: {outcome}"
     if event is cb.Event.GIVE_UP:
-        t = ctx.store.transition(request_id, event, now, by="twilio", note=note,
-                                 expect={"attempts": attempt}, set_fields={"outcome": outcome})
+        t = ctx.store.transition(
+            request_id,
+            event,
+            now,
+            by="twilio",
+            note=note,
+            expect={"attempts": attempt},
+            set_fields={"outcome": outcome},
+        )
         if t.ok:
             logger.error("callback %s FAILED after %d attempts (%s)", request_id, attempt, outcome)
             _after_id(ctx, request_id, now)
         return t
-    return _requeue(ctx, request_id, event, now, by="twilio", note=note,
-                    expect={"attempts": attempt}, outcome=outcome)
+    return _requeue(
+        ctx,
+        request_id,
+        event,
+        now,
+        by="twilio",
+        note=note,
+        expect={"attempts": attempt},
+        outcome=outcome,
+    )
 
 
 def _requeue(
-    ctx: CallbackContext, request_id: str, event: cb.Event, now: dt.datetime, *,
-    by: str, note: str, expect: dict[str, object], outcome: str | None = None,
+    ctx: CallbackContext,
+    request_id: str,
+    event: cb.Event,
+    now: dt.datetime,
+    *,
+    by: str,
+    note: str,
+    expect: dict[str, object],
+    outcome: str | None = None,
 ) -> Transition:
     fields: dict[str, object] = {"claimed_by": "", "claimed_at": "", "step": -1}
     if outcome:
         fields["outcome"] = outcome
-    t = ctx.store.transition(request_id, event, now, by=by, note=note, expect=expect,
-                             set_fields=fields, incr={"epoch": 1})
+    t = ctx.store.transition(
+        request_id,
+        event,
+        now,
+        by=by,
+        note=note,
+        expect=expect,
+        set_fields=fields,
+        incr={"epoch": 1},
+    )
     if t.ok:
         _after_id(ctx, request_id, now)
     return t
@@ -388,24 +485,45 @@ def _record(ctx: CallbackContext, request: cb.Request, state: cb.State, now: dt.
 
 
 def spool_record(
-    *, request_id: str, number: str, facts: CallerFacts, moment: dt.datetime,
-    call_sid: str | None, lang: str,
+    *,
+    request_id: str,
+    number: str,
+    facts: CallerFacts,
+    moment: dt.datetime,
+    call_sid: str | None,
+    lang: str,
 ) -> dict[str, Any]:
     """What the spool keeps of a request made while Redis was down."""
-    return {"id": request_id, "number": number, "caller_type": facts.caller_type,
-            "age_group": facts.age_group, "region": facts.region, "at": moment.isoformat(),
-            "call_sid": call_sid, "lang": lang}
+    return {
+        "id": request_id,
+        "number": number,
+        "caller_type": facts.caller_type,
+        "age_group": facts.age_group,
+        "region": facts.region,
+        "at": moment.isoformat(),
+        "call_sid": call_sid,
+        "lang": lang,
+    }
 
 
 def replay_spool(ctx: CallbackContext, spool: Spool, now: dt.datetime) -> ReplayResult:
     """Feed spooled requests into Redis (idempotent by request id)."""
 
     def apply(record: dict[str, Any]) -> None:
-        facts = CallerFacts(record.get("caller_type"), record.get("age_group"), record.get("region"))
-        result = submit(ctx, number=record["number"], facts=facts,
-                        moment=dt.datetime.fromisoformat(record["at"]), now=now,
-                        call_sid=record.get("call_sid"), lang=record.get("lang", "nl"),
-                        request_id=record["id"], replay=True)
+        facts = CallerFacts(
+            record.get("caller_type"), record.get("age_group"), record.get("region")
+        )
+        result = submit(
+            ctx,
+            number=record["number"],
+            facts=facts,
+            moment=dt.datetime.fromisoformat(record["at"]),
+            now=now,
+            call_sid=record.get("call_sid"),
+            lang=record.get("lang", "nl"),
+            request_id=record["id"],
+            replay=True,
+        )
         logger.info("spool replay: callback %s %s", result.request_id, result.outcome.value)
 
     result = spool.replay(apply)
@@ -440,16 +558,30 @@ def sweep(ctx: CallbackContext, now: dt.datetime) -> dict[str, int]:
         if request.state in cb.OPEN:
             if request.step < 0:
                 ups.append(cb.FollowUp(cb.Job.NOTIFY, now, request.epoch, 0))
-            ups.append(cb.FollowUp(cb.Job.EXPIRE, request.created_at + dt.timedelta(
-                seconds=ctx.policy.expire_seconds), request.epoch))
+            ups.append(
+                cb.FollowUp(
+                    cb.Job.EXPIRE,
+                    request.created_at + dt.timedelta(seconds=ctx.policy.expire_seconds),
+                    request.epoch,
+                )
+            )
         elif request.state is cb.State.CLAIMED:
             ups.append(cb.FollowUp(cb.Job.BRIDGE, now, request.attempts + 1))
         elif request.state is cb.State.CALLING:
-            ups.append(cb.FollowUp(cb.Job.WATCH, now + dt.timedelta(
-                seconds=ctx.policy.bridge_watch_seconds), request.attempts))
+            ups.append(
+                cb.FollowUp(
+                    cb.Job.WATCH,
+                    now + dt.timedelta(seconds=ctx.policy.bridge_watch_seconds),
+                    request.attempts,
+                )
+            )
         revived += len(schedule(ctx.conn, request.id, ups, ctx.policy, now))
-    purged = purge_numbers(ctx.conn, now - dt.timedelta(seconds=ctx.policy.keep_raw_numbers_seconds), now)
-    forgotten = purge_requests(ctx.conn, now - dt.timedelta(seconds=ctx.policy.keep_requests_seconds))
+    purged = purge_numbers(
+        ctx.conn, now - dt.timedelta(seconds=ctx.policy.keep_raw_numbers_seconds), now
+    )
+    forgotten = purge_requests(
+        ctx.conn, now - dt.timedelta(seconds=ctx.policy.keep_requests_seconds)
+    )
     return {"revived": revived, "purged": purged, "forgotten": forgotten}
 
 
@@ -466,7 +598,9 @@ def purge_requests(conn: redis.Redis, before: dt.datetime, *, dry_run: bool = Fa
     return count
 
 
-def purge_numbers(conn: redis.Redis, before: dt.datetime, now: dt.datetime, *, dry_run: bool = False) -> int:
+def purge_numbers(
+    conn: redis.Redis, before: dt.datetime, now: dt.datetime, *, dry_run: bool = False
+) -> int:
     """Delete raw numbers of finished requests created before `before`.
 
     The seam for the records retention job (``jobs_records.purge_callback_numbers``).

@@ -62,12 +62,19 @@ callbacks:
 YOUTH = ("resident", "<18", None)
 """Facts that route to the 'jeugd' rule at every hour: CIT first, then its achterwacht."""
 ILSE, LARS = "+31610000021", "+31610000024"
-CIT_TEAM = {"ilse": "+31610000021", "joost": "+31610000022", "kim": "+31610000023",
-            "lars": "+31610000024", "mila": "+31610000025"}
+CIT_TEAM = {
+    "ilse": "+31610000021",
+    "joost": "+31610000022",
+    "kim": "+31610000023",
+    "lars": "+31610000024",
+    "mila": "+31610000025",
+}
 GGZ_ONCALL = {"noor": "+31610000031", "quinten": "+31610000034"}
 
 
-def make_config_dir(tmp: Path, callbacks_yaml: str | None = None, *, stable_rotas: bool = False) -> Path:
+def make_config_dir(
+    tmp: Path, callbacks_yaml: str | None = None, *, stable_rotas: bool = False
+) -> Path:
     """A copy of the sample config with a callbacks section for tests (tiny delays).
 
     `stable_rotas`: every rota has one member and there are no overrides, so
@@ -84,24 +91,28 @@ def make_config_dir(tmp: Path, callbacks_yaml: str | None = None, *, stable_rota
         teams = re.sub(r"\n    overrides:\n(      - \{.*\}\n)+", "\n", teams)
         (target / "teams.yaml").write_text(teams, encoding="utf-8")
     text = callbacks_yaml if callbacks_yaml is not None else FAST_CALLBACKS
-    (target / "callbacks.yaml").write_text(text.replace("{spool}", str(tmp / "spool")), encoding="utf-8")
+    (target / "callbacks.yaml").write_text(
+        text.replace("{spool}", str(tmp / "spool")), encoding="utf-8"
+    )
     return target
 
 
 def worker_env(redis_url: str, config_dir: Path, twilio_base: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "REDIS_URL": redis_url,
-        "CALLROUTER_CONFIG_DIR": str(config_dir),
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_API_BASE_URL": twilio_base,
-        "CALLROUTER_SECRET": SECRET,
-        "CALLROUTER_PUBLIC_BASE_URL": "https://crisis.example.nl",
-        "CALLROUTER_TWILIO_TIMEOUT_SECONDS": "1",
-        "CALLROUTER_SEND_LEASE_SECONDS": "2",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "CALLROUTER_CONFIG_DIR": str(config_dir),
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": twilio_base,
+            "CALLROUTER_SECRET": SECRET,
+            "CALLROUTER_PUBLIC_BASE_URL": "https://crisis.example.nl",
+            "CALLROUTER_TWILIO_TIMEOUT_SECONDS": "1",
+            "CALLROUTER_SEND_LEASE_SECONDS": "2",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra)
     return env
 
@@ -114,8 +125,12 @@ def use_env(monkeypatch: Any, env: Mapping[str, str]) -> None:
 # --------------------------------------------------------------------------- web
 
 
-def make_app(config_dir: Path, conn: redis.Redis | None, clock: Callable[[], Any] | None = None,
-             spool_dir: Path | None = None) -> Flask:
+def make_app(
+    config_dir: Path,
+    conn: redis.Redis | None,
+    clock: Callable[[], Any] | None = None,
+    spool_dir: Path | None = None,
+) -> Flask:
     """The callback and SMS blueprints on their own, wired as `create_app` wires them."""
     from callrouter.web import callbacks as callbacks_web
     from callrouter.web import sms as sms_web
@@ -125,16 +140,21 @@ def make_app(config_dir: Path, conn: redis.Redis | None, clock: Callable[[], Any
     app.config.update(TESTING=True, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
     if clock is not None:
         app.config["CLOCK"] = clock
-    web = callbacks_web.CallbackWeb(live=LiveConfig(config_dir), conn=conn, secret=SECRET,
-                                    admin_token=ADMIN_TOKEN,
-                                    spool_dir=str(spool_dir) if spool_dir else None)
+    web = callbacks_web.CallbackWeb(
+        live=LiveConfig(config_dir),
+        conn=conn,
+        secret=SECRET,
+        admin_token=ADMIN_TOKEN,
+        spool_dir=str(spool_dir) if spool_dir else None,
+    )
     callbacks_web.init_app(app, web)
     sms_web.init_app(app)
     return app
 
 
-def signed_post(client: FlaskClient, path: str, params: Mapping[str, str], *,
-                token: str = AUTH_TOKEN) -> TestResponse:
+def signed_post(
+    client: FlaskClient, path: str, params: Mapping[str, str], *, token: str = AUTH_TOKEN
+) -> TestResponse:
     """POST a form the way Twilio does, with a valid X-Twilio-Signature."""
     url = f"http://localhost{path}"
     signature = RequestValidator(token).compute_signature(url, dict(params))
@@ -159,7 +179,9 @@ def form(**values: str) -> str:
 class RqWorker:
     """A real `rq worker --with-scheduler` subprocess (and its work horse and scheduler)."""
 
-    def __init__(self, redis_url: str, env: Mapping[str, str], log: Path, burst: bool = False) -> None:
+    def __init__(
+        self, redis_url: str, env: Mapping[str, str], log: Path, burst: bool = False
+    ) -> None:
         self.redis_url = redis_url
         self.env = dict(env)
         self.log_path = log
@@ -168,13 +190,27 @@ class RqWorker:
 
     def start(self) -> RqWorker:
         rq = str(Path(sys.executable).parent / "rq")
-        args = [rq, "worker", "--with-scheduler", "-w", "callrouter.jobs.Worker", "--url", self.redis_url,
-                "callbacks"]
+        args = [
+            rq,
+            "worker",
+            "--with-scheduler",
+            "-w",
+            "callrouter.jobs.Worker",
+            "--url",
+            self.redis_url,
+            "callbacks",
+        ]
         if self.burst:
             args.append("--burst")
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=str(ROOT))
+        self.proc = subprocess.Popen(
+            args,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=str(ROOT),
+        )
         log.close()
         return self
 

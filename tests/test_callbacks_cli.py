@@ -15,12 +15,18 @@ from callrouter.core import callbacks as cb
 from callrouter.core.routing import CallerFacts
 from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, make_config_dir
 
+HUISARTS = CallerFacts("huisarts", "18+", "nijmegen")
+
 
 @pytest.fixture
-def setup(tmp_path: Path, redis_url: str, redis_conn: redis.Redis) -> tuple[list[str], queueing.CallbackContext]:
+def setup(
+    tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+) -> tuple[list[str], queueing.CallbackContext]:
     config_dir = make_config_dir(tmp_path)
     config = load(config_dir)
-    ctx = queueing.CallbackContext(redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
+    ctx = queueing.CallbackContext(
+        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+    )
     return ["--config", str(config_dir), "--redis-url", redis_url], ctx
 
 
@@ -31,12 +37,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def submit(ctx: queueing.CallbackContext, facts: CallerFacts = CallerFacts("huisarts", "18+", "nijmegen")) -> str:
+def submit(ctx: queueing.CallbackContext, facts: CallerFacts = HUISARTS) -> str:
     return queueing.submit(ctx, number=CALLER, facts=facts, moment=clock.now()).request_id
 
 
-def test_list_shows_age_sla_status_and_a_masked_number(setup: tuple[list[str], queueing.CallbackContext],
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_shows_age_sla_status_and_a_masked_number(
+    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+) -> None:
     args, ctx = setup
     rid = submit(ctx)
     code, out, _ = run(capsys, *args)
@@ -47,8 +54,9 @@ def test_list_shows_age_sla_status_and_a_masked_number(setup: tuple[list[str], q
     assert "left" in row or "LATE" in row
 
 
-def test_claim_release_cancel(setup: tuple[list[str], queueing.CallbackContext],
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_claim_release_cancel(
+    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+) -> None:
     args, ctx = setup
     rid = submit(ctx)
     request = ctx.store.get(rid)
@@ -65,11 +73,14 @@ def test_claim_release_cancel(setup: tuple[list[str], queueing.CallbackContext],
     assert code == 0 and "-> cancelled" in out
     code, _, err = run(capsys, "cancel", rid, *args)
     assert code == 1 and "it is cancelled" in err
-    assert [e.note for e in ctx.store.audit(rid) if e.event == "cancel"] == ["caller called back themselves"]
+    assert [e.note for e in ctx.store.audit(rid) if e.event == "cancel"] == [
+        "caller called back themselves"
+    ]
 
 
-def test_list_all_as_json_includes_finished_requests(setup: tuple[list[str], queueing.CallbackContext],
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_all_as_json_includes_finished_requests(
+    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+) -> None:
     args, ctx = setup
     rid = submit(ctx)
     queueing.cancel(ctx, rid, clock.now(), by="test")
@@ -79,8 +90,9 @@ def test_list_all_as_json_includes_finished_requests(setup: tuple[list[str], que
     assert (item["id"], item["state"], item["number"]) == (rid, "cancelled", "+31 ***** 45 67")
 
 
-def test_mistakes_are_one_clear_line(setup: tuple[list[str], queueing.CallbackContext],
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_mistakes_are_one_clear_line(
+    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+) -> None:
     args, ctx = setup
     rid = submit(ctx)
     code, _, err = run(capsys, "claim", rid, "--by", "nobody", *args)
@@ -91,8 +103,9 @@ def test_mistakes_are_one_clear_line(setup: tuple[list[str], queueing.CallbackCo
     assert code == 2 and "cannot reach the Redis" in err
 
 
-def test_sweep_runs_the_safety_net(setup: tuple[list[str], queueing.CallbackContext],
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_sweep_runs_the_safety_net(
+    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+) -> None:
     args, _ctx = setup
     code, out, _ = run(capsys, "sweep", *args)
     assert code == 0 and out.startswith("sweep: ")

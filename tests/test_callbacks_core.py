@@ -54,7 +54,10 @@ def test_a_live_call_cannot_be_cancelled_and_a_claim_needs_an_open_request() -> 
         cb.advance(State.CALLING, Event.CANCEL)
     with pytest.raises(cb.InvalidTransition):
         cb.advance(State.CLAIMED, Event.CLAIM)
-    assert cb.sources(Event.CLAIM) == {State.REQUESTED: State.CLAIMED, State.NOTIFIED: State.CLAIMED}
+    assert cb.sources(Event.CLAIM) == {
+        State.REQUESTED: State.CLAIMED,
+        State.NOTIFIED: State.CLAIMED,
+    }
 
 
 def test_a_failed_attempt_goes_back_to_the_queue_until_the_last_one() -> None:
@@ -70,8 +73,12 @@ def test_sample_policy_puts_referrers_first_with_a_shorter_sla() -> None:
     assert policy.priority_for("huisarts", "referrer") < policy.priority_for("resident", "resident")
     assert policy.sla_for("huisarts", "referrer") == 600
     assert policy.sla_for("relative", "relative") == 1200
-    assert [s.target for s in policy.ladder] == [cb.Target.ONCALL, cb.Target.BACKUP, cb.Target.TEAM,
-                                                  cb.Target.FALLBACK]
+    assert [s.target for s in policy.ladder] == [
+        cb.Target.ONCALL,
+        cb.Target.BACKUP,
+        cb.Target.TEAM,
+        cb.Target.FALLBACK,
+    ]
 
 
 def test_ladder_percentages_scale_with_the_sla() -> None:
@@ -122,25 +129,38 @@ def test_mistakes_in_the_callbacks_section_are_reported_with_file_and_line(tmp_p
 
 
 def test_a_caller_type_without_sla_is_reported(tmp_path: Path) -> None:
-    directory = make_config_dir(tmp_path, "callbacks:\n  sla: {referrer: 10m}\n  fallback_team: ggz\n")
+    directory = make_config_dir(
+        tmp_path, "callbacks:\n  sla: {referrer: 10m}\n  fallback_team: ggz\n"
+    )
     with pytest.raises(ConfigError) as info:
         load(directory)
-    assert any("says nothing for caller type(s) relative, resident" in p for p in info.value.problems)
+    assert any(
+        "says nothing for caller type(s) relative, resident" in p for p in info.value.problems
+    )
 
 
-# --------------------------------------------------------------------------- requests and the ladder
+# ------------------------------------------------------------------ requests and the ladder
 
 
 def _request(moment: dt.datetime, facts: CallerFacts, number: str = "+31612344567") -> cb.Request:
     config = sample_config()
     plan = route(moment, facts, config)
-    return cb.new_request(request_id="abc123def456", number=number, plan=plan, config=config,
-                          policy=cb.policy_of(config), moment=moment)
+    return cb.new_request(
+        request_id="abc123def456",
+        number=number,
+        plan=plan,
+        config=config,
+        policy=cb.policy_of(config),
+        moment=moment,
+    )
 
 
 def test_a_request_remembers_where_the_call_was_routed() -> None:
     request = _request(ams(2026, 4, 27, 10, 0), CallerFacts("resident", "18+", None))
-    assert request.routes == (cb.Route("iht", "eerste_lijn", True), cb.Route("iht", "achterwacht", True))
+    assert request.routes == (
+        cb.Route("iht", "eerste_lijn", True),
+        cb.Route("iht", "achterwacht", True),
+    )
     assert request.number_masked == "+31 ***** 45 67"
     assert request.deadline - request.created_at == dt.timedelta(minutes=20)
 
@@ -148,7 +168,9 @@ def test_a_request_remembers_where_the_call_was_routed() -> None:
 def test_ladder_finds_oncall_then_backup_then_team_then_fallback_team() -> None:
     config = sample_config()
     policy = cb.policy_of(config)
-    moment = ams(2026, 4, 27, 10, 0)  # week of 27 April: iht eerste_lijn rota index 16 % 4 = 0 -> anna
+    moment = ams(
+        2026, 4, 27, 10, 0
+    )  # week of 27 April: iht eerste_lijn rota index 16 % 4 = 0 -> anna
     request = _request(moment, CallerFacts("resident", "18+", None))
 
     def who(target: cb.Target) -> list[str]:
@@ -157,7 +179,10 @@ def test_ladder_finds_oncall_then_backup_then_team_then_fallback_team() -> None:
     assert who(cb.Target.ONCALL) == ["anna"]
     assert who(cb.Target.BACKUP) == ["eva"]
     assert who(cb.Target.TEAM) == ["anna", "bram", "carla", "daan", "eva", "frank"]
-    assert who(cb.Target.FALLBACK) == ["otto", "quinten"]  # ggz dienst (daily) and psychiater (weekly)
+    assert who(cb.Target.FALLBACK) == [
+        "otto",
+        "quinten",
+    ]  # ggz dienst (daily) and psychiater (weekly)
 
 
 def test_ladder_follows_an_absence_to_the_next_in_the_rota() -> None:
@@ -187,26 +212,33 @@ def test_offer_sms_says_what_is_needed_and_never_the_number() -> None:
     request = _request(moment, CallerFacts("huisarts", "18+", "nijmegen"))
     request = cb.Request(**{**request.__dict__, "code": "482"})
     text = cb.offer_sms(request, config, moment + dt.timedelta(minutes=3), step=0)
-    assert text.startswith("Terugbelverzoek 482: Huisarts of huisartsenpost, Rijk van Nijmegen, 18 jaar of ouder")
+    assert text.startswith(
+        "Terugbelverzoek 482: Huisarts of huisartsenpost, Rijk van Nijmegen, 18 jaar of ouder"
+    )
     assert "wacht 3 min" in text
     assert "+31 ***** 45 67" in text
     assert "OK 482" in text
     assert "612344567" not in text
-    assert cb.offer_sms(request, config, moment, step=2).startswith("ESCALATIE 2: terugbelverzoek 482")
+    assert cb.offer_sms(request, config, moment, step=2).startswith(
+        "ESCALATIE 2: terugbelverzoek 482"
+    )
 
 
-@pytest.mark.parametrize(("body", "kind", "code"), [
-    ("1", cb.ReplyKind.CLAIM_LAST, None),
-    (" ok ", cb.ReplyKind.CLAIM_LAST, None),
-    ("Ja!", cb.ReplyKind.CLAIM_LAST, None),
-    ("OK 123", cb.ReplyKind.CLAIM_CODE, "123"),
-    ("ok123", cb.ReplyKind.CLAIM_CODE, "123"),
-    ("Ok: 482.", cb.ReplyKind.CLAIM_CODE, "482"),
-    ("482", cb.ReplyKind.CLAIM_CODE, "482"),
-    ("2", cb.ReplyKind.UNKNOWN, None),
-    ("OK 12", cb.ReplyKind.UNKNOWN, None),
-    ("bel ik straks", cb.ReplyKind.UNKNOWN, None),
-])
+@pytest.mark.parametrize(
+    ("body", "kind", "code"),
+    [
+        ("1", cb.ReplyKind.CLAIM_LAST, None),
+        (" ok ", cb.ReplyKind.CLAIM_LAST, None),
+        ("Ja!", cb.ReplyKind.CLAIM_LAST, None),
+        ("OK 123", cb.ReplyKind.CLAIM_CODE, "123"),
+        ("ok123", cb.ReplyKind.CLAIM_CODE, "123"),
+        ("Ok: 482.", cb.ReplyKind.CLAIM_CODE, "482"),
+        ("482", cb.ReplyKind.CLAIM_CODE, "482"),
+        ("2", cb.ReplyKind.UNKNOWN, None),
+        ("OK 12", cb.ReplyKind.UNKNOWN, None),
+        ("bel ik straks", cb.ReplyKind.UNKNOWN, None),
+    ],
+)
 def test_claim_replies(body: str, kind: cb.ReplyKind, code: str | None) -> None:
     assert cb.parse_reply(body) == cb.Reply(kind, code)
 
@@ -215,31 +247,39 @@ def test_the_loser_of_a_claim_is_told_who_took_it() -> None:
     request = _request(ams(2026, 4, 27, 10, 0), CallerFacts())
     request = cb.Request(**{**request.__dict__, "code": "482"})
     assert cb.claim_reply(request, False, "Anna de Vries (SPV)", State.CLAIMED) == (
-        "Terugbelverzoek 482 is al geclaimd door Anna de Vries (SPV).")
+        "Terugbelverzoek 482 is al geclaimd door Anna de Vries (SPV)."
+    )
     assert "is van u" in cb.claim_reply(request, True, "Bram", State.CLAIMED)
 
 
 # --------------------------------------------------------------------------- numbers
 
 
-@pytest.mark.parametrize(("raw", "refusal"), [
-    ("0612345678", None),
-    ("024 343 65 40", None),
-    ("0900 1234567", cb.Refusal.PREMIUM),
-    ("112", cb.Refusal.INVALID),
-    ("1233", cb.Refusal.INVALID),
-    ("06123", cb.Refusal.INVALID),
-    ("+32 470 12 34 56", cb.Refusal.FOREIGN),
-    ("0032470123456", cb.Refusal.FOREIGN),
-])
-def test_callback_numbers_nl_only_never_premium_or_short(raw: str, refusal: cb.Refusal | None) -> None:
+@pytest.mark.parametrize(
+    ("raw", "refusal"),
+    [
+        ("0612345678", None),
+        ("024 343 65 40", None),
+        ("0900 1234567", cb.Refusal.PREMIUM),
+        ("112", cb.Refusal.INVALID),
+        ("1233", cb.Refusal.INVALID),
+        ("06123", cb.Refusal.INVALID),
+        ("+32 470 12 34 56", cb.Refusal.FOREIGN),
+        ("0032470123456", cb.Refusal.FOREIGN),
+    ],
+)
+def test_callback_numbers_nl_only_never_premium_or_short(
+    raw: str, refusal: cb.Refusal | None
+) -> None:
     number, why = cb.check_callback_number(raw, cb.CallbackPolicy())
     assert why is refusal
     assert (number is None) == (refusal is not None)
 
 
 def test_foreign_numbers_are_allowed_when_configured() -> None:
-    number, why = cb.check_callback_number("+32 470 12 34 56", cb.CallbackPolicy(allow_foreign=True))
+    number, why = cb.check_callback_number(
+        "+32 470 12 34 56", cb.CallbackPolicy(allow_foreign=True)
+    )
     assert (number, why) == ("+32470123456", None)
 
 
@@ -256,7 +296,10 @@ def test_a_new_request_schedules_every_ladder_step_and_its_expiry() -> None:
     request = _request(moment, CallerFacts("huisarts", "18+", None))
     ups = cb.follow_ups(request, cb.policy_of(sample_config()), moment)
     assert [(u.job, u.step, int((u.at - moment).total_seconds())) for u in ups] == [
-        (cb.Job.NOTIFY, 0, 0), (cb.Job.NOTIFY, 1, 300), (cb.Job.NOTIFY, 2, 600), (cb.Job.NOTIFY, 3, 900),
+        (cb.Job.NOTIFY, 0, 0),
+        (cb.Job.NOTIFY, 1, 300),
+        (cb.Job.NOTIFY, 2, 600),
+        (cb.Job.NOTIFY, 3, 900),
         (cb.Job.EXPIRE, 0, 4 * 3600),
     ]
     assert {u.token for u in ups} == {1}

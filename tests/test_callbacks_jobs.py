@@ -46,16 +46,25 @@ def fake() -> Iterator[FakeTwilioApi]:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, redis_url: str, redis_conn: redis.Redis, fake: FakeTwilioApi,
-        monkeypatch: pytest.MonkeyPatch) -> queueing.CallbackContext:
+def ctx(
+    tmp_path: Path,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    fake: FakeTwilioApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> queueing.CallbackContext:
     config_dir = make_config_dir(tmp_path, stable_rotas=True)
     use_env(monkeypatch, worker_env(redis_url, config_dir, fake.base_url))
     config = load(config_dir)
-    return queueing.CallbackContext(redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
+    return queueing.CallbackContext(
+        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+    )
 
 
 def submit(ctx: queueing.CallbackContext) -> cb.Request:
-    rid = queueing.submit(ctx, number=CALLER, facts=CallerFacts(*YOUTH), moment=clock.now()).request_id
+    rid = queueing.submit(
+        ctx, number=CALLER, facts=CallerFacts(*YOUTH), moment=clock.now()
+    ).request_id
     request = ctx.store.get(rid)
     assert request is not None
     return request
@@ -74,7 +83,9 @@ def test_the_first_sms_goes_to_the_oncall_once_even_when_the_job_runs_twice(
     [sms] = fake.messages()
     assert (sms.field("To"), sms.field("From")) == (ILSE, CRISIS)
     body = sms.field("Body")
-    assert body.startswith(f"Terugbelverzoek {request.code}: Inwoner (voor uzelf), regio onbekend, Jonger dan 18")
+    assert body.startswith(
+        f"Terugbelverzoek {request.code}: Inwoner (voor uzelf), regio onbekend, Jonger dan 18"
+    )
     assert "+31 ***** 45 67" in body and CALLER_DIGITS not in body
     found = ctx.store.get(request.id)
     assert found is not None and (found.state, found.step) == (State.NOTIFIED, 0)
@@ -94,7 +105,9 @@ def test_the_ladder_adds_backup_then_the_team_then_the_fallback_team(
     assert ctx.store.get(request.id).step == 3  # type: ignore[union-attr]
 
 
-def test_a_stale_escalation_after_the_claim_does_nothing(ctx: queueing.CallbackContext, fake: FakeTwilioApi) -> None:
+def test_a_stale_escalation_after_the_claim_does_nothing(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+) -> None:
     request = submit(ctx)
     jobs.notify(request.id, 1, 0)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
@@ -119,7 +132,9 @@ def test_twilio_5xx_is_retried_and_only_the_missing_sms_is_resent(
     assert sorted(sent_to(fake)) == sorted(CIT_TEAM.values())  # each member once; ilse had step 0
 
 
-def test_a_twilio_timeout_is_retryable_and_frees_the_send(ctx: queueing.CallbackContext, fake: FakeTwilioApi) -> None:
+def test_a_twilio_timeout_is_retryable_and_frees_the_send(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+) -> None:
     request = submit(ctx)
     fake.delay_next(1, 1.3)
     fake.fail_next(1, status=500)  # Twilio never accepted the stalled request
@@ -132,8 +147,9 @@ def test_a_twilio_timeout_is_retryable_and_frees_the_send(ctx: queueing.Callback
     assert sent_to(fake) == [ILSE]
 
 
-def test_a_number_twilio_refuses_moves_the_ladder_on_at_once(ctx: queueing.CallbackContext,
-                                                             fake: FakeTwilioApi) -> None:
+def test_a_number_twilio_refuses_moves_the_ladder_on_at_once(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+) -> None:
     request = submit(ctx)
     fake.fail_next(1, status=400, code=21211)
     assert jobs.notify(request.id, 1, 0) == "notified"
@@ -141,20 +157,29 @@ def test_a_number_twilio_refuses_moves_the_ladder_on_at_once(ctx: queueing.Callb
     assert "sms_failed" in [e.event for e in ctx.store.audit(request.id)]
 
 
-def test_the_bridge_calls_the_claimer_once_per_attempt(ctx: queueing.CallbackContext, fake: FakeTwilioApi) -> None:
+def test_the_bridge_calls_the_claimer_once_per_attempt(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
     assert jobs.place_bridge(request.id, 1) == "placed"
     assert jobs.place_bridge(request.id, 1) == "placed"
     [call] = fake.calls()
     base = f"https://crisis.example.nl/voice/callback/bridge/{request.id}"
-    assert (call.field("To"), call.field("From"), call.field("Url"), call.field("StatusCallback"),
-            call.field("Timeout")) == (ILSE, CRISIS, f"{base}/staff?attempt=1", f"{base}/status?attempt=1", "5")
+    assert (
+        call.field("To"),
+        call.field("From"),
+        call.field("Url"),
+        call.field("StatusCallback"),
+        call.field("Timeout"),
+    ) == (ILSE, CRISIS, f"{base}/staff?attempt=1", f"{base}/status?attempt=1", "5")
     found = ctx.store.get(request.id)
     assert found is not None and (found.state, found.attempts) == (State.CALLING, 1)
 
 
-def test_a_bridge_hit_by_a_5xx_is_retried_then_placed(ctx: queueing.CallbackContext, fake: FakeTwilioApi) -> None:
+def test_a_bridge_hit_by_a_5xx_is_retried_then_placed(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
     fake.fail_next(1, status=503)
@@ -164,16 +189,24 @@ def test_a_bridge_hit_by_a_5xx_is_retried_then_placed(ctx: queueing.CallbackCont
     assert len(fake.calls()) == 1
 
 
-def test_a_bridge_twilio_refuses_is_a_failed_attempt(ctx: queueing.CallbackContext, fake: FakeTwilioApi) -> None:
+def test_a_bridge_twilio_refuses_is_a_failed_attempt(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
     fake.fail_next(1, status=400, code=21215)
     assert jobs.place_bridge(request.id, 1) == "failed"
     found = ctx.store.get(request.id)
-    assert found is not None and (found.state, found.epoch, found.outcome) == (State.REQUESTED, 2, "twilio-refused")
+    assert found is not None and (found.state, found.epoch, found.outcome) == (
+        State.REQUESTED,
+        2,
+        "twilio-refused",
+    )
 
 
-def test_everyone_else_offered_is_told_who_took_it(ctx: queueing.CallbackContext, fake: FakeTwilioApi) -> None:
+def test_everyone_else_offered_is_told_who_took_it(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+) -> None:
     request = submit(ctx)
     jobs.notify(request.id, 1, 0)
     jobs.notify(request.id, 1, 1)
@@ -183,8 +216,11 @@ def test_everyone_else_offered_is_told_who_took_it(ctx: queueing.CallbackContext
     last = fake.messages()[-1]
     assert len(fake.messages()) == 3
     assert (last.field("To"), last.field("Body")) == (
-        ILSE, f"Terugbelverzoek {request.code} is geclaimd door Lars Claassen (kinder- en jeugdpsychiater). "
-              "U hoeft niets te doen.")
+        ILSE,
+        f"Terugbelverzoek {request.code} is geclaimd door "
+        "Lars Claassen (kinder- en jeugdpsychiater). "
+        "U hoeft niets te doen.",
+    )
 
 
 def test_the_watchdog_fails_an_attempt_nobody_reported_on(ctx: queueing.CallbackContext) -> None:
@@ -204,8 +240,9 @@ def test_expiry_closes_only_the_round_it_was_set_for(ctx: queueing.CallbackConte
     assert jobs.expire(request.id, 2) == "expired"
 
 
-def test_jobs_log_no_raw_numbers(ctx: queueing.CallbackContext, fake: FakeTwilioApi,
-                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_jobs_log_no_raw_numbers(
+    ctx: queueing.CallbackContext, fake: FakeTwilioApi, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     request = submit(ctx)
     jobs.notify(request.id, 1, 0)

@@ -28,7 +28,9 @@ RESIDENT = CallerFacts("resident", "18+", None)
 @pytest.fixture
 def ctx(tmp_path: Path, redis_conn: redis.Redis) -> queueing.CallbackContext:
     config = load(make_config_dir(tmp_path))
-    return queueing.CallbackContext(redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
+    return queueing.CallbackContext(
+        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+    )
 
 
 def _jobs(conn: redis.Redis) -> dict[str, str]:
@@ -38,7 +40,9 @@ def _jobs(conn: redis.Redis) -> dict[str, str]:
     return {jid: Job.fetch(jid, connection=conn).get_status().value for jid in ids}
 
 
-def test_submit_queues_the_first_sms_now_and_schedules_the_ladder(ctx: queueing.CallbackContext) -> None:
+def test_submit_queues_the_first_sms_now_and_schedules_the_ladder(
+    ctx: queueing.CallbackContext,
+) -> None:
     result = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0, call_sid="CA1")
     assert result.outcome is queueing.Outcome.CREATED
     rid = result.request_id
@@ -70,17 +74,23 @@ def test_enqueueing_the_same_follow_up_twice_runs_it_once(ctx: queueing.Callback
 
 def test_the_same_caller_within_the_window_is_merged(ctx: queueing.CallbackContext) -> None:
     first = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0)
-    second = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0 + dt.timedelta(minutes=5))
+    second = queueing.submit(
+        ctx, number=CALLER, facts=RESIDENT, moment=T0 + dt.timedelta(minutes=5)
+    )
     assert (second.outcome, second.request_id) == (queueing.Outcome.MERGED, first.request_id)
     request = ctx.store.get(first.request_id)
     assert request is not None and request.asked == 2
     assert len(ctx.store.active()) == 1
 
 
-def test_after_the_window_or_once_finished_a_new_request_is_made(ctx: queueing.CallbackContext) -> None:
+def test_after_the_window_or_once_finished_a_new_request_is_made(
+    ctx: queueing.CallbackContext,
+) -> None:
     first = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0)
     queueing.cancel(ctx, first.request_id, T0, by="admin")
-    second = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0 + dt.timedelta(minutes=1))
+    second = queueing.submit(
+        ctx, number=CALLER, facts=RESIDENT, moment=T0 + dt.timedelta(minutes=1)
+    )
     assert second.outcome is queueing.Outcome.CREATED and second.request_id != first.request_id
 
 
@@ -113,7 +123,12 @@ def test_release_puts_it_back_in_a_new_round_with_fresh_jobs(ctx: queueing.Callb
     assert queueing.release(ctx, rid, T0, by="anna").ok
     request = ctx.store.get(rid)
     assert request is not None
-    assert (request.state, request.epoch, request.claimed_by, request.step) == (State.REQUESTED, 2, None, -1)
+    assert (request.state, request.epoch, request.claimed_by, request.step) == (
+        State.REQUESTED,
+        2,
+        None,
+        -1,
+    )
     assert f"notify-{rid}-2" in _jobs(ctx.conn)
 
 
@@ -128,7 +143,11 @@ def test_failed_attempts_requeue_then_give_up(ctx: queueing.CallbackContext) -> 
         assert t.ok
     request = ctx.store.get(rid)
     assert request is not None
-    assert (request.state, request.attempts, request.outcome) == (State.FAILED, 2, "caller-no-answer")
+    assert (request.state, request.attempts, request.outcome) == (
+        State.FAILED,
+        2,
+        "caller-no-answer",
+    )
 
 
 def test_a_report_about_an_old_attempt_changes_nothing(ctx: queueing.CallbackContext) -> None:
@@ -142,17 +161,27 @@ def test_a_report_about_an_old_attempt_changes_nothing(ctx: queueing.CallbackCon
     assert f"purge-{rid}" in _jobs(ctx.conn)
 
 
-def test_spool_replay_is_idempotent_by_request_id(ctx: queueing.CallbackContext, tmp_path: Path) -> None:
+def test_spool_replay_is_idempotent_by_request_id(
+    ctx: queueing.CallbackContext, tmp_path: Path
+) -> None:
     spool = Spool(tmp_path / "spool")
-    record = queueing.spool_record(request_id="feedfeedfeed", number=CALLER, facts=RESIDENT, moment=T0,
-                                   call_sid="CA9", lang="nl")
+    record = queueing.spool_record(
+        request_id="feedfeedfeed",
+        number=CALLER,
+        facts=RESIDENT,
+        moment=T0,
+        call_sid="CA9",
+        lang="nl",
+    )
     spool.append(record)
     spool.append(record)  # the same request spooled twice (a retried webhook)
     later = T0 + dt.timedelta(minutes=3)
     result = queueing.replay_spool(ctx, spool, later)
     assert result.applied == 2
     request = ctx.store.get("feedfeedfeed")
-    assert request is not None and request.created_at == T0  # the SLA runs from when the caller asked
+    assert (
+        request is not None and request.created_at == T0
+    )  # the SLA runs from when the caller asked
     assert len(ctx.store.active()) == 1
     spool.append(record)
     queueing.replay_spool(ctx, spool, later)
@@ -176,10 +205,14 @@ def test_numbers_are_purged_after_retention(ctx: queueing.CallbackContext) -> No
     assert request is not None and request.number == ""
 
 
-def test_no_raw_number_in_the_log(ctx: queueing.CallbackContext, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_raw_number_in_the_log(
+    ctx: queueing.CallbackContext, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     for minute in range(0, 200, 31):
-        result = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0 + dt.timedelta(minutes=minute))
+        result = queueing.submit(
+            ctx, number=CALLER, facts=RESIDENT, moment=T0 + dt.timedelta(minutes=minute)
+        )
         if result.request_id:
             queueing.claim(ctx, result.request_id, "anna", T0, via="sms")
             queueing.cancel(ctx, result.request_id, T0, by="x")
@@ -187,7 +220,9 @@ def test_no_raw_number_in_the_log(ctx: queueing.CallbackContext, caplog: pytest.
     assert CALLER_DIGITS not in caplog.text
 
 
-def test_finished_requests_are_deleted_after_keep_requests_open_ones_never(ctx: queueing.CallbackContext) -> None:
+def test_finished_requests_are_deleted_after_keep_requests_open_ones_never(
+    ctx: queueing.CallbackContext,
+) -> None:
     done = queueing.submit(ctx, number=CALLER, facts=RESIDENT, moment=T0).request_id
     queueing.cancel(ctx, done, T0, by="admin")
     still_open = queueing.submit(ctx, number="+31687654321", facts=RESIDENT, moment=T0).request_id

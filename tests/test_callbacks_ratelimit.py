@@ -33,7 +33,9 @@ def test_dedupe_keeps_the_first_holder_within_the_window(redis_conn: redis.Redis
     assert window.hold("pn", "third", T0 + dt.timedelta(minutes=31)) == "third"
 
 
-def test_dedupe_slot_can_be_handed_over_or_released_by_its_holder_only(redis_conn: redis.Redis) -> None:
+def test_dedupe_slot_can_be_handed_over_or_released_by_its_holder_only(
+    redis_conn: redis.Redis,
+) -> None:
     window = DedupeWindow(redis_conn, "callback", window_seconds=1800)
     window.hold("pn", "first", T0)
     assert not window.swap("pn", "someone", "x", T0)
@@ -47,4 +49,6 @@ def test_keys_hold_no_phone_number(redis_conn: redis.Redis) -> None:
     RateLimiter(redis_conn, "callback", 3, 3600).hit("3f1a9c", T0, "r1")
     DedupeWindow(redis_conn, "callback", 1800).hold("3f1a9c", "r1", T0)
     assert sorted(k.decode() for k in redis_conn.keys("*")) == [
-        "cb:limit:callback:3f1a9c", "cb:limit:callback:dedupe:3f1a9c"]
+        "cb:limit:callback:3f1a9c",
+        "cb:limit:callback:dedupe:3f1a9c",
+    ]

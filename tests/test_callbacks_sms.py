@@ -17,7 +17,6 @@ from callrouter.config_files import load
 from callrouter.core import callbacks as cb
 from callrouter.core.callbacks import State
 from callrouter.core.routing import CallerFacts
-from callrouter.stores.callbacks import CallbackStore
 from tests.callbacks_kit import make_config_dir, signed_post
 from tests.helpers import ams
 from tests.phone import SECRET, TOKEN, make_app
@@ -35,22 +34,32 @@ def app(tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> Flask:
 @pytest.fixture
 def ctx(app: Flask, redis_conn: redis.Redis) -> queueing.CallbackContext:
     config = load(app.config["CONFIG_DIR"])
-    return queueing.CallbackContext(redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
+    return queueing.CallbackContext(
+        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+    )
 
 
 def offered(ctx: queueing.CallbackContext, *members: str) -> cb.Request:
     """A request whose SMS went to `members` (what the notify job records)."""
-    rid = queueing.submit(ctx, number=CALLER, facts=CallerFacts("resident", "18+", None), moment=T0).request_id
+    rid = queueing.submit(
+        ctx, number=CALLER, facts=CallerFacts("resident", "18+", None), moment=T0
+    ).request_id
     for member in members:
-        ctx.store.finish_send(ctx.store.sms_key(rid, 1, "offer", member), f"SM{member}", offered=(rid, member))
+        ctx.store.finish_send(
+            ctx.store.sms_key(rid, 1, "offer", member), f"SM{member}", offered=(rid, member)
+        )
     request = ctx.store.get(rid)
     assert request is not None
     return request
 
 
 def sms(app: Flask, from_: str, body: str) -> str:
-    reply = signed_post(app.test_client(), "/sms/incoming", {"From": from_, "Body": body, "MessageSid": "SM1"},
-                        token=TOKEN)
+    reply = signed_post(
+        app.test_client(),
+        "/sms/incoming",
+        {"From": from_, "Body": body, "MessageSid": "SM1"},
+        token=TOKEN,
+    )
     assert reply.status_code == 200 and reply.mimetype == "text/xml"
     root = ET.fromstring(reply.get_data(as_text=True))
     assert root.tag == "Response"
@@ -74,10 +83,13 @@ def test_ok_with_the_code_claims_and_the_next_one_is_told_who_took_it(
     request = offered(ctx, "anna", "bram")
     assert "is van u" in sms(app, BRAM, f"OK {request.code}")
     assert sms(app, ANNA, f"ok {request.code}") == (
-        f"Terugbelverzoek {request.code} is al geclaimd door Bram Jansen (SPV).")
+        f"Terugbelverzoek {request.code} is al geclaimd door Bram Jansen (SPV)."
+    )
 
 
-def test_two_claims_at_the_same_moment_have_exactly_one_winner(app: Flask, ctx: queueing.CallbackContext) -> None:
+def test_two_claims_at_the_same_moment_have_exactly_one_winner(
+    app: Flask, ctx: queueing.CallbackContext
+) -> None:
     request = offered(ctx, "anna", "bram", "carla")
     replies: dict[str, str] = {}
     start = threading.Barrier(3)
@@ -95,15 +107,23 @@ def test_two_claims_at_the_same_moment_have_exactly_one_winner(app: Flask, ctx: 
     assert len(winners) == 1
     found = ctx.store.get(request.id)
     assert found is not None and found.state is State.CLAIMED
-    winner_name = {ANNA: "Anna de Vries (SPV)", BRAM: "Bram Jansen (SPV)", CARLA: "Carla Bakker (VS)"}[winners[0]]
+    winner_name = {
+        ANNA: "Anna de Vries (SPV)",
+        BRAM: "Bram Jansen (SPV)",
+        CARLA: "Carla Bakker (VS)",
+    }[winners[0]]
     for number, text in replies.items():
         if number not in winners:
             assert text == f"Terugbelverzoek {request.code} is al geclaimd door {winner_name}."
-    bridges = [j for j in queueing.rq_queue(ctx.conn).job_ids if j.startswith(f"bridge-{request.id}")]
+    bridges = [
+        j for j in queueing.rq_queue(ctx.conn).job_ids if j.startswith(f"bridge-{request.id}")
+    ]
     assert bridges == [f"bridge-{request.id}-1"]  # one bridged call, not three
 
 
-def test_an_unknown_number_cannot_claim_and_learns_nothing(app: Flask, ctx: queueing.CallbackContext) -> None:
+def test_an_unknown_number_cannot_claim_and_learns_nothing(
+    app: Flask, ctx: queueing.CallbackContext
+) -> None:
     request = offered(ctx, "anna")
     text = sms(app, "+31699999999", f"OK {request.code}")
     assert text == cb.UNKNOWN_SENDER_SMS
@@ -115,7 +135,9 @@ def test_an_unclear_reply_gets_the_instructions(app: Flask, ctx: queueing.Callba
     assert sms(app, ANNA, "bel ik zo") == cb.HELP_SMS
 
 
-def test_a_wrong_code_or_nothing_offered_is_said_plainly(app: Flask, ctx: queueing.CallbackContext) -> None:
+def test_a_wrong_code_or_nothing_offered_is_said_plainly(
+    app: Flask, ctx: queueing.CallbackContext
+) -> None:
     assert sms(app, ANNA, "1") == cb.NOTHING_TO_CLAIM_SMS
     assert sms(app, ANNA, "OK 999") == "Code 999 hoort niet bij een open terugbelverzoek."
 
@@ -134,12 +156,17 @@ def test_redis_down_the_staff_member_is_told_to_try_again(tmp_path: Path) -> Non
 def test_forged_sms_webhook_is_refused(app: Flask) -> None:
     params = {"From": ANNA, "Body": "1"}
     forged = RequestValidator("nope").compute_signature("http://localhost/sms/incoming", params)
-    assert app.test_client().post("/sms/incoming", data=params,
-                                  headers={"X-Twilio-Signature": forged}).status_code == 403
+    assert (
+        app.test_client()
+        .post("/sms/incoming", data=params, headers={"X-Twilio-Signature": forged})
+        .status_code
+        == 403
+    )
 
 
-def test_no_raw_numbers_in_the_logs(app: Flask, ctx: queueing.CallbackContext,
-                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_no_raw_numbers_in_the_logs(
+    app: Flask, ctx: queueing.CallbackContext, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     request = offered(ctx, "anna")
     sms(app, "+31699999999", "1")

@@ -14,23 +14,37 @@ from callrouter.stores.callbacks import QUEUE_KEY, CallbackStore
 from tests.helpers import ams, sample_config
 
 T0 = ams(2026, 4, 27, 10, 0)
+RESIDENT = CallerFacts("resident", "18+", None)
 
 
-def _request(rid: str, facts: CallerFacts = CallerFacts("resident", "18+", None),
-             moment: dt.datetime = T0) -> cb.Request:
+def _request(rid: str, facts: CallerFacts = RESIDENT, moment: dt.datetime = T0) -> cb.Request:
     config = sample_config()
-    return cb.new_request(request_id=rid, number="+31612344567", plan=route(moment, facts, config),
-                          config=config, policy=cb.policy_of(config), moment=moment, call_sid="CA1")
+    return cb.new_request(
+        request_id=rid,
+        number="+31612344567",
+        plan=route(moment, facts, config),
+        config=config,
+        policy=cb.policy_of(config),
+        moment=moment,
+        call_sid="CA1",
+    )
 
 
-def test_a_created_request_reads_back_with_a_claim_code_and_an_audit_entry(redis_conn: redis.Redis) -> None:
+def test_a_created_request_reads_back_with_a_claim_code_and_an_audit_entry(
+    redis_conn: redis.Redis,
+) -> None:
     store = CallbackStore(redis_conn)
     created, code = store.create(_request("aaaaaaaaaaaa"), T0, "pn1")
     assert created and len(code) == 3 and code.isdigit()
     found = store.get("aaaaaaaaaaaa")
     assert found is not None
     assert (found.state, found.code, found.number, found.epoch, found.step) == (
-        State.REQUESTED, code, "+31612344567", 1, -1)
+        State.REQUESTED,
+        code,
+        "+31612344567",
+        1,
+        -1,
+    )
     assert store.by_code(code) == "aaaaaaaaaaaa"
     assert [e.event for e in store.audit("aaaaaaaaaaaa")] == ["created"]
 
@@ -52,8 +66,18 @@ def test_live_requests_never_share_a_claim_code(redis_conn: redis.Redis) -> None
 def test_the_queue_is_ordered_by_priority_then_deadline(redis_conn: redis.Redis) -> None:
     store = CallbackStore(redis_conn)
     store.create(_request("aaaaaaaaaaa1", CallerFacts("resident", "18+", None)), T0)
-    store.create(_request("aaaaaaaaaaa2", CallerFacts("huisarts", "18+", None), T0 + dt.timedelta(minutes=5)), T0)
-    store.create(_request("aaaaaaaaaaa3", CallerFacts("resident", "18+", None), T0 - dt.timedelta(minutes=1)), T0)
+    store.create(
+        _request(
+            "aaaaaaaaaaa2", CallerFacts("huisarts", "18+", None), T0 + dt.timedelta(minutes=5)
+        ),
+        T0,
+    )
+    store.create(
+        _request(
+            "aaaaaaaaaaa3", CallerFacts("resident", "18+", None), T0 - dt.timedelta(minutes=1)
+        ),
+        T0,
+    )
     assert [r.id for r in store.queue()] == ["aaaaaaaaaaa2", "aaaaaaaaaaa3", "aaaaaaaaaaa1"]
 
 
@@ -68,14 +92,20 @@ def test_a_transition_not_in_the_table_changes_nothing(redis_conn: redis.Redis) 
 def test_a_stale_token_changes_nothing(redis_conn: redis.Redis) -> None:
     store = CallbackStore(redis_conn)
     store.create(_request("aaaaaaaaaaaa"), T0)
-    assert not store.transition("aaaaaaaaaaaa", Event.EXPIRE, T0, by="timer", expect={"epoch": 2}).ok
+    assert not store.transition(
+        "aaaaaaaaaaaa", Event.EXPIRE, T0, by="timer", expect={"epoch": 2}
+    ).ok
     assert store.transition("aaaaaaaaaaaa", Event.EXPIRE, T0, by="timer", expect={"epoch": 1}).ok
 
 
-def test_claim_takes_the_request_out_of_the_queue_and_terminal_frees_the_code(redis_conn: redis.Redis) -> None:
+def test_claim_takes_the_request_out_of_the_queue_and_terminal_frees_the_code(
+    redis_conn: redis.Redis,
+) -> None:
     store = CallbackStore(redis_conn)
     _, code = store.create(_request("aaaaaaaaaaaa"), T0)
-    assert store.transition("aaaaaaaaaaaa", Event.CLAIM, T0, by="anna", set_fields={"claimed_by": "anna"}).ok
+    assert store.transition(
+        "aaaaaaaaaaaa", Event.CLAIM, T0, by="anna", set_fields={"claimed_by": "anna"}
+    ).ok
     assert redis_conn.zscore(QUEUE_KEY, "aaaaaaaaaaaa") is None
     assert store.transition("aaaaaaaaaaaa", Event.CANCEL, T0, by="admin").ok
     assert store.by_code(code) is None
@@ -88,7 +118,9 @@ def test_claim_takes_the_request_out_of_the_queue_and_terminal_frees_the_code(re
     ]
 
 
-def test_of_many_simultaneous_claims_exactly_one_wins(redis_url: str, redis_conn: redis.Redis) -> None:
+def test_of_many_simultaneous_claims_exactly_one_wins(
+    redis_url: str, redis_conn: redis.Redis
+) -> None:
     CallbackStore(redis_conn).create(_request("aaaaaaaaaaaa"), T0)
     barrier = threading.Barrier(8)
     results: dict[str, bool] = {}
@@ -97,7 +129,9 @@ def test_of_many_simultaneous_claims_exactly_one_wins(redis_url: str, redis_conn
         conn = redis.Redis.from_url(redis_url)
         store = CallbackStore(conn)
         barrier.wait()
-        t = store.transition("aaaaaaaaaaaa", Event.CLAIM, T0, by=member, set_fields={"claimed_by": member})
+        t = store.transition(
+            "aaaaaaaaaaaa", Event.CLAIM, T0, by=member, set_fields={"claimed_by": member}
+        )
         results[member] = t.ok
         conn.close()
 
@@ -117,11 +151,15 @@ def test_a_lost_claim_learns_who_holds_it(redis_conn: redis.Redis) -> None:
     store = CallbackStore(redis_conn)
     store.create(_request("aaaaaaaaaaaa"), T0)
     store.transition("aaaaaaaaaaaa", Event.CLAIM, T0, by="anna", set_fields={"claimed_by": "anna"})
-    t = store.transition("aaaaaaaaaaaa", Event.CLAIM, T0, by="bram", set_fields={"claimed_by": "bram"})
+    t = store.transition(
+        "aaaaaaaaaaaa", Event.CLAIM, T0, by="bram", set_fields={"claimed_by": "bram"}
+    )
     assert (t.ok, t.before, t.claimed_by) == (False, State.CLAIMED, "anna")
 
 
-def test_send_markers_let_one_sender_through_and_remember_it_was_sent(redis_conn: redis.Redis) -> None:
+def test_send_markers_let_one_sender_through_and_remember_it_was_sent(
+    redis_conn: redis.Redis,
+) -> None:
     store = CallbackStore(redis_conn)
     marker = store.sms_key("aaaaaaaaaaaa", 1, "offer", "anna")
     assert store.begin_send(marker, T0, 5) == "go"

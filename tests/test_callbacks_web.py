@@ -33,7 +33,9 @@ RESIDENT_DIGITS = "612345678"
 ANNA, EVA = "+31610000001", "+31610000005"
 TUESDAY_10 = ams(2026, 4, 28, 10, 0)
 ADMIN = "admin-secret-token"
-SAMPLE_CALLBACKS = (CONFIG_DIR / "callbacks.yaml").read_text().replace("var/spool/callbacks", "{spool}")
+SAMPLE_CALLBACKS = (
+    (CONFIG_DIR / "callbacks.yaml").read_text().replace("var/spool/callbacks", "{spool}")
+)
 
 
 @pytest.fixture
@@ -43,7 +45,9 @@ def spool_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> Flask:
-    return make_app(make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url=redis_url, ADMIN_TOKEN=ADMIN)
+    return make_app(
+        make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url=redis_url, ADMIN_TOKEN=ADMIN
+    )
 
 
 @pytest.fixture
@@ -70,33 +74,50 @@ def test_nobody_answers_the_caller_confirms_their_number_and_hears_when_to_expec
     phone: Phone, redis_conn: redis.Redis
 ) -> None:
     call = nobody_answers(phone)
-    call.expect_say("niemand beschikbaar").expect_say("nummer dat eindigt op 5678").expect_say("Druk 1")
+    call.expect_say("niemand beschikbaar").expect_say("nummer dat eindigt op 5678").expect_say(
+        "Druk 1"
+    )
     call.press("1")
-    call.expect_say("binnen 20 minuten terug").expect_say("nummer van de crisislijn").expect_say("112")
+    call.expect_say("binnen 20 minuten terug").expect_say("nummer van de crisislijn").expect_say(
+        "112"
+    )
     call.expect_ended()
 
     [request] = store(redis_conn).active()
     assert (request.number, request.caller_type, request.age_group, request.call_sid) == (
-        RESIDENT, "resident", "18+", call.sim.call_sid)
+        RESIDENT,
+        "resident",
+        "18+",
+        call.sim.call_sid,
+    )
     assert request.routes[0] == cb.Route("iht", "eerste_lijn", True)
 
 
-def test_another_number_is_checked_read_back_and_confirmed(phone: Phone, redis_conn: redis.Redis) -> None:
+def test_another_number_is_checked_read_back_and_confirmed(
+    phone: Phone, redis_conn: redis.Redis
+) -> None:
     call = nobody_answers(phone).press("2")
     call.expect_say("Toets het telefoonnummer in")
-    call.press("0900123456").expect_say("betaalde nummers").expect_say("Toets het telefoonnummer in")
+    call.press("0900123456").expect_say("betaalde nummers").expect_say(
+        "Toets het telefoonnummer in"
+    )
     call.press("0031499123456").expect_say("U toetste 0499123456").press("1")
     call.expect_say("genoteerd").expect_ended()
     [request] = store(redis_conn).active()
     assert request.number == "+31499123456"
 
 
-@pytest.mark.parametrize(("typed", "explanation"), [
-    ("112", "geen volledig telefoonnummer"),
-    ("+32470123456", "alleen naar Nederlandse nummers"),
-    ("0032470123456", "alleen naar Nederlandse nummers"),
-])
-def test_unusable_numbers_are_refused_with_a_spoken_reason(phone: Phone, typed: str, explanation: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "explanation"),
+    [
+        ("112", "geen volledig telefoonnummer"),
+        ("+32470123456", "alleen naar Nederlandse nummers"),
+        ("0032470123456", "alleen naar Nederlandse nummers"),
+    ],
+)
+def test_unusable_numbers_are_refused_with_a_spoken_reason(
+    phone: Phone, typed: str, explanation: str
+) -> None:
     nobody_answers(phone).press("2").press(typed).expect_say(explanation)
 
 
@@ -124,7 +145,9 @@ def test_a_withheld_number_is_asked_for(phone: Phone, redis_conn: redis.Redis) -
     assert [r.number for r in store(redis_conn).active()] == ["+31612344567"]
 
 
-def test_the_same_caller_asking_again_is_merged_into_one_request(phone: Phone, redis_conn: redis.Redis) -> None:
+def test_the_same_caller_asking_again_is_merged_into_one_request(
+    phone: Phone, redis_conn: redis.Redis
+) -> None:
     nobody_answers(phone).press("1").expect_say("genoteerd")
     nobody_answers(phone).press("1").expect_say("U had al een terugbelverzoek")
     [request] = store(redis_conn).active()
@@ -168,8 +191,15 @@ def test_with_redis_gone_after_the_offer_the_request_is_spooled_and_replayed_lat
 def test_forged_webhooks_are_refused(app: Flask) -> None:
     client = app.test_client()
     params = {"CallSid": "CA1", "From": RESIDENT, "Digits": "1"}
-    forged = RequestValidator("not-the-token").compute_signature("http://localhost/voice/callback/choice", params)
-    assert client.post("/voice/callback/choice", data=params, headers={"X-Twilio-Signature": forged}).status_code == 403
+    forged = RequestValidator("not-the-token").compute_signature(
+        "http://localhost/voice/callback/choice", params
+    )
+    assert (
+        client.post(
+            "/voice/callback/choice", data=params, headers={"X-Twilio-Signature": forged}
+        ).status_code
+        == 403
+    )
     assert client.post("/voice/callback/offer", data=params).status_code == 403
     assert client.post("/voice/callback/bridge/abc/staff?attempt=1", data=params).status_code == 403
 
@@ -190,9 +220,12 @@ def claimed_request(app: Flask, redis_conn: redis.Redis, member: str = "anna") -
     from callrouter.config_files import load
 
     config = load(app.config["CONFIG_DIR"])
-    ctx = queueing.CallbackContext(redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET))
-    rid = queueing.submit(ctx, number=RESIDENT, facts=CallerFacts("huisarts", "18+", "nijmegen"),
-                          moment=TUESDAY_10).request_id
+    ctx = queueing.CallbackContext(
+        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+    )
+    rid = queueing.submit(
+        ctx, number=RESIDENT, facts=CallerFacts("huisarts", "18+", "nijmegen"), moment=TUESDAY_10
+    ).request_id
     assert queueing.claim(ctx, rid, member, TUESDAY_10, via="sms").won
     assert queueing.dial(ctx, rid, 1, TUESDAY_10).ok
     return rid
@@ -237,30 +270,50 @@ def test_caller_not_answering_puts_the_request_back_in_the_queue(
     request = store(redis_conn).get(rid)
     assert request is not None
     assert (request.state, request.epoch, request.outcome, request.claimed_by) == (
-        State.REQUESTED, 2, "caller-no-answer", None)
+        State.REQUESTED,
+        2,
+        "caller-no-answer",
+        None,
+    )
 
 
-def test_staff_voicemail_never_connects_the_caller(app: Flask, phone: Phone, redis_conn: redis.Redis) -> None:
+def test_staff_voicemail_never_connects_the_caller(
+    app: Flask, phone: Phone, redis_conn: redis.Redis
+) -> None:
     rid = claimed_request(app, redis_conn)
     sim = staff_answers(phone, rid).silence()  # a voicemail greeting, no key
     assert sim.state.value == "ended"
     request = store(redis_conn).get(rid)
-    assert request is not None and (request.state, request.outcome) == (State.REQUESTED, "staff-no-input")
+    assert request is not None and (request.state, request.outcome) == (
+        State.REQUESTED,
+        "staff-no-input",
+    )
 
 
 def test_staff_not_answering_is_reported_by_the_status_callback(
     app: Flask, phone: Phone, redis_conn: redis.Redis
 ) -> None:
     rid = claimed_request(app, redis_conn)
-    phone.post(f"/voice/callback/bridge/{rid}/status?attempt=1", {"CallSid": "CA2", "CallStatus": "no-answer"})
+    phone.post(
+        f"/voice/callback/bridge/{rid}/status?attempt=1",
+        {"CallSid": "CA2", "CallStatus": "no-answer"},
+    )
     request = store(redis_conn).get(rid)
-    assert request is not None and (request.state, request.outcome) == (State.REQUESTED, "staff-no-answer")
+    assert request is not None and (request.state, request.outcome) == (
+        State.REQUESTED,
+        "staff-no-answer",
+    )
     # the same report again, or one about an older attempt, changes nothing
-    phone.post(f"/voice/callback/bridge/{rid}/status?attempt=1", {"CallSid": "CA2", "CallStatus": "no-answer"})
+    phone.post(
+        f"/voice/callback/bridge/{rid}/status?attempt=1",
+        {"CallSid": "CA2", "CallStatus": "no-answer"},
+    )
     assert store(redis_conn).get(rid).epoch == 2  # type: ignore[union-attr]
 
 
-def test_a_stale_bridge_attempt_is_told_it_is_over(app: Flask, phone: Phone, redis_conn: redis.Redis) -> None:
+def test_a_stale_bridge_attempt_is_told_it_is_over(
+    app: Flask, phone: Phone, redis_conn: redis.Redis
+) -> None:
     rid = claimed_request(app, redis_conn)
     sim = staff_answers(phone, rid, attempt=7)
     assert "niet meer actief" in " ".join(sim.heard()) and sim.state.value == "ended"
@@ -272,16 +325,28 @@ def test_a_stale_bridge_attempt_is_told_it_is_over(app: Flask, phone: Phone, red
 def test_admin_api_needs_the_token(app: Flask, redis_conn: redis.Redis) -> None:
     client = app.test_client()
     assert client.get("/api/callbacks").status_code == 401
-    assert client.get("/api/callbacks", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.get("/api/callbacks", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
+    assert (
+        client.get("/api/callbacks", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
+    assert (
+        client.get("/api/callbacks", headers={"Authorization": f"Bearer {ADMIN}"}).status_code
+        == 200
+    )
 
 
-def test_admin_api_without_a_configured_token_refuses_everything(tmp_path: Path, redis_url: str) -> None:
+def test_admin_api_without_a_configured_token_refuses_everything(
+    tmp_path: Path, redis_url: str
+) -> None:
     app = make_app(make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url=redis_url)
-    assert app.test_client().get("/api/callbacks", headers={"Authorization": "Bearer "}).status_code == 401
+    assert (
+        app.test_client().get("/api/callbacks", headers={"Authorization": "Bearer "}).status_code
+        == 401
+    )
 
 
-def test_admin_api_lists_claims_releases_and_cancels(app: Flask, phone: Phone, redis_conn: redis.Redis) -> None:
+def test_admin_api_lists_claims_releases_and_cancels(
+    app: Flask, phone: Phone, redis_conn: redis.Redis
+) -> None:
     nobody_answers(phone).press("1")
     client = app.test_client()
     auth = {"Authorization": f"Bearer {ADMIN}"}
@@ -293,9 +358,13 @@ def test_admin_api_lists_claims_releases_and_cancels(app: Flask, phone: Phone, r
     assert (won.status_code, won.json) == (200, {"won": True, "holder": "bram"})
     lost = client.post(f"/api/callbacks/{item['id']}/claim", json={"member": "anna"}, headers=auth)
     assert (lost.status_code, lost.json) == (409, {"won": False, "holder": "bram"})
-    assert client.post(f"/api/callbacks/{item['id']}/release", headers=auth).json["state"] == "requested"
-    assert client.post(f"/api/callbacks/{item['id']}/cancel", json={"note": "dubbel"}, headers=auth).json == {
-        "ok": True, "state": "cancelled"}
+    assert (
+        client.post(f"/api/callbacks/{item['id']}/release", headers=auth).json["state"]
+        == "requested"
+    )
+    assert client.post(
+        f"/api/callbacks/{item['id']}/cancel", json={"note": "dubbel"}, headers=auth
+    ).json == {"ok": True, "state": "cancelled"}
     assert client.post("/api/callbacks/nope/cancel", headers=auth).status_code == 404
 
 

@@ -42,17 +42,21 @@ from tests.fakes.twilio_api import FakeTwilioApi
 pytestmark = pytest.mark.slow
 
 SLOW_LADDER = FAST_CALLBACKS.replace(
-    "sla: {referrer: 2s, relative: 2s, resident: 2s}", "sla: {referrer: 1h, relative: 1h, resident: 1h}"
+    "sla: {referrer: 2s, relative: 2s, resident: 2s}",
+    "sla: {referrer: 1h, relative: 1h, resident: 1h}",
 ).replace("expire_after: 1h", "expire_after: 4h")
 """Only the first SMS within the test: escalation steps are an hour away."""
 
-SPACED_LADDER = FAST_CALLBACKS.replace("""    - {notify: oncall, after: 0s}
+SPACED_LADDER = FAST_CALLBACKS.replace(
+    """    - {notify: oncall, after: 0s}
     - {notify: backup, after: 50%}
     - {notify: team, after: 100%}
-    - {notify: fallback, after: 150%}""", """    - {notify: oncall, after: 0s}
+    - {notify: fallback, after: 150%}""",
+    """    - {notify: oncall, after: 0s}
     - {notify: backup, after: 1s}
     - {notify: team, after: 4s}
-    - {notify: fallback, after: 5s}""")
+    - {notify: fallback, after: 5s}""",
+)
 
 
 @pytest.fixture
@@ -71,8 +75,9 @@ class World:
         self.env = worker_env(redis_url, self.config_dir, fake.base_url)
         self.conn = redis.Redis.from_url(redis_url)
         config = load(self.config_dir)
-        self.ctx = queueing.CallbackContext(self.conn, config, cb.policy_of(config),
-                                            queueing.pseudonym_key(SECRET))
+        self.ctx = queueing.CallbackContext(
+            self.conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+        )
         self.logs = tmp / "worker.log"
         self.workers: list[RqWorker] = []
 
@@ -82,7 +87,9 @@ class World:
         return worker
 
     def submit(self, number: str = "+31612344567") -> cb.Request:
-        rid = queueing.submit(self.ctx, number=number, facts=CallerFacts(*YOUTH), moment=clock.now()).request_id
+        rid = queueing.submit(
+            self.ctx, number=number, facts=CallerFacts(*YOUTH), moment=clock.now()
+        ).request_id
         request = self.ctx.store.get(rid)
         assert request is not None
         return request
@@ -96,8 +103,13 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, redis_url: str, redis_conn: redis.Redis, fake: FakeTwilioApi,
-          request: pytest.FixtureRequest) -> Iterator[World]:
+def world(
+    tmp_path: Path,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    fake: FakeTwilioApi,
+    request: pytest.FixtureRequest,
+) -> Iterator[World]:
     marker = request.node.get_closest_marker("callbacks_yaml")
     w = World(tmp_path, redis_url, fake, marker.args[0] if marker else SLOW_LADDER)
     yield w
@@ -112,7 +124,10 @@ def test_worker_sends_the_first_sms_then_escalates_and_a_claim_stops_the_ladder(
         request = world.submit()
         world.worker()
         first, second = fake.wait_for("messages", 2, timeout=10)
-        assert (first.field("To"), second.field("To")) == (ILSE, LARS)  # oncall at once, backup after 1 s
+        assert (first.field("To"), second.field("To")) == (
+            ILSE,
+            LARS,
+        )  # oncall at once, backup after 1 s
         assert second.field("Body").startswith("ESCALATIE 1")
 
         assert queueing.claim(world.ctx, request.id, "lars", clock.now(), via="sms").won
@@ -124,8 +139,13 @@ def test_worker_sends_the_first_sms_then_escalates_and_a_claim_stops_the_ladder(
         # the team and fallback steps were already scheduled; when they fire they find a claim
         for step in (2, 3):
             job_id = f"escalate-{request.id}-1-{step}"
-            wait_until(lambda jid=job_id: Job.fetch(jid, connection=redis_conn).get_status().value == "finished",
-                       timeout=10, what=job_id)
+            wait_until(
+                lambda jid=job_id: (
+                    Job.fetch(jid, connection=redis_conn).get_status().value == "finished"
+                ),
+                timeout=10,
+                what=job_id,
+            )
             assert Job.fetch(job_id, connection=redis_conn).return_value() == "stale"
         assert len(fake.messages()) == 3
         found = world.ctx.store.get(request.id)
@@ -134,15 +154,19 @@ def test_worker_sends_the_first_sms_then_escalates_and_a_claim_stops_the_ladder(
         world.close()
 
 
-def test_twilio_5xx_is_retried_with_backoff_and_sent_once(world: World, fake: FakeTwilioApi) -> None:
+def test_twilio_5xx_is_retried_with_backoff_and_sent_once(
+    world: World, fake: FakeTwilioApi
+) -> None:
     fake.fail_next(2, status=503)
     request = world.submit()
     world.worker()
     [sms] = fake.wait_for("messages", 1, timeout=15)
     assert sms.field("To") == ILSE
     assert [r.status for r in fake.requests()] == [503, 503, 201]
-    wait_until(lambda: world.ctx.store.get(request.id).state is State.NOTIFIED,  # type: ignore[union-attr]
-               what="notified")
+    wait_until(
+        lambda: world.ctx.store.get(request.id).state is State.NOTIFIED,  # type: ignore[union-attr]
+        what="notified",
+    )
 
 
 def test_a_twilio_timeout_is_retried(world: World, fake: FakeTwilioApi) -> None:
@@ -176,8 +200,10 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
 
     [sms] = fake.wait_for("messages", 1, timeout=15)
     assert sms.field("To") == ILSE
-    wait_until(lambda: world.ctx.store.get(request.id).state is State.NOTIFIED,  # type: ignore[union-attr]
-               what="notified")
+    wait_until(
+        lambda: world.ctx.store.get(request.id).state is State.NOTIFIED,  # type: ignore[union-attr]
+        what="notified",
+    )
     assert [e.event for e in world.ctx.store.audit(request.id)].count("notify") == 1
     assert len(fake.messages()) == 1
 
@@ -197,8 +223,11 @@ def test_redis_restarted_mid_queue_loses_nothing_and_doubles_nothing(
             fake.wait_for("messages", 8, timeout=20)
             conn = redis.Redis.from_url(server.url)
             store = queueing.CallbackContext(conn, world.ctx.config, world.ctx.policy, b"k").store
-            wait_until(lambda: all(store.get(r.id).state is State.NOTIFIED for r in requests),  # type: ignore[union-attr]
-                       timeout=10, what="every request notified")
+            wait_until(
+                lambda: all(store.get(r.id).state is State.NOTIFIED for r in requests),  # type: ignore[union-attr]
+                timeout=10,
+                what="every request notified",
+            )
             codes = sorted(m.field("Body").split(":")[0].split()[-1] for m in fake.messages())
             assert codes == sorted(r.code for r in requests)  # each request's SMS exactly once
             assert len(fake.messages()) == 8

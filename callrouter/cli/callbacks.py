@@ -35,7 +35,9 @@ def _connect(args: argparse.Namespace) -> redis.Redis:
     try:
         conn.ping()
     except redis.RedisError as exc:
-        raise UsageError(f"cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})") from None
+        raise UsageError(
+            f"cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})"
+        ) from None
     return conn
 
 
@@ -48,7 +50,9 @@ def _context(args: argparse.Namespace) -> tuple[queueing.CallbackContext, Config
 def _resolve(ctx: queueing.CallbackContext, ref: str) -> str:
     rid = ctx.store.resolve(ref)
     if rid is None:
-        raise UsageError(f"no callback {ref!r} (give its id, a unique id prefix, or its 3-digit code)")
+        raise UsageError(
+            f"no callback {ref!r} (give its id, a unique id prefix, or its 3-digit code)"
+        )
     return rid
 
 
@@ -62,12 +66,25 @@ def _duration(seconds: int) -> str:
 
 def _row(req: cb.Request, config: Config, now: Any) -> list[str]:
     left = int((req.deadline - now).total_seconds())
-    sla = "done" if req.state in cb.TERMINAL else (f"{_duration(left)} left" if left >= 0 else f"{_duration(-left)} LATE")
+    sla = (
+        "done"
+        if req.state in cb.TERMINAL
+        else (f"{_duration(left)} left" if left >= 0 else f"{_duration(-left)} LATE")
+    )
     member = cb.member_by_id(config, req.claimed_by) if req.claimed_by else None
-    return [req.id, req.code or "-", req.state.value, str(req.priority),
-            _duration(int((now - req.created_at).total_seconds())), sla, req.caller_type,
-            req.region or "-", member.name if member else (req.claimed_by or "-"),
-            str(req.attempts), req.number_masked]
+    return [
+        req.id,
+        req.code or "-",
+        req.state.value,
+        str(req.priority),
+        _duration(int((now - req.created_at).total_seconds())),
+        sla,
+        req.caller_type,
+        req.region or "-",
+        member.name if member else (req.claimed_by or "-"),
+        str(req.attempts),
+        req.number_masked,
+    ]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -76,18 +93,44 @@ def cmd_list(args: argparse.Namespace) -> int:
     found = ctx.store.recent(args.limit) if args.all else ctx.store.active()
     found.sort(key=lambda r: (r.state in cb.TERMINAL, r.priority, r.deadline))
     if args.json:
-        print(json.dumps([{
-            "id": r.id, "code": r.code, "state": r.state.value, "priority": r.priority,
-            "age_seconds": int((now - r.created_at).total_seconds()),
-            "sla_left_seconds": int((r.deadline - now).total_seconds()),
-            "caller_type": r.caller_type, "region": r.region, "claimed_by": r.claimed_by,
-            "attempts": r.attempts, "number": r.number_masked,
-        } for r in found], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "code": r.code,
+                        "state": r.state.value,
+                        "priority": r.priority,
+                        "age_seconds": int((now - r.created_at).total_seconds()),
+                        "sla_left_seconds": int((r.deadline - now).total_seconds()),
+                        "caller_type": r.caller_type,
+                        "region": r.region,
+                        "claimed_by": r.claimed_by,
+                        "attempts": r.attempts,
+                        "number": r.number_masked,
+                    }
+                    for r in found
+                ],
+                indent=2,
+            )
+        )
         return 0
     if not found:
         print("no open callback requests" if not args.all else "no callback requests")
         return 0
-    header = ["ID", "CODE", "STATE", "PRIO", "AGE", "SLA", "CALLER", "REGION", "CLAIMED BY", "TRIES", "NUMBER"]
+    header = [
+        "ID",
+        "CODE",
+        "STATE",
+        "PRIO",
+        "AGE",
+        "SLA",
+        "CALLER",
+        "REGION",
+        "CLAIMED BY",
+        "TRIES",
+        "NUMBER",
+    ]
     rows = [header] + [_row(r, config, now) for r in found]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
@@ -107,7 +150,10 @@ def cmd_claim(args: argparse.Namespace) -> int:
         return 0
     holder = cb.member_by_id(config, result.holder or "") if result.holder else None
     state = result.request.state.value if result.request else "gone"
-    print(f"not claimed: {rid} is {state}" + (f", held by {holder.name}" if holder else ""), file=sys.stderr)
+    print(
+        f"not claimed: {rid} is {state}" + (f", held by {holder.name}" if holder else ""),
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -116,10 +162,16 @@ def _simple(args: argparse.Namespace, action: str) -> int:
     rid = _resolve(ctx, args.id)
     by = args.by or os.environ.get("USER", "cli")
     now = clock.now()
-    t = (queueing.release(ctx, rid, now, by=by) if action == "release"
-         else queueing.cancel(ctx, rid, now, by=by, note=args.note or ""))
+    t = (
+        queueing.release(ctx, rid, now, by=by)
+        if action == "release"
+        else queueing.cancel(ctx, rid, now, by=by, note=args.note or "")
+    )
     if t.ok:
-        print(f"{action}d {rid}: {t.before.value if t.before else '?'} -> {t.after.value if t.after else '?'}")
+        print(
+            f"{action}d {rid}: {t.before.value if t.before else '?'} -> "
+            f"{t.after.value if t.after else '?'}"
+        )
         return 0
     print(f"cannot {action} {rid}: it is {t.before.value if t.before else 'gone'}", file=sys.stderr)
     return 1
@@ -136,8 +188,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     ctx, _config = _context(args)
     summary = queueing.sweep(ctx, clock.now())
-    print(f"sweep: {summary['revived']} job(s) re-created, {summary['purged']} raw number(s) purged, "
-          f"{summary['forgotten']} finished request(s) deleted")
+    print(
+        f"sweep: {summary['revived']} job(s) re-created, {summary['purged']} raw number(s) purged, "
+        f"{summary['forgotten']} finished request(s) deleted"
+    )
     return 0
 
 
@@ -151,15 +205,24 @@ def _guard(func: Any) -> Any:
             return 2
         except ConfigRejected:
             return 1
+
     return run
 
 
 def _common(parser: argparse.ArgumentParser, default: Any) -> None:
     """--config and --redis-url, accepted before or after the action."""
-    parser.add_argument("--config", metavar="DIR", default=default,
-                        help="config directory (default: $CALLROUTER_CONFIG_DIR or ./config)")
-    parser.add_argument("--redis-url", metavar="URL", default=default,
-                        help="Redis of the queue (default: $REDIS_URL)")
+    parser.add_argument(
+        "--config",
+        metavar="DIR",
+        default=default,
+        help="config directory (default: $CALLROUTER_CONFIG_DIR or ./config)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        default=default,
+        help="Redis of the queue (default: $REDIS_URL)",
+    )
 
 
 def register(sub: Any) -> None:
@@ -175,14 +238,18 @@ def register(sub: Any) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_guard(cmd_list))
 
-    q = actions.add_parser("claim", help="claim a request for a staff member (then they are called)")
+    q = actions.add_parser(
+        "claim", help="claim a request for a staff member (then they are called)"
+    )
     _common(q, argparse.SUPPRESS)
     q.add_argument("id", help="request id, id prefix or claim code")
     q.add_argument("--by", required=True, metavar="MEMBER", help="staff member id, e.g. anna")
     q.set_defaults(func=_guard(cmd_claim))
 
-    for name, helptext, func in (("release", "hand a claimed request back to the queue", cmd_release),
-                                 ("cancel", "close a request without calling back", cmd_cancel)):
+    for name, helptext, func in (
+        ("release", "hand a claimed request back to the queue", cmd_release),
+        ("cancel", "close a request without calling back", cmd_cancel),
+    ):
         q = actions.add_parser(name, help=helptext)
         _common(q, argparse.SUPPRESS)
         q.add_argument("id", help="request id, id prefix or claim code")
@@ -191,6 +258,8 @@ def register(sub: Any) -> None:
             q.add_argument("--note", default=None, help="why (for the audit trail)")
         q.set_defaults(func=_guard(func))
 
-    q = actions.add_parser("sweep", help="run the safety net now (revive stuck requests, purge numbers)")
+    q = actions.add_parser(
+        "sweep", help="run the safety net now (revive stuck requests, purge numbers)"
+    )
     _common(q, argparse.SUPPRESS)
     q.set_defaults(func=_guard(cmd_sweep))

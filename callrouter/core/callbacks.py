@@ -111,7 +111,9 @@ def advance(state: State, event: Event) -> State:
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:
-        raise InvalidTransition(f"{event.value} is not allowed when a callback is {state.value}") from None
+        raise InvalidTransition(
+            f"{event.value} is not allowed when a callback is {state.value}"
+        ) from None
 
 
 def sources(event: Event) -> dict[State, State]:
@@ -194,7 +196,9 @@ class CallbackPolicy:
         return _by_type_or_kind(self.sla, caller_type, kind, max(self.sla.values(), default=1200))
 
     def priority_for(self, caller_type: str, kind: str) -> int:
-        return _by_type_or_kind(self.priority, caller_type, kind, max(self.priority.values(), default=9))
+        return _by_type_or_kind(
+            self.priority, caller_type, kind, max(self.priority.values(), default=9)
+        )
 
     def number_policy(self) -> numbers.NumberPolicy:
         return numbers.NumberPolicy(allow_foreign=self.allow_foreign)
@@ -229,8 +233,20 @@ Where = Callable[[tuple[str | int, ...]], Source]
 RawProblem = tuple[Source, str, str]
 
 _KEYS = {
-    "sla", "priority", "escalation", "fallback_team", "expire_after", "max_attempts", "ring",
-    "rate_limit", "dedupe_window", "allow_foreign", "spool_dir", "keep_raw_numbers", "keep_requests", "retry",
+    "sla",
+    "priority",
+    "escalation",
+    "fallback_team",
+    "expire_after",
+    "max_attempts",
+    "ring",
+    "rate_limit",
+    "dedupe_window",
+    "allow_foreign",
+    "spool_dir",
+    "keep_raw_numbers",
+    "keep_requests",
+    "retry",
 }
 
 
@@ -250,16 +266,23 @@ class _Checker:
     def err(self, path: tuple[str | int, ...], message: str, fix: str) -> None:
         self.problems.append((self.where(("callbacks",) + path), message, fix))
 
-    def mapping(self, path: tuple[str | int, ...], raw: object, allowed: set[str] | None) -> dict[str, Any]:
+    def mapping(
+        self, path: tuple[str | int, ...], raw: object, allowed: set[str] | None
+    ) -> dict[str, Any]:
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            self.err(path, f"callbacks.{_dotted(path)} must be a mapping", "indent its keys under it")
+            self.err(
+                path, f"callbacks.{_dotted(path)} must be a mapping", "indent its keys under it"
+            )
             return {}
         for key in raw:
             if allowed is not None and key not in allowed:
-                self.err(path + (key,), f"unknown key {key!r} in callbacks{'.' if path else ''}{_dotted(path)}",
-                         f"allowed keys: {', '.join(sorted(allowed))}")
+                self.err(
+                    path + (key,),
+                    f"unknown key {key!r} in callbacks{'.' if path else ''}{_dotted(path)}",
+                    f"allowed keys: {', '.join(sorted(allowed))}",
+                )
         return raw
 
     def duration(self, path: tuple[str | int, ...], raw: object, default: int, low: int = 0) -> int:
@@ -267,18 +290,27 @@ class _Checker:
             return default
         seconds = parse_duration(raw)
         if seconds is None or seconds < low:
-            self.err(path, f"callbacks.{_dotted(path)} {raw!r} is not a duration"
-                     + (f" of at least {low}s" if low else ""),
-                     'write a number with a unit, quoted or not: 30s, 10m, 2h, 7d')
+            self.err(
+                path,
+                f"callbacks.{_dotted(path)} {raw!r} is not a duration"
+                + (f" of at least {low}s" if low else ""),
+                "write a number with a unit, quoted or not: 30s, 10m, 2h, 7d",
+            )
             return default
         return seconds
 
-    def integer(self, path: tuple[str | int, ...], raw: object, default: int, low: int, high: int) -> int:
+    def integer(
+        self, path: tuple[str | int, ...], raw: object, default: int, low: int, high: int
+    ) -> int:
         if raw is None:
             return default
         if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-            self.err(path, f"callbacks.{_dotted(path)} must be a whole number from {low} to {high}, not {raw!r}",
-                     f"use a number between {low} and {high}")
+            self.err(
+                path,
+                f"callbacks.{_dotted(path)} must be a whole number "
+                f"from {low} to {high}, not {raw!r}",
+                f"use a number between {low} and {high}",
+            )
             return default
         return raw
 
@@ -293,11 +325,14 @@ class PolicyContext:
 
 
 def context_of(config: Config) -> PolicyContext:
-    return PolicyContext({c.id: c.kind.value for c in config.caller_types},
-                         frozenset(t.id for t in config.teams))
+    return PolicyContext(
+        {c.id: c.kind.value for c in config.caller_types}, frozenset(t.id for t in config.teams)
+    )
 
 
-def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[CallbackPolicy, list[RawProblem]]:
+def parse_policy(
+    raw: object, where: Where, ctx: PolicyContext
+) -> tuple[CallbackPolicy, list[RawProblem]]:
     """The ``callbacks:`` section -> policy, plus every problem with file:line."""
     c = _Checker(where)
     base = CallbackPolicy()
@@ -305,23 +340,33 @@ def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[Callbac
     kinds = {k.value for k in CallerKind}
     known = set(ctx.caller_kinds) | kinds | {"default"}
 
-    def per_caller(key: str, default: Mapping[str, int], parse: Callable[[tuple[str | int, ...], object], int]
-                   ) -> dict[str, int]:
+    def per_caller(
+        key: str, default: Mapping[str, int], parse: Callable[[tuple[str | int, ...], object], int]
+    ) -> dict[str, int]:
         table = c.mapping((key,), spec.get(key), None)
         if not table:
             return dict(default)
         out: dict[str, int] = {}
         for name, value in table.items():
             if name not in known:
-                c.err((key, name), f"{name!r} is not a caller type or kind",
-                      f"use a kind ({', '.join(sorted(kinds))}), a caller type id, or 'default'")
+                c.err(
+                    (key, name),
+                    f"{name!r} is not a caller type or kind",
+                    f"use a kind ({', '.join(sorted(kinds))}), a caller type id, or 'default'",
+                )
                 continue
             out[name] = parse((key, name), value)
-        missing = sorted(t for t, k in ctx.caller_kinds.items()
-                         if t not in out and k not in out and "default" not in out)
+        missing = sorted(
+            t
+            for t, k in ctx.caller_kinds.items()
+            if t not in out and k not in out and "default" not in out
+        )
         if missing:
-            c.err((key,), f"callbacks.{key} says nothing for caller type(s) {', '.join(missing)}",
-                  "add their kind (resident, relative, referrer) or a 'default'")
+            c.err(
+                (key,),
+                f"callbacks.{key} says nothing for caller type(s) {', '.join(missing)}",
+                "add their kind (resident, relative, referrer) or a 'default'",
+            )
         return out
 
     sla = per_caller("sla", base.sla, lambda p, v: c.duration(p, v, 1200, low=1))
@@ -332,40 +377,68 @@ def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[Callbac
     if raw_ladder is None:
         ladder = list(base.ladder)
     elif not isinstance(raw_ladder, list) or not raw_ladder:
-        c.err(("escalation",), "callbacks.escalation must be a non-empty list of steps",
-              "e.g. - {notify: oncall, after: 0m}")
+        c.err(
+            ("escalation",),
+            "callbacks.escalation must be a non-empty list of steps",
+            "e.g. - {notify: oncall, after: 0m}",
+        )
     else:
         for i, item in enumerate(raw_ladder):
             step = c.mapping(("escalation", i), item, {"notify", "after"})
             target = str(step.get("notify", ""))
             if target not in {t.value for t in Target}:
-                c.err(("escalation", i, "notify"), f"{target!r} is not someone to notify",
-                      f"use one of {', '.join(t.value for t in Target)}")
+                c.err(
+                    ("escalation", i, "notify"),
+                    f"{target!r} is not someone to notify",
+                    f"use one of {', '.join(t.value for t in Target)}",
+                )
                 continue
             after = step.get("after", "0s")
             pct = _PERCENT.match(after) if isinstance(after, str) else None
             if pct:
-                ladder.append(Step(Target(target), after_percent=int(pct.group(1)),
-                                   source=where(("callbacks", "escalation", i))))
+                ladder.append(
+                    Step(
+                        Target(target),
+                        after_percent=int(pct.group(1)),
+                        source=where(("callbacks", "escalation", i)),
+                    )
+                )
             else:
-                ladder.append(Step(Target(target), after_seconds=c.duration(("escalation", i, "after"), after, 0),
-                                   source=where(("callbacks", "escalation", i))))
+                ladder.append(
+                    Step(
+                        Target(target),
+                        after_seconds=c.duration(("escalation", i, "after"), after, 0),
+                        source=where(("callbacks", "escalation", i)),
+                    )
+                )
         if ladder and ladder[0].delay(1) != 0:
-            c.err(("escalation", 0), "the first escalation step must be sent at once",
-                  "give the first step after: 0m")
+            c.err(
+                ("escalation", 0),
+                "the first escalation step must be sent at once",
+                "give the first step after: 0m",
+            )
         probe = max(sla.values(), default=1200)
         delays = [s.delay(probe) for s in ladder]
         if delays != sorted(delays):
-            c.err(("escalation",), "escalation steps must be listed in the order they are sent",
-                  "order the steps by their 'after'")
+            c.err(
+                ("escalation",),
+                "escalation steps must be listed in the order they are sent",
+                "order the steps by their 'after'",
+            )
 
     fallback_team = spec.get("fallback_team")
     if fallback_team is not None and str(fallback_team) not in ctx.teams:
-        c.err(("fallback_team",), f"unknown team {fallback_team!r}",
-              f"use one of: {', '.join(sorted(ctx.teams))}")
+        c.err(
+            ("fallback_team",),
+            f"unknown team {fallback_team!r}",
+            f"use one of: {', '.join(sorted(ctx.teams))}",
+        )
     if fallback_team is None and any(s.target is Target.FALLBACK for s in ladder):
-        c.err(("escalation",), "the ladder notifies the fallback team but no fallback_team is set",
-              "add fallback_team: <team id>, the team on duty 24/7")
+        c.err(
+            ("escalation",),
+            "the ladder notifies the fallback team but no fallback_team is set",
+            "add fallback_team: <team id>, the team on duty 24/7",
+        )
 
     ring = c.mapping(("ring",), spec.get("ring"), {"staff", "caller"})
     rate = c.mapping(("rate_limit",), spec.get("rate_limit"), {"requests", "per"})
@@ -374,26 +447,44 @@ def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[Callbac
     backoff = base.retry_backoff
     if backoff_raw is not None:
         if not isinstance(backoff_raw, list) or not backoff_raw:
-            c.err(("retry", "backoff"), "callbacks.retry.backoff must be a list of durations",
-                  "e.g. backoff: [10s, 30s, 1m, 5m]")
+            c.err(
+                ("retry", "backoff"),
+                "callbacks.retry.backoff must be a list of durations",
+                "e.g. backoff: [10s, 30s, 1m, 5m]",
+            )
         else:
-            backoff = tuple(c.duration(("retry", "backoff", i), v, 10) for i, v in enumerate(backoff_raw))
+            backoff = tuple(
+                c.duration(("retry", "backoff", i), v, 10) for i, v in enumerate(backoff_raw)
+            )
     allow_foreign = spec.get("allow_foreign", False)
     if not isinstance(allow_foreign, bool):
-        c.err(("allow_foreign",), f"callbacks.allow_foreign must be true or false, not {allow_foreign!r}",
-              "write true or false")
+        c.err(
+            ("allow_foreign",),
+            f"callbacks.allow_foreign must be true or false, not {allow_foreign!r}",
+            "write true or false",
+        )
         allow_foreign = False
 
     expire = c.duration(("expire_after",), spec.get("expire_after"), base.expire_seconds, low=1)
     ladder_end = max((s.delay(max(sla.values(), default=1)) for s in ladder), default=0)
     if expire <= ladder_end:
-        c.err(("expire_after",), "requests would expire before the last escalation step is sent",
-              "make expire_after longer than the last step's 'after'")
-    keep = c.duration(("keep_raw_numbers",), spec.get("keep_raw_numbers"), base.keep_raw_numbers_seconds, low=1)
-    keep_requests = c.duration(("keep_requests",), spec.get("keep_requests"), base.keep_requests_seconds, low=1)
+        c.err(
+            ("expire_after",),
+            "requests would expire before the last escalation step is sent",
+            "make expire_after longer than the last step's 'after'",
+        )
+    keep = c.duration(
+        ("keep_raw_numbers",), spec.get("keep_raw_numbers"), base.keep_raw_numbers_seconds, low=1
+    )
+    keep_requests = c.duration(
+        ("keep_requests",), spec.get("keep_requests"), base.keep_requests_seconds, low=1
+    )
     if keep_requests < keep:
-        c.err(("keep_requests",), "requests would be deleted before their raw numbers are due",
-              "make keep_requests at least keep_raw_numbers")
+        c.err(
+            ("keep_requests",),
+            "requests would be deleted before their raw numbers are due",
+            "make keep_requests at least keep_raw_numbers",
+        )
 
     policy = CallbackPolicy(
         sla=sla,
@@ -401,13 +492,24 @@ def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[Callbac
         ladder=tuple(ladder),
         fallback_team=str(fallback_team) if fallback_team is not None else None,
         expire_seconds=expire,
-        max_attempts=c.integer(("max_attempts",), spec.get("max_attempts"), base.max_attempts, 1, 10),
-        staff_ring_seconds=c.duration(("ring", "staff"), ring.get("staff"), base.staff_ring_seconds, low=5),
-        caller_ring_seconds=c.duration(("ring", "caller"), ring.get("caller"), base.caller_ring_seconds, low=5),
-        rate_limit_requests=c.integer(("rate_limit", "requests"), rate.get("requests"),
-                                      base.rate_limit_requests, 1, 100),
-        rate_limit_seconds=c.duration(("rate_limit", "per"), rate.get("per"), base.rate_limit_seconds, low=1),
-        dedupe_seconds=c.duration(("dedupe_window",), spec.get("dedupe_window"), base.dedupe_seconds),
+        max_attempts=c.integer(
+            ("max_attempts",), spec.get("max_attempts"), base.max_attempts, 1, 10
+        ),
+        staff_ring_seconds=c.duration(
+            ("ring", "staff"), ring.get("staff"), base.staff_ring_seconds, low=5
+        ),
+        caller_ring_seconds=c.duration(
+            ("ring", "caller"), ring.get("caller"), base.caller_ring_seconds, low=5
+        ),
+        rate_limit_requests=c.integer(
+            ("rate_limit", "requests"), rate.get("requests"), base.rate_limit_requests, 1, 100
+        ),
+        rate_limit_seconds=c.duration(
+            ("rate_limit", "per"), rate.get("per"), base.rate_limit_seconds, low=1
+        ),
+        dedupe_seconds=c.duration(
+            ("dedupe_window",), spec.get("dedupe_window"), base.dedupe_seconds
+        ),
         allow_foreign=allow_foreign,
         spool_dir=str(spec.get("spool_dir", base.spool_dir)),
         keep_raw_numbers_seconds=keep,
@@ -419,7 +521,9 @@ def parse_policy(raw: object, where: Where, ctx: PolicyContext) -> tuple[Callbac
 
 def policy_of(config: Config) -> CallbackPolicy:
     """The policy of an already validated config (defaults when the section is absent)."""
-    policy, problems = parse_policy(config.extra.get("callbacks"), lambda _p: NOWHERE, context_of(config))
+    policy, problems = parse_policy(
+        config.extra.get("callbacks"), lambda _p: NOWHERE, context_of(config)
+    )
     if problems:
         raise ValueError(f"invalid callbacks section: {problems[0][1]}")
     return policy
@@ -434,8 +538,11 @@ def check_config(data: Mapping[str, Any], where: Where) -> list[RawProblem]:
     if "callbacks" not in data:
         return []
     raw_types = data.get("caller_types")
-    kinds = {str(k): str(v.get("kind", "")) for k, v in raw_types.items() if isinstance(v, dict)} \
-        if isinstance(raw_types, dict) else {}
+    kinds = (
+        {str(k): str(v.get("kind", "")) for k, v in raw_types.items() if isinstance(v, dict)}
+        if isinstance(raw_types, dict)
+        else {}
+    )
     raw_teams = data.get("teams")
     teams = frozenset(str(t) for t in raw_teams) if isinstance(raw_teams, dict) else frozenset()
     return parse_policy(data["callbacks"], where, PolicyContext(kinds, teams))[1]
@@ -554,7 +661,11 @@ def sla_seconds(request: Request, policy: CallbackPolicy) -> int:
 
 
 def recipients(
-    target: Target, routes: Iterable[Route], config: Config, policy: CallbackPolicy, moment: dt.datetime
+    target: Target,
+    routes: Iterable[Route],
+    config: Config,
+    policy: CallbackPolicy,
+    moment: dt.datetime,
 ) -> tuple[Member, ...]:
     """Who gets the SMS for one ladder step at `moment` (members without SMS left out)."""
     routes = tuple(routes)
@@ -656,8 +767,10 @@ def claimed_sms(request: Request, claimer: str) -> str:
 def claim_reply(request: Request, won: bool, claimer_name: str, current: State) -> str:
     """The answer to a staff member's claim attempt."""
     if won:
-        return (f"Terugbelverzoek {request.code} is van u. We bellen u nu vanaf de crisislijn; "
-                f"neem op en druk 1 om de beller te verbinden.")
+        return (
+            f"Terugbelverzoek {request.code} is van u. We bellen u nu vanaf de crisislijn; "
+            f"neem op en druk 1 om de beller te verbinden."
+        )
     if current in (State.CLAIMED, State.CALLING):
         return f"Terugbelverzoek {request.code} is al geclaimd door {claimer_name}."
     if current is State.COMPLETED:
@@ -665,14 +778,22 @@ def claim_reply(request: Request, won: bool, claimer_name: str, current: State) 
     return f"Terugbelverzoek {request.code} is niet meer open ({_STATE_NL[current]})."
 
 
-HELP_SMS = "Antwoord OK gevolgd door de code (bijv. OK 123) om een terugbelverzoek te claimen, of 1 voor het laatste."
+HELP_SMS = (
+    "Antwoord OK gevolgd door de code (bijv. OK 123) om een terugbelverzoek te claimen, "
+    "of 1 voor het laatste."
+)
 UNKNOWN_SENDER_SMS = "Dit nummer kan geen terugbelverzoeken claimen."
 NOTHING_TO_CLAIM_SMS = "Er staat geen terugbelverzoek voor u open."
 
 _STATE_NL: Mapping[State, str] = {
-    State.REQUESTED: "in de wachtrij", State.NOTIFIED: "in de wachtrij", State.CLAIMED: "geclaimd",
-    State.CALLING: "wordt gebeld", State.COMPLETED: "afgehandeld", State.FAILED: "mislukt",
-    State.EXPIRED: "verlopen", State.CANCELLED: "geannuleerd",
+    State.REQUESTED: "in de wachtrij",
+    State.NOTIFIED: "in de wachtrij",
+    State.CLAIMED: "geclaimd",
+    State.CALLING: "wordt gebeld",
+    State.COMPLETED: "afgehandeld",
+    State.FAILED: "mislukt",
+    State.EXPIRED: "verlopen",
+    State.CANCELLED: "geannuleerd",
 }
 
 
@@ -685,7 +806,9 @@ def spoken_digits(e164: str, count: int = 4) -> str:
 def spoken_national(e164: str) -> str:
     """The whole number in national form, digit by digit ('0 6 1 2 ...')."""
     try:
-        national = phonenumbers.format_number(numbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
+        national = phonenumbers.format_number(
+            numbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL
+        )
     except numbers.NumberError:
         national = e164
     return " ".join(ch for ch in national if ch.isdigit() or ch == "+")
@@ -748,8 +871,10 @@ def check_callback_number(raw: str, policy: CallbackPolicy) -> tuple[str | None,
     except numbers.NumberError:
         return None, Refusal.INVALID
     parsed = numbers.parse(e164)
-    if phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.PREMIUM_RATE,
-                                            phonenumbers.PhoneNumberType.SHARED_COST):
+    if phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+    ):
         return None, Refusal.PREMIUM
     return None, Refusal.FOREIGN
 
@@ -776,21 +901,34 @@ class FollowUp:
     step: int = 0
 
 
-def follow_ups(request: Request, policy: CallbackPolicy, moment: dt.datetime) -> tuple[FollowUp, ...]:
+def follow_ups(
+    request: Request, policy: CallbackPolicy, moment: dt.datetime
+) -> tuple[FollowUp, ...]:
     """The jobs a request needs now that it has just entered its current state."""
     state = request.state
     if state is State.REQUESTED:
         start = moment
         times = policy.step_times(start, sla_seconds(request, policy))
         ups = [FollowUp(Job.NOTIFY, at, request.epoch, step) for step, at in enumerate(times)]
-        ups.append(FollowUp(Job.EXPIRE, start + dt.timedelta(seconds=policy.expire_seconds), request.epoch))
+        ups.append(
+            FollowUp(Job.EXPIRE, start + dt.timedelta(seconds=policy.expire_seconds), request.epoch)
+        )
         return tuple(ups)
     if state is State.CLAIMED:
-        return (FollowUp(Job.BRIDGE, moment, request.attempts + 1),
-                FollowUp(Job.TELL_CLAIMED, moment, request.epoch))
+        return (
+            FollowUp(Job.BRIDGE, moment, request.attempts + 1),
+            FollowUp(Job.TELL_CLAIMED, moment, request.epoch),
+        )
     if state is State.CALLING:
-        return (FollowUp(Job.WATCH, moment + dt.timedelta(seconds=policy.bridge_watch_seconds),
-                         request.attempts),)
+        return (
+            FollowUp(
+                Job.WATCH,
+                moment + dt.timedelta(seconds=policy.bridge_watch_seconds),
+                request.attempts,
+            ),
+        )
     if state in TERMINAL:
-        return (FollowUp(Job.PURGE, moment + dt.timedelta(seconds=policy.keep_raw_numbers_seconds), 0),)
+        return (
+            FollowUp(Job.PURGE, moment + dt.timedelta(seconds=policy.keep_raw_numbers_seconds), 0),
+        )
     return ()

@@ -209,7 +209,9 @@ class CallbackStore:
 
     # -- create and read ------------------------------------------------------
 
-    def create(self, request: Request, moment: dt.datetime, pseudonym: str = "") -> tuple[bool, str]:
+    def create(
+        self, request: Request, moment: dt.datetime, pseudonym: str = ""
+    ) -> tuple[bool, str]:
         """Store a new request; (False, code) when the id exists already (a replay).
 
         Returns whether it was created and its claim code (3 digits, unique
@@ -218,10 +220,20 @@ class CallbackStore:
         candidates = [self.code_key(str(100 + secrets.randbelow(900))) for _ in range(24)]
         entry = _entry(moment, "created", "caller", f"priority {request.priority}")
         created, code = self._create(
-            keys=[self.key_for(request.id), QUEUE_KEY, ACTIVE_KEY, ALL_KEY, self.audit_key(request.id),
-                  *candidates],
-            args=[request.id, json.dumps(_fields(request, moment, pseudonym)), json.dumps(entry),
-                  int(request.created_at.timestamp())],
+            keys=[
+                self.key_for(request.id),
+                QUEUE_KEY,
+                ACTIVE_KEY,
+                ALL_KEY,
+                self.audit_key(request.id),
+                *candidates,
+            ],
+            args=[
+                request.id,
+                json.dumps(_fields(request, moment, pseudonym)),
+                json.dumps(entry),
+                int(request.created_at.timestamp()),
+            ],
         )
         return bool(created), code.decode() if isinstance(code, bytes) else str(code)
 
@@ -250,7 +262,9 @@ class CallbackStore:
             if rid:
                 return rid.decode()
         if len(ref) >= 4:
-            matches = [m.decode() for m in self.conn.zrange(ALL_KEY, 0, -1) if m.decode().startswith(ref)]
+            matches = [
+                m.decode() for m in self.conn.zrange(ALL_KEY, 0, -1) if m.decode().startswith(ref)
+            ]
             if len(matches) == 1:
                 return matches[0]
         return None
@@ -315,7 +329,9 @@ class CallbackStore:
             return Transition(True, State(before), State(after))
         return Transition(False, State(before) if before else None, None, after or None)
 
-    def note(self, request_id: str, moment: dt.datetime, event: str, by: str, note: str = "") -> None:
+    def note(
+        self, request_id: str, moment: dt.datetime, event: str, by: str, note: str = ""
+    ) -> None:
         """Add an audit entry that is not a state change (an SMS sent, a lost claim)."""
         self.conn.rpush(self.audit_key(request_id), json.dumps(_entry(moment, event, by, note)))
 
@@ -326,16 +342,28 @@ class CallbackStore:
         """The same caller asked again within the dedupe window: one request, counted."""
         pipe = self.conn.pipeline()
         pipe.hincrby(self.key_for(request_id), "asked", 1)
-        pipe.rpush(self.audit_key(request_id), json.dumps(
-            _entry(moment, "merged", "caller", f"asked again (call {call_sid or 'unknown'})")))
+        pipe.rpush(
+            self.audit_key(request_id),
+            json.dumps(
+                _entry(moment, "merged", "caller", f"asked again (call {call_sid or 'unknown'})")
+            ),
+        )
         pipe.execute()
 
     def audit(self, request_id: str) -> list[AuditEntry]:
         out = []
         for raw in self.conn.lrange(self.audit_key(request_id), 0, -1):
             e = json.loads(raw)
-            out.append(AuditEntry(e["at"], e["event"], e.get("by", ""), e.get("note", ""),
-                                  e.get("from"), e.get("to")))
+            out.append(
+                AuditEntry(
+                    e["at"],
+                    e["event"],
+                    e.get("by", ""),
+                    e.get("note", ""),
+                    e.get("from"),
+                    e.get("to"),
+                )
+            )
         return out
 
     # -- staff offers and SMS markers ------------------------------------------
@@ -351,7 +379,9 @@ class CallbackStore:
         sending leaves a marker that expires, after which a retry resends (at
         least once: the dead worker's SMS may have gone out).
         """
-        verdict = self._begin_send(keys=[marker], args=[int(lease_seconds * 1000), int(moment.timestamp() * 1000)])
+        verdict = self._begin_send(
+            keys=[marker], args=[int(lease_seconds * 1000), int(moment.timestamp() * 1000)]
+        )
         return _s(verdict)
 
     def finish_send(self, marker: str, sid: str, offered: tuple[str, str] | None = None) -> None:

@@ -112,10 +112,18 @@ class DedupeWindow:
         return holder.decode() if isinstance(holder, bytes) else str(holder)
 
     def swap(self, subject: str, expected: str, new: str | None, moment: dt.datetime) -> bool:
-        """Hand the slot from `expected` to `new` (None releases it); False if someone else holds it."""
+        """Hand the slot from `expected` to `new` (None releases it).
+
+        False, changing nothing, when someone else holds it."""
         if self.window_seconds <= 0:
             return True
         done = self.conn.eval(
-            _SWAP, 1, self.key_for(subject), expected, new or "", self.window_seconds * 1000, _ms(moment)
+            _SWAP,
+            1,
+            self.key_for(subject),
+            expected,
+            new or "",
+            self.window_seconds * 1000,
+            _ms(moment),
         )
         return bool(done)

@@ -71,7 +71,10 @@ class Spool:
     def pending(self) -> bool:
         """Whether anything waits to be replayed (cheap: a directory listing)."""
         try:
-            return any(p.name == _CURRENT or p.name.startswith(_REPLAYING) for p in self.directory.iterdir())
+            return any(
+                p.name == _CURRENT or p.name.startswith(_REPLAYING)
+                for p in self.directory.iterdir()
+            )
         except FileNotFoundError:
             return False
 
@@ -98,15 +101,26 @@ class Spool:
                     try:
                         record = json.loads(raw)
                     except ValueError:
-                        logger.warning("spool %s line %d is not JSON (torn write?); dropped", path.name, n + 1)
+                        logger.warning(
+                            "spool %s line %d is not JSON (torn write?); dropped", path.name, n + 1
+                        )
                         skipped += 1
                         continue
                     try:
                         apply(record)
                     except Exception:
-                        remaining = len(lines) - n + sum(len(p.read_bytes().splitlines()) for p in files[index + 1:])
-                        logger.warning("spool replay stopped at %s line %d; %d record(s) left for later",
-                                       path.name, n + 1, remaining, exc_info=True)
+                        remaining = (
+                            len(lines)
+                            - n
+                            + sum(len(p.read_bytes().splitlines()) for p in files[index + 1 :])
+                        )
+                        logger.warning(
+                            "spool replay stopped at %s line %d; %d record(s) left for later",
+                            path.name,
+                            n + 1,
+                            remaining,
+                            exc_info=True,
+                        )
                         return ReplayResult(applied, remaining, skipped)
                     applied += 1
                 path.unlink()

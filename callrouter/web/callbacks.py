@@ -93,7 +93,8 @@ class CallbackWeb:
     live: LiveSource
     conn: redis.Redis | None
     secret: str
-    """``CALLROUTER_SECRET``: signs the offer state, keys the number pseudonyms (one derived key each)."""
+    """``CALLROUTER_SECRET``: signs the offer state and keys the number pseudonyms
+    (one derived key for each)."""
     admin_token: str = ""
     spool_dir: str | None = None
     """Overrides the config's ``callbacks.spool_dir`` (tests, containers)."""
@@ -101,15 +102,22 @@ class CallbackWeb:
     def context(self, loaded: Loaded) -> queueing.CallbackContext:
         if self.conn is None:
             raise redis.ConnectionError("no Redis configured")
-        return queueing.CallbackContext(self.conn, loaded.config, cb.policy_of(loaded.config),
-                                        queueing.pseudonym_key(self.secret))
+        return queueing.CallbackContext(
+            self.conn,
+            loaded.config,
+            cb.policy_of(loaded.config),
+            queueing.pseudonym_key(self.secret),
+        )
 
     def spool(self, loaded: Loaded) -> Spool:
         return Spool(self.spool_dir or cb.policy_of(loaded.config).spool_dir)
 
     def states(self) -> URLSafeSerializer:
-        return URLSafeSerializer(_derive(self.secret.encode(), "callback-offer"), salt="callback-offer-v1",
-                                 signer_kwargs={"digest_method": hashlib.sha256})
+        return URLSafeSerializer(
+            _derive(self.secret.encode(), "callback-offer"),
+            salt="callback-offer-v1",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
 
     def offer(self, call: FinalCall) -> VoiceResponse | None:
         """The voice flow's seam: TwiML offering a callback, or None to dial the final line.
@@ -124,12 +132,15 @@ class CallbackWeb:
         try:
             self.conn.ping()
         except redis.RedisError:
-            logger.warning("call %s: Redis unreachable; no callback offer, dialling the final line",
-                           call.call_sid)
+            logger.warning(
+                "call %s: Redis unreachable; no callback offer, dialling the final line",
+                call.call_sid,
+            )
             return None
         facts = call.call.facts
-        state = _OfferState(call.call.lang, facts.caller_type, facts.age_group, facts.region, 0,
-                            call.decline_url)
+        state = _OfferState(
+            call.call.lang, facts.caller_type, facts.age_group, facts.region, 0, call.decline_url
+        )
         return _offer_twiml(call.loaded, state, call.caller_number)
 
 
@@ -157,64 +168,105 @@ def _derive(secret: bytes, purpose: str) -> bytes:
 
 _PROMPTS: dict[str, dict[str, str]] = {
     "nl": {
-        "offer": "Er is op dit moment niemand beschikbaar om uw oproep aan te nemen. Wij kunnen u terugbellen.",
-        "offer_own": ("Wilt u teruggebeld worden op het nummer dat eindigt op {last}? Druk 1. "
-                      "Wilt u een ander nummer invoeren? Druk 2. "
-                      "Wilt u liever nu doorverbonden worden met de crisisdienst? Druk 3."),
-        "offer_other": ("Wij zien uw nummer niet. Wilt u een nummer invoeren waarop wij u kunnen "
-                        "terugbellen? Druk 2. Wilt u liever nu doorverbonden worden met de crisisdienst? Druk 3."),
-        "enter": "Toets het telefoonnummer in waarop wij u kunnen terugbellen, en sluit af met een hekje.",
+        "offer": (
+            "Er is op dit moment niemand beschikbaar om uw oproep aan te nemen. Wij kunnen u "
+            "terugbellen."
+        ),
+        "offer_own": (
+            "Wilt u teruggebeld worden op het nummer dat eindigt op {last}? Druk 1. Wilt u een "
+            "ander nummer invoeren? Druk 2. Wilt u liever nu doorverbonden worden met de "
+            "crisisdienst? Druk 3."
+        ),
+        "offer_other": (
+            "Wij zien uw nummer niet. Wilt u een nummer invoeren waarop wij u kunnen terugbellen? "
+            "Druk 2. Wilt u liever nu doorverbonden worden met de crisisdienst? Druk 3."
+        ),
+        "enter": (
+            "Toets het telefoonnummer in waarop wij u kunnen terugbellen, en sluit af met een "
+            "hekje."
+        ),
         "invalid": "Dat is geen volledig telefoonnummer.",
         "premium": "Naar betaalde nummers, zoals 0900-nummers, kunnen wij niet terugbellen.",
         "foreign": "Wij kunnen alleen naar Nederlandse nummers terugbellen.",
         "confirm": "U toetste {digits}. Klopt dit? Druk 1. Wilt u het opnieuw invoeren? Druk 2.",
-        "created": ("Uw terugbelverzoek is genoteerd. Een hulpverlener belt u binnen {minutes} minuten terug. "
-                    "U ziet dan het nummer van de crisislijn. Houd uw telefoon bij de hand."),
-        "merged": ("U had al een terugbelverzoek, en dat staat nog steeds. "
-                   "Een hulpverlener belt u zo snel mogelijk terug, met het nummer van de crisislijn."),
-        "rate_limited": ("U heeft de afgelopen tijd al vaker om terugbellen gevraagd. "
-                         "Wij verbinden u nu door met de crisisdienst."),
-        "spooled": ("Uw terugbelverzoek is opgeslagen, maar door een storing kan het terugbellen langer duren "
-                    "dan normaal. Wilt u niet wachten? Druk 1, dan verbinden wij u nu door met de crisisdienst. "
-                    "Anders kunt u ophangen."),
-        "broken": "Door een storing kunnen wij nu geen terugbelverzoek aannemen. Wij verbinden u door met de crisisdienst.",
+        "created": (
+            "Uw terugbelverzoek is genoteerd. Een hulpverlener belt u binnen {minutes} minuten "
+            "terug. U ziet dan het nummer van de crisislijn. Houd uw telefoon bij de hand."
+        ),
+        "merged": (
+            "U had al een terugbelverzoek, en dat staat nog steeds. Een hulpverlener belt u zo "
+            "snel mogelijk terug, met het nummer van de crisislijn."
+        ),
+        "rate_limited": (
+            "U heeft de afgelopen tijd al vaker om terugbellen gevraagd. Wij verbinden u nu door "
+            "met de crisisdienst."
+        ),
+        "spooled": (
+            "Uw terugbelverzoek is opgeslagen, maar door een storing kan het terugbellen langer "
+            "duren dan normaal. Wilt u niet wachten? Druk 1, dan verbinden wij u nu door met de "
+            "crisisdienst. Anders kunt u ophangen."
+        ),
+        "broken": (
+            "Door een storing kunnen wij nu geen terugbelverzoek aannemen. Wij verbinden u door "
+            "met de crisisdienst."
+        ),
         "put_through": "Wij verbinden u door met de crisisdienst.",
         "goodbye": "Dank u wel. Tot zo.",
-        "called_back": ("Goedendag, u wordt teruggebeld door de crisislijn, zoals u had gevraagd. "
-                        "U wordt nu verbonden met een hulpverlener."),
+        "called_back": (
+            "Goedendag, u wordt teruggebeld door de crisislijn, zoals u had gevraagd. U wordt nu "
+            "verbonden met een hulpverlener."
+        ),
     },
     "en": {
         "offer": "Nobody is available to take your call right now. We can call you back.",
-        "offer_own": ("To be called back on the number ending in {last}, press 1. "
-                      "To enter another number, press 2. To be put through to the crisis service now, press 3."),
-        "offer_other": ("We cannot see your number. To enter a number we can call you back on, press 2. "
-                        "To be put through to the crisis service now, press 3."),
+        "offer_own": (
+            "To be called back on the number ending in {last}, press 1. To enter another number, "
+            "press 2. To be put through to the crisis service now, press 3."
+        ),
+        "offer_other": (
+            "We cannot see your number. To enter a number we can call you back on, press 2. To be "
+            "put through to the crisis service now, press 3."
+        ),
         "enter": "Please enter the phone number we can call you back on, followed by the hash key.",
         "invalid": "That is not a complete phone number.",
         "premium": "We cannot call back premium-rate numbers, such as 0900 numbers.",
         "foreign": "We can only call back Dutch numbers.",
         "confirm": "You entered {digits}. If that is right, press 1. To enter it again, press 2.",
-        "created": ("Your callback request has been noted. A crisis worker will call you back within {minutes} "
-                    "minutes, from the crisis line's number. Please keep your phone close."),
-        "merged": ("You already have a callback request, and it still stands. A crisis worker will call you "
-                   "back as soon as possible, from the crisis line's number."),
-        "rate_limited": ("You have asked for a callback several times recently. "
-                         "We are putting you through to the crisis service now."),
-        "spooled": ("Your callback request has been saved, but because of a technical problem it may take longer "
-                    "than usual. If you do not want to wait, press 1 and we will put you through to the crisis "
-                    "service now. Otherwise you can hang up."),
-        "broken": ("Because of a technical problem we cannot take a callback request now. "
-                   "We are putting you through to the crisis service."),
+        "created": (
+            "Your callback request has been noted. A crisis worker will call you back within "
+            "{minutes} minutes, from the crisis line's number. Please keep your phone close."
+        ),
+        "merged": (
+            "You already have a callback request, and it still stands. A crisis worker will call "
+            "you back as soon as possible, from the crisis line's number."
+        ),
+        "rate_limited": (
+            "You have asked for a callback several times recently. We are putting you through to "
+            "the crisis service now."
+        ),
+        "spooled": (
+            "Your callback request has been saved, but because of a technical problem it may take "
+            "longer than usual. If you do not want to wait, press 1 and we will put you through to "
+            "the crisis service now. Otherwise you can hang up."
+        ),
+        "broken": (
+            "Because of a technical problem we cannot take a callback request now. We are putting "
+            "you through to the crisis service."
+        ),
         "put_through": "We are putting you through to the crisis service.",
         "goodbye": "Thank you. Speak to you soon.",
-        "called_back": ("Hello, this is the crisis line calling you back, as you asked. "
-                        "You are now being connected to a crisis worker."),
+        "called_back": (
+            "Hello, this is the crisis line calling you back, as you asked. You are now being "
+            "connected to a crisis worker."
+        ),
     },
 }
 
 _STAFF: dict[str, str] = {
-    "intro": ("Crisislijn, terugbelverzoek {code}: {caller}, {region}, {age}, wacht {minutes} minuten. "
-              "Druk 1 om de beller nu te bellen."),
+    "intro": (
+        "Crisislijn, terugbelverzoek {code}: {caller}, {region}, {age}, wacht {minutes} minuten. "
+        "Druk 1 om de beller nu te bellen."
+    ),
     "gone": "Dit terugbelverzoek is niet meer actief. Dank u wel.",
     "connecting": "U wordt verbonden met de beller. De beller ziet het nummer van de crisislijn.",
     "no_input": "Geen keuze ontvangen. Het terugbelverzoek gaat terug in de wachtrij.",
@@ -247,16 +299,31 @@ class _OfferState:
         return CallerFacts(self.caller_type, self.age_group, self.region)
 
     def again(self) -> _OfferState:
-        return _OfferState(self.lang, self.caller_type, self.age_group, self.region, self.tries + 1,
-                           self.decline)
+        return _OfferState(
+            self.lang, self.caller_type, self.age_group, self.region, self.tries + 1, self.decline
+        )
 
     def fresh(self) -> _OfferState:
-        return _OfferState(self.lang, self.caller_type, self.age_group, self.region, 0, self.decline)
+        return _OfferState(
+            self.lang, self.caller_type, self.age_group, self.region, 0, self.decline
+        )
 
 
 def _dump(state: _OfferState) -> str:
-    token: str = _web().states().dumps(
-        [state.lang, state.caller_type, state.age_group, state.region, state.tries, state.decline])
+    token: str = (
+        _web()
+        .states()
+        .dumps(
+            [
+                state.lang,
+                state.caller_type,
+                state.age_group,
+                state.region,
+                state.tries,
+                state.decline,
+            ]
+        )
+    )
     return token
 
 
@@ -270,7 +337,9 @@ def _load(loaded: Loaded) -> _OfferState:
         except (BadSignature, ValueError, TypeError):
             logger.warning("%s: unreadable callback offer state; starting afresh", request.path)
     facts = recognise(_param("From") or None, loaded.config).facts
-    return _OfferState(loaded.menus.default_language, facts.caller_type, facts.age_group, facts.region, 0, None)
+    return _OfferState(
+        loaded.menus.default_language, facts.caller_type, facts.age_group, facts.region, 0, None
+    )
 
 
 def _link(endpoint: str, state: _OfferState | None = None, **values: Any) -> str:
@@ -279,7 +348,7 @@ def _link(endpoint: str, state: _OfferState | None = None, **values: Any) -> str
     path = url_for(endpoint, **values)
     base = current_app.config.get("PUBLIC_BASE_URL")
     if base:
-        return str(base).rstrip("/") + path[len(request.script_root):]
+        return str(base).rstrip("/") + path[len(request.script_root) :]
     return request.host_url.rstrip("/") + path
 
 
@@ -299,12 +368,16 @@ def _say(verb: Any, loaded: Loaded, lang: str, text: str) -> None:
 
 
 def _gather(response: VoiceResponse, loaded: Loaded, lang: str, action: str, **kw: Any) -> Any:
-    return response.gather(input="dtmf", action=action, method="POST",
-                           language=loaded.menus.voice(lang).language, **kw)
+    return response.gather(
+        input="dtmf", action=action, method="POST", language=loaded.menus.voice(lang).language, **kw
+    )
 
 
-def _put_through(loaded: Loaded, state: _OfferState | None, key: str | None = "put_through") -> VoiceResponse:
-    """Ring a person now: the voice flow's final line when we came from it, else the fallback line."""
+def _put_through(
+    loaded: Loaded, state: _OfferState | None, key: str | None = "put_through"
+) -> VoiceResponse:
+    """Ring a person now: the voice flow's final line when we came from it,
+    else the fallback line."""
     response = VoiceResponse()
     lang = state.lang if state else loaded.menus.default_language
     if key:
@@ -312,7 +385,9 @@ def _put_through(loaded: Loaded, state: _OfferState | None, key: str | None = "p
     if state is not None and state.decline:
         response.redirect(state.decline, method="POST")
         return response
-    return twiml.dial_line(response, loaded.fallback_number, loaded.config.crisis_number, _absolute(FALLBACK_PATH))
+    return twiml.dial_line(
+        response, loaded.fallback_number, loaded.config.crisis_number, _absolute(FALLBACK_PATH)
+    )
 
 
 def _absolute(path: str) -> str:
@@ -332,9 +407,13 @@ def _offer_twiml(loaded: Loaded, state: _OfferState, caller_number: str | None) 
     if state.tries >= MAX_TRIES:
         return _put_through(loaded, state)
     policy = cb.policy_of(loaded.config)
-    own, _ = cb.check_callback_number(caller_number or "", policy) if caller_number else (None, None)
+    own, _ = (
+        cb.check_callback_number(caller_number or "", policy) if caller_number else (None, None)
+    )
     response = VoiceResponse()
-    gather = _gather(response, loaded, state.lang, _link("callbacks.choice", state), num_digits=1, timeout=6)
+    gather = _gather(
+        response, loaded, state.lang, _link("callbacks.choice", state), num_digits=1, timeout=6
+    )
     if state.tries == 0:
         _say(gather, loaded, state.lang, _text(state.lang, "offer"))
     key = "offer_own" if own else "offer_other"
@@ -353,7 +432,9 @@ def caller_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseR
         except HTTPException:
             raise
         except Exception:
-            logger.exception("%s failed; putting the caller through to the fallback line", request.path)
+            logger.exception(
+                "%s failed; putting the caller through to the fallback line", request.path
+            )
             return _xml(_put_through(_web().live.current(), None, None))
 
     return guarded
@@ -394,8 +475,15 @@ def _enter_twiml(loaded: Loaded, state: _OfferState, reason: str | None = None) 
     response = VoiceResponse()
     if reason:
         _say(response, loaded, state.lang, _text(state.lang, reason))
-    gather = _gather(response, loaded, state.lang, _link("callbacks.number_check", state),
-                     finish_on_key="#", timeout=10, num_digits=16)
+    gather = _gather(
+        response,
+        loaded,
+        state.lang,
+        _link("callbacks.number_check", state),
+        finish_on_key="#",
+        timeout=10,
+        num_digits=16,
+    )
     _say(gather, loaded, state.lang, _text(state.lang, "enter"))
     response.redirect(_link("callbacks.number", state.again()), method="POST")
     return response
@@ -418,17 +506,31 @@ def number_check() -> ResponseReturnValue:
     digits = _param("Digits")
     typed, refusal = cb.check_callback_number(digits, cb.policy_of(loaded.config))
     if typed is None:
-        logger.info("call %s: typed callback number refused (%s)", _param("CallSid"),
-                    refusal.value if refusal else "?")
+        logger.info(
+            "call %s: typed callback number refused (%s)",
+            _param("CallSid"),
+            refusal.value if refusal else "?",
+        )
         return _xml(_enter_twiml(loaded, state.again(), (refusal or cb.Refusal.INVALID).value))
     try:
-        CallbackStore(_web().context(loaded).conn).remember_typed(_param("CallSid"), typed, TYPED_NUMBER_SECONDS)
+        CallbackStore(_web().context(loaded).conn).remember_typed(
+            _param("CallSid"), typed, TYPED_NUMBER_SECONDS
+        )
     except redis.RedisError:
-        logger.warning("call %s: Redis unreachable while a number was typed; putting through", _param("CallSid"))
+        logger.warning(
+            "call %s: Redis unreachable while a number was typed; putting through",
+            _param("CallSid"),
+        )
         return _xml(_put_through(loaded, state, "broken"))
     response = VoiceResponse()
-    gather = _gather(response, loaded, state.lang, _link("callbacks.number_confirm", state), num_digits=1,
-                     timeout=6)
+    gather = _gather(
+        response,
+        loaded,
+        state.lang,
+        _link("callbacks.number_confirm", state),
+        num_digits=1,
+        timeout=6,
+    )
     _say(gather, loaded, state.lang, _text(state.lang, "confirm", digits=cb.spoken_national(typed)))
     response.redirect(_link("callbacks.number_confirm", state), method="POST")
     return _xml(response)
@@ -471,7 +573,9 @@ def _submit(loaded: Loaded, state: _OfferState, number: str) -> VoiceResponse:
     lang = state.lang
     try:
         ctx = web.context(loaded)
-        result = queueing.submit(ctx, number=number, facts=state.facts, moment=now, call_sid=call_sid, lang=lang)
+        result = queueing.submit(
+            ctx, number=number, facts=state.facts, moment=now, call_sid=call_sid, lang=lang
+        )
     except redis.RedisError:
         return _spool(loaded, state, number, now, call_sid)
     _replay_if_pending(web, loaded, ctx, now)
@@ -481,27 +585,48 @@ def _submit(loaded: Loaded, state: _OfferState, number: str) -> VoiceResponse:
     if result.outcome is queueing.Outcome.MERGED:
         _say(response, loaded, lang, _text(lang, "merged"))
     else:
-        _say(response, loaded, lang, _text(lang, "created", minutes=math.ceil(result.sla_seconds / 60)))
+        _say(
+            response,
+            loaded,
+            lang,
+            _text(lang, "created", minutes=math.ceil(result.sla_seconds / 60)),
+        )
     return _goodbye(response, loaded, lang)
 
 
-def _spool(loaded: Loaded, state: _OfferState, number: str, now: dt.datetime, call_sid: str | None) -> VoiceResponse:
+def _spool(
+    loaded: Loaded, state: _OfferState, number: str, now: dt.datetime, call_sid: str | None
+) -> VoiceResponse:
     web = _web()
-    record = queueing.spool_record(request_id=queueing.new_request_id(), number=number, facts=state.facts,
-                                   moment=now, call_sid=call_sid, lang=state.lang)
+    record = queueing.spool_record(
+        request_id=queueing.new_request_id(),
+        number=number,
+        facts=state.facts,
+        moment=now,
+        call_sid=call_sid,
+        lang=state.lang,
+    )
     try:
         web.spool(loaded).append(record)
     except OSError:
-        logger.exception("call %s: Redis unreachable AND the spool failed; putting the caller through", call_sid)
+        logger.exception(
+            "call %s: Redis unreachable AND the spool failed; putting the caller through", call_sid
+        )
         return _put_through(loaded, state, "broken")
-    logger.warning("call %s: Redis unreachable; callback %s spooled to disk", call_sid, record["id"])
+    logger.warning(
+        "call %s: Redis unreachable; callback %s spooled to disk", call_sid, record["id"]
+    )
     response = VoiceResponse()
-    gather = _gather(response, loaded, state.lang, _link("callbacks.spooled", state), num_digits=1, timeout=6)
+    gather = _gather(
+        response, loaded, state.lang, _link("callbacks.spooled", state), num_digits=1, timeout=6
+    )
     _say(gather, loaded, state.lang, _text(state.lang, "spooled"))
     return _goodbye(response, loaded, state.lang)
 
 
-def _replay_if_pending(web: CallbackWeb, loaded: Loaded, ctx: queueing.CallbackContext, now: dt.datetime) -> None:
+def _replay_if_pending(
+    web: CallbackWeb, loaded: Loaded, ctx: queueing.CallbackContext, now: dt.datetime
+) -> None:
     """Redis answered: feed in whatever this machine spooled while it did not."""
     spool = web.spool(loaded)
     if not spool.pending():
@@ -515,7 +640,9 @@ def _replay_if_pending(web: CallbackWeb, loaded: Loaded, ctx: queueing.CallbackC
 # --------------------------------------------------------------------------- the bridged call
 
 
-def _bridge_request(loaded: Loaded, request_id: str) -> tuple[queueing.CallbackContext, cb.Request | None, int]:
+def _bridge_request(
+    loaded: Loaded, request_id: str
+) -> tuple[queueing.CallbackContext, cb.Request | None, int]:
     ctx = _web().context(loaded)
     try:
         attempt = int(request.args.get("attempt", ""))
@@ -548,7 +675,9 @@ def staff_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRe
         except Exception:
             logger.exception("%s failed", request.path)
             response = VoiceResponse()
-            response.say("Er ging iets mis. Het terugbelverzoek gaat terug in de wachtrij.", language="nl-NL")
+            response.say(
+                "Er ging iets mis. Het terugbelverzoek gaat terug in de wachtrij.", language="nl-NL"
+            )
             response.hangup()
             return _xml(response)
 
@@ -567,11 +696,29 @@ def bridge_staff(request_id: str) -> ResponseReturnValue:
     lang = loaded.menus.default_language
     lab = cb.labels(found, loaded.config)
     response = VoiceResponse()
-    gather = _gather(response, loaded, lang, _link("callbacks.bridge_accept", request_id=request_id, attempt=attempt),
-                     num_digits=1, timeout=10)
-    _say(gather, loaded, lang, _STAFF["intro"].format(code=found.code, caller=lab.caller, region=lab.region,
-                                                      age=lab.age, minutes=found.waited_minutes(_now())))
-    response.redirect(_link("callbacks.bridge_accept", request_id=request_id, attempt=attempt), method="POST")
+    gather = _gather(
+        response,
+        loaded,
+        lang,
+        _link("callbacks.bridge_accept", request_id=request_id, attempt=attempt),
+        num_digits=1,
+        timeout=10,
+    )
+    _say(
+        gather,
+        loaded,
+        lang,
+        _STAFF["intro"].format(
+            code=found.code,
+            caller=lab.caller,
+            region=lab.region,
+            age=lab.age,
+            minutes=found.waited_minutes(_now()),
+        ),
+    )
+    response.redirect(
+        _link("callbacks.bridge_accept", request_id=request_id, attempt=attempt), method="POST"
+    )
     return _xml(response)
 
 
@@ -590,18 +737,26 @@ def bridge_accept(request_id: str) -> ResponseReturnValue:
     policy = ctx.policy
     response = VoiceResponse()
     _say(response, loaded, loaded.menus.default_language, _STAFF["connecting"])
-    dial = response.dial(action=_link("callbacks.bridge_dialed", request_id=request_id, attempt=attempt),
-                         method="POST", timeout=policy.caller_ring_seconds,
-                         caller_id=loaded.config.crisis_number)
-    dial.number(found.number, url=_link("callbacks.bridge_caller", request_id=request_id, attempt=attempt),
-                method="POST")
+    dial = response.dial(
+        action=_link("callbacks.bridge_dialed", request_id=request_id, attempt=attempt),
+        method="POST",
+        timeout=policy.caller_ring_seconds,
+        caller_id=loaded.config.crisis_number,
+    )
+    dial.number(
+        found.number,
+        url=_link("callbacks.bridge_caller", request_id=request_id, attempt=attempt),
+        method="POST",
+    )
     return _xml(response)
 
 
 @bp.post("/bridge/<request_id>/caller")
 @twilio_signed
 def bridge_caller(request_id: str) -> ResponseReturnValue:
-    """The caller picked up: the callback is reached. They hear who is calling, then are connected."""
+    """The caller picked up: the callback is reached.
+
+    They hear who is calling, then are connected."""
     loaded = _web().live.current()
     ctx, found, attempt = _bridge_request(loaded, request_id)
     lang = found.lang if found else loaded.menus.default_language
@@ -609,7 +764,9 @@ def bridge_caller(request_id: str) -> ResponseReturnValue:
         try:
             queueing.reached(ctx, request_id, attempt, _now())
         except redis.RedisError:
-            logger.exception("callback %s: could not record 'reached'; connecting anyway", request_id)
+            logger.exception(
+                "callback %s: could not record 'reached'; connecting anyway", request_id
+            )
     response = VoiceResponse()
     _say(response, loaded, lang, _text(lang, "called_back"))
     return _xml(response)
@@ -651,7 +808,11 @@ def bridge_status(request_id: str) -> ResponseReturnValue:
 def _authorised() -> bool:
     token = _web().admin_token
     given = request.headers.get("Authorization", "")
-    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())
+    return (
+        bool(token)
+        and given.startswith("Bearer ")
+        and hmac.compare_digest(given[7:].encode(), token.encode())
+    )
 
 
 @api.before_request
@@ -665,14 +826,23 @@ def describe(req: cb.Request, now: dt.datetime, loaded: Loaded) -> dict[str, Any
     """A request as the CLI and API show it: masked number, no raw data."""
     member = cb.member_by_id(loaded.config, req.claimed_by) if req.claimed_by else None
     return {
-        "id": req.id, "code": req.code, "state": req.state.value, "priority": req.priority,
-        "caller_type": req.caller_type, "age_group": req.age_group, "region": req.region,
-        "number": req.number_masked, "created_at": req.created_at.isoformat(),
+        "id": req.id,
+        "code": req.code,
+        "state": req.state.value,
+        "priority": req.priority,
+        "caller_type": req.caller_type,
+        "age_group": req.age_group,
+        "region": req.region,
+        "number": req.number_masked,
+        "created_at": req.created_at.isoformat(),
         "age_seconds": int((now - req.created_at).total_seconds()),
         "deadline": req.deadline.isoformat(),
         "sla_left_seconds": int((req.deadline - now).total_seconds()),
-        "claimed_by": req.claimed_by, "claimed_by_name": member.name if member else None,
-        "attempts": req.attempts, "asked": req.asked, "outcome": req.outcome,
+        "claimed_by": req.claimed_by,
+        "claimed_by_name": member.name if member else None,
+        "attempts": req.attempts,
+        "asked": req.asked,
+        "outcome": req.outcome,
     }
 
 
@@ -707,5 +877,6 @@ def api_act(ref: str, action: str) -> ResponseReturnValue:
         t = queueing.cancel(ctx, rid, now, by=by, note=str(body.get("note", "")))
     else:
         return jsonify(error=f"unknown action {action!r}"), 404
-    return jsonify(ok=t.ok, state=(t.after or t.before).value if (t.after or t.before) else None), \
-        200 if t.ok else 409
+    return jsonify(
+        ok=t.ok, state=(t.after or t.before).value if (t.after or t.before) else None
+    ), 200 if t.ok else 409

@@ -38,7 +38,10 @@ bp = Blueprint("sms", __name__, url_prefix="/sms")
 HANDLERS = "callrouter.sms.handlers"
 SmsHandler = Callable[[Member, str, dt.datetime], "str | None"]
 
-OUTAGE_SMS = "Claimen lukt nu niet door een storing. Probeer het over een minuut opnieuw, of bel de crisislijn."
+OUTAGE_SMS = (
+    "Claimen lukt nu niet door een storing. "
+    "Probeer het over een minuut opnieuw, of bel de crisislijn."
+)
 
 
 def init_app(app: Flask, handlers: Sequence[SmsHandler] = ()) -> None:
@@ -83,8 +86,11 @@ def incoming() -> ResponseReturnValue:
         else:
             request_id = ctx.store.by_code(reply.code or "")
         if request_id is None:
-            text = cb.NOTHING_TO_CLAIM_SMS if reply.kind is cb.ReplyKind.CLAIM_LAST else (
-                f"Code {reply.code} hoort niet bij een open terugbelverzoek.")
+            text = (
+                cb.NOTHING_TO_CLAIM_SMS
+                if reply.kind is cb.ReplyKind.CLAIM_LAST
+                else (f"Code {reply.code} hoort niet bij een open terugbelverzoek.")
+            )
             return _reply(text)
         result = queueing.claim(ctx, request_id, member.id, now, via="sms")
     except redis.RedisError:
@@ -93,5 +99,11 @@ def incoming() -> ResponseReturnValue:
     if result.request is None:
         return _reply(cb.NOTHING_TO_CLAIM_SMS)
     holder = cb.member_by_id(loaded.config, result.holder or "") if result.holder else None
-    return _reply(cb.claim_reply(result.request, result.won, holder.name if holder else "een collega",
-                                 result.request.state))
+    return _reply(
+        cb.claim_reply(
+            result.request,
+            result.won,
+            holder.name if holder else "een collega",
+            result.request.state,
+        )
+    )

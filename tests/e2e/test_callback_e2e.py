@@ -10,7 +10,6 @@ call, then for the outbound call to the staff member that the worker placed.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -44,7 +43,9 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = "+31612340077"
 CALLER_DIGITS = "612340077"
-SAMPLE_CALLBACKS = (ROOT / "config" / "callbacks.yaml").read_text().replace("var/spool/callbacks", "{spool}")
+SAMPLE_CALLBACKS = (
+    (ROOT / "config" / "callbacks.yaml").read_text().replace("var/spool/callbacks", "{spool}")
+)
 
 
 @pytest.fixture
@@ -57,9 +58,21 @@ def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byt
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "callrouter.app:create_app()"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "callrouter.app:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -80,13 +93,25 @@ def test_call_nobody_answers_callback_confirmed_sms_sent_reply_claims_bridged_ca
     config_dir = make_config_dir(tmp_path, SAMPLE_CALLBACKS, stable_rotas=True)
     port_env = worker_env(redis_url, config_dir, fake.base_url)
     web_log, worker_log = tmp_path / "gunicorn.log", tmp_path / "worker.log"
-    web_env = {k: v for k, v in port_env.items()
-               if k not in ("TWILIO_ACCOUNT_SID", "TWILIO_API_BASE_URL", "CALLROUTER_PUBLIC_BASE_URL")}
-    web_env.update({"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "CALLROUTER_PSEUDONYM_KEY": PSEUDONYM_KEY,
-                    "CALLROUTER_DRY_RUN": "1", "CALLROUTER_SECRET": SECRET})
+    web_env = {
+        k: v
+        for k, v in port_env.items()
+        if k not in ("TWILIO_ACCOUNT_SID", "TWILIO_API_BASE_URL", "CALLROUTER_PUBLIC_BASE_URL")
+    }
+    web_env.update(
+        {
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "CALLROUTER_PSEUDONYM_KEY": PSEUDONYM_KEY,
+            "CALLROUTER_DRY_RUN": "1",
+            "CALLROUTER_SECRET": SECRET,
+        }
+    )
     web, url = start_gunicorn(web_env, web_log)
-    worker = RqWorker(redis_url, port_env | {"CALLROUTER_PUBLIC_BASE_URL": url,
-                                             "CALLROUTER_PSEUDONYM_KEY": PSEUDONYM_KEY}, worker_log).start()
+    worker = RqWorker(
+        redis_url,
+        port_env | {"CALLROUTER_PUBLIC_BASE_URL": url, "CALLROUTER_PSEUDONYM_KEY": PSEUDONYM_KEY},
+        worker_log,
+    ).start()
     transport = HttpTransport()
     twilio = Twilio(transport, AUTH_TOKEN, url)
     try:
@@ -110,10 +135,16 @@ def test_call_nobody_answers_callback_confirmed_sms_sent_reply_claims_bridged_ca
         assert sms.field("To") == ILSE and sms.field("From") == CRISIS_NUMBER
         assert f"OK {request.code}" in sms.field("Body") and "+31 ***** 00 77" in sms.field("Body")
 
-        # 4. She replies "1" from her own mobile and gets the request.
-        reply = twilio.post("/sms/incoming", {"From": ILSE, "To": CRISIS_NUMBER, "Body": "1",
-                                              "MessageSid": "SM" + "1" * 32})
-        assert reply is not None and "is van u" in "".join(m.text or "" for m in reply.iter("Message"))
+        # 4. She replies "1" from her own mobile (the worker has recorded what it sent
+        #    by then: a person cannot answer an SMS within the milliseconds that takes).
+        wait_until(lambda: store.get(request.id).state is State.NOTIFIED, what="notified")  # type: ignore[union-attr]
+        reply = twilio.post(
+            "/sms/incoming",
+            {"From": ILSE, "To": CRISIS_NUMBER, "Body": "1", "MessageSid": "SM" + "1" * 32},
+        )
+        assert reply is not None and "is van u" in "".join(
+            m.text or "" for m in reply.iter("Message")
+        )
 
         # 5. The worker calls her from the crisis number ...
         [bridge] = fake.wait_for("calls", 1, timeout=15)
@@ -130,12 +161,17 @@ def test_call_nobody_answers_callback_confirmed_sms_sent_reply_claims_bridged_ca
         staff.pick_up(0)
         assert staff.state is CallState.CONNECTED
         done = store.get(request.id)
-        assert done is not None and (done.state, done.claimed_by, done.outcome) == (State.COMPLETED, "ilse",
-                                                                                    "reached")
+        assert done is not None and (done.state, done.claimed_by, done.outcome) == (
+            State.COMPLETED,
+            "ilse",
+            "reached",
+        )
         events = [e.event for e in store.audit(request.id)]
         for event in ("created", "sms_sent", "notify", "claim", "dial", "bridge_placed", "reached"):
             assert event in events, events
-        wait_until(lambda: len(fake.messages()) == 1, what="no further SMS")  # nobody else was offered it
+        wait_until(
+            lambda: len(fake.messages()) == 1, what="no further SMS"
+        )  # nobody else was offered it
     finally:
         transport.close()
         worker.stop()
