@@ -471,14 +471,16 @@ def _after(ctx: CallbackContext, request: cb.Request, now: dt.datetime) -> None:
 
 
 def _record(ctx: CallbackContext, request: cb.Request, state: cb.State, now: dt.datetime) -> None:
-    """Tell the call log (issue #5) about the lifecycle; it never raises."""
+    """Tell the call log (issue #5) about the lifecycle: requested, claimed, calling,
+    completed, ... joined to the call by its CallSid. Paperwork never stops a callback."""
     if not request.call_sid:
         return
     try:
         from callrouter.stores.calls import CallStore
-    except ImportError:  # pragma: no cover - the records store is optional
-        return
-    CallStore(ctx.conn, None).callback(request.call_sid, request.id, state.value, now)
+
+        CallStore(ctx.conn, None).callback(request.call_sid, request.id, state.value, now)
+    except Exception:  # noqa: BLE001
+        logger.exception("callback %s: could not tell the call log (%s)", request.id, state.value)
 
 
 # --------------------------------------------------------------------------- recovery

@@ -190,7 +190,7 @@ _PROMPTS: dict[str, dict[str, str]] = {
         "foreign": "Wij kunnen alleen naar Nederlandse nummers terugbellen.",
         "confirm": "U toetste {digits}. Klopt dit? Druk 1. Wilt u het opnieuw invoeren? Druk 2.",
         "created": (
-            "Uw terugbelverzoek is genoteerd. Een hulpverlener belt u binnen {minutes} minuten "
+            "Uw terugbelverzoek is genoteerd. Een hulpverlener belt u binnen {minutes} "
             "terug. U ziet dan het nummer van de crisislijn. Houd uw telefoon bij de hand."
         ),
         "merged": (
@@ -234,7 +234,7 @@ _PROMPTS: dict[str, dict[str, str]] = {
         "confirm": "You entered {digits}. If that is right, press 1. To enter it again, press 2.",
         "created": (
             "Your callback request has been noted. A crisis worker will call you back within "
-            "{minutes} minutes, from the crisis line's number. Please keep your phone close."
+            "{minutes}, from the crisis line's number. Please keep your phone close."
         ),
         "merged": (
             "You already have a callback request, and it still stands. A crisis worker will call "
@@ -274,6 +274,12 @@ _STAFF: dict[str, str] = {
     "given_up": "De beller is niet bereikt. Het terugbelverzoek is gesloten als mislukt.",
     "ended": "Het gesprek is beëindigd. Dank u wel.",
 }
+
+
+def _minutes(lang: str, count: int) -> str:
+    if lang == "en":
+        return f"{count} minute" if count == 1 else f"{count} minutes"
+    return f"{count} minuut" if count == 1 else f"{count} minuten"
 
 
 def _text(lang: str, key: str, **values: object) -> str:
@@ -589,7 +595,7 @@ def _submit(loaded: Loaded, state: _OfferState, number: str) -> VoiceResponse:
             response,
             loaded,
             lang,
-            _text(lang, "created", minutes=math.ceil(result.sla_seconds / 60)),
+            _text(lang, "created", minutes=_minutes(lang, math.ceil(result.sla_seconds / 60))),
         )
     return _goodbye(response, loaded, lang)
 
