@@ -250,7 +250,7 @@ class CallbackStore:
 
     def pseudonym(self, request_id: str) -> str:
         value = self.conn.hget(self.key_for(request_id), "number_pn")
-        return value.decode() if value else ""
+        return _s(value) if value else ""
 
     def resolve(self, ref: str) -> str | None:
         """A request id from an id, a claim code or a unique id prefix (for the CLI)."""
@@ -260,34 +260,32 @@ class CallbackStore:
         if ref.isdigit() and len(ref) == 3:
             rid = self.conn.get(self.code_key(ref))
             if rid:
-                return rid.decode()
+                return _s(rid)
         if len(ref) >= 4:
-            matches = [
-                m.decode() for m in self.conn.zrange(ALL_KEY, 0, -1) if m.decode().startswith(ref)
-            ]
+            matches = [_s(m) for m in self.conn.zrange(ALL_KEY, 0, -1) if _s(m).startswith(ref)]
             if len(matches) == 1:
                 return matches[0]
         return None
 
     def by_code(self, code: str) -> str | None:
         rid = self.conn.get(self.code_key(code))
-        return rid.decode() if rid else None
+        return _s(rid) if rid else None
 
     def queue(self) -> list[Request]:
         """Open requests, most urgent first."""
-        return self.get_many(m.decode() for m in self.conn.zrange(QUEUE_KEY, 0, -1))
+        return self.get_many(_s(m) for m in self.conn.zrange(QUEUE_KEY, 0, -1))
 
     def active(self) -> list[Request]:
         """Every request not in a terminal state, oldest first."""
-        ids = {m.decode() for m in self.conn.smembers(ACTIVE_KEY)}
+        ids = {_s(m) for m in self.conn.smembers(ACTIVE_KEY)}
         return sorted(self.get_many(ids), key=lambda r: r.created_at)
 
     def recent(self, limit: int = 50) -> list[Request]:
         """The latest requests in any state, newest first."""
-        return self.get_many(m.decode() for m in self.conn.zrevrange(ALL_KEY, 0, limit - 1))
+        return self.get_many(_s(m) for m in self.conn.zrevrange(ALL_KEY, 0, limit - 1))
 
     def older_than(self, moment: dt.datetime) -> list[str]:
-        return [m.decode() for m in self.conn.zrangebyscore(ALL_KEY, "-inf", moment.timestamp())]
+        return [_s(m) for m in self.conn.zrangebyscore(ALL_KEY, "-inf", moment.timestamp())]
 
     # -- change -------------------------------------------------------------
 
@@ -370,7 +368,7 @@ class CallbackStore:
 
     def last_offer(self, member_id: str) -> str | None:
         rid = self.conn.get(self.offer_key(member_id))
-        return rid.decode() if rid else None
+        return _s(rid) if rid else None
 
     def begin_send(self, marker: str, moment: dt.datetime, lease_seconds: float) -> str:
         """'go' (send now), 'sent' (already done) or 'busy' (another attempt in flight).
@@ -399,13 +397,13 @@ class CallbackStore:
 
     def offered_to(self, request_id: str) -> set[str]:
         """Member ids that were asked by SMS to claim this request."""
-        return {m.decode() for m in self.conn.smembers(self.offered_key(request_id))}
+        return {_s(m) for m in self.conn.smembers(self.offered_key(request_id))}
 
     def forget(self, request_id: str) -> bool:
         """Delete a finished request entirely (retention); open ones are never deleted."""
         key = self.key_for(request_id)
         state = self.conn.hget(key, "state")
-        if state is not None and State(state.decode()) not in TERMINAL:
+        if state is not None and State(_s(state)) not in TERMINAL:
             return False
         pipe = self.conn.pipeline()
         pipe.delete(key, self.audit_key(request_id), self.offered_key(request_id))
@@ -426,7 +424,7 @@ class CallbackStore:
 
     def typed(self, call_sid: str) -> str | None:
         value = self.conn.get(self.typed_key(call_sid))
-        return value.decode() if value else None
+        return _s(value) if value else None
 
     # -- privacy --------------------------------------------------------------
 
@@ -434,7 +432,7 @@ class CallbackStore:
         """Delete the raw number of a finished request; the masked form and pseudonym stay."""
         key = self.key_for(request_id)
         state = self.conn.hget(key, "state")
-        if state is None or State(state.decode()) not in TERMINAL:
+        if state is None or State(_s(state)) not in TERMINAL:
             return False
         if not self.conn.hdel(key, "number"):
             return False
@@ -456,7 +454,7 @@ def _text(value: object) -> str:
 
 def _s(value: object) -> str:
     if isinstance(value, bytes):
-        return value.decode()
+        return _s(value)
     return str(value)
 
 
@@ -486,8 +484,8 @@ def _fields(request: Request, moment: dt.datetime, pseudonym: str) -> dict[str, 
     }
 
 
-def _request(raw: Mapping[bytes, bytes]) -> Request:
-    f = {k.decode(): v.decode() for k, v in raw.items()}
+def _request(raw: Mapping[Any, Any]) -> Request:
+    f = {_s(k): _s(v) for k, v in raw.items()}
     return Request(
         id=f["id"],
         state=State(f["state"]),

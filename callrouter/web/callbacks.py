@@ -883,6 +883,5 @@ def api_act(ref: str, action: str) -> ResponseReturnValue:
         t = queueing.cancel(ctx, rid, now, by=by, note=str(body.get("note", "")))
     else:
         return jsonify(error=f"unknown action {action!r}"), 404
-    return jsonify(
-        ok=t.ok, state=(t.after or t.before).value if (t.after or t.before) else None
-    ), 200 if t.ok else 409
+    state = t.after or t.before
+    return jsonify(ok=t.ok, state=state.value if state else None), 200 if t.ok else 409
