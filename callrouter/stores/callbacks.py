@@ -453,8 +453,9 @@ def _text(value: object) -> str:
 
 
 def _s(value: object) -> str:
+    """A Redis reply as text (the client returns bytes; scripts may return numbers)."""
     if isinstance(value, bytes):
-        return _s(value)
+        return value.decode()
     return str(value)
 
 
