@@ -48,7 +48,8 @@ def test_list_shows_age_sla_status_and_a_masked_number(
     rid = submit(ctx)
     code, out, _ = run(capsys, *args)
     assert code == 0
-    header, row = out.splitlines()
+    header, rule, row = out.splitlines()
+    assert set(rule.replace(" ", "")) == {"-"}
     assert header.split()[:6] == ["ID", "CODE", "STATE", "PRIO", "AGE", "SLA"]
     assert rid in row and "requested" in row and "huisarts" in row and "+31 ***** 45 67" in row
     assert "left" in row or "LATE" in row

@@ -17,11 +17,12 @@ from typing import Any
 import redis
 
 from callrouter import clock, queueing
-from callrouter.cli.routing import (
-    ConfigRejected,
+from callrouter.cli.common import (
     UsageError,
     config_dir_default,
+    guard,
     load_or_explain,
+    table,
 )
 from callrouter.core import callbacks as cb
 from callrouter.core.model import Config
@@ -131,10 +132,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         "TRIES",
         "NUMBER",
     ]
-    rows = [header] + [_row(r, config, now) for r in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(table(header, [_row(r, config, now) for r in found]))
     return 0
 
 
@@ -195,20 +193,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guard(func: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            code: int = func(args)
-            return code
-        except UsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except ConfigRejected:
-            return 1
-
-    return run
-
-
 def _common(parser: argparse.ArgumentParser, default: Any) -> None:
     """--config and --redis-url, accepted before or after the action."""
     parser.add_argument(
@@ -228,7 +212,7 @@ def _common(parser: argparse.ArgumentParser, default: Any) -> None:
 def register(sub: Any) -> None:
     p = sub.add_parser("callbacks", help="the callback queue: list, claim, release, cancel")
     _common(p, None)
-    p.set_defaults(func=_guard(cmd_list), all=False, json=False, limit=50)
+    p.set_defaults(func=guard(cmd_list), all=False, json=False, limit=50)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
 
     q = actions.add_parser("list", help="open requests (default), most urgent first")
@@ -236,7 +220,7 @@ def register(sub: Any) -> None:
     q.add_argument("--all", action="store_true", help="also finished requests (latest first)")
     q.add_argument("--limit", type=int, default=50, help="with --all: how many (default 50)")
     q.add_argument("--json", action="store_true")
-    q.set_defaults(func=_guard(cmd_list))
+    q.set_defaults(func=guard(cmd_list))
 
     q = actions.add_parser(
         "claim", help="claim a request for a staff member (then they are called)"
@@ -244,7 +228,7 @@ def register(sub: Any) -> None:
     _common(q, argparse.SUPPRESS)
     q.add_argument("id", help="request id, id prefix or claim code")
     q.add_argument("--by", required=True, metavar="MEMBER", help="staff member id, e.g. anna")
-    q.set_defaults(func=_guard(cmd_claim))
+    q.set_defaults(func=guard(cmd_claim))
 
     for name, helptext, func in (
         ("release", "hand a claimed request back to the queue", cmd_release),
@@ -256,10 +240,10 @@ def register(sub: Any) -> None:
         q.add_argument("--by", default=None, help="who does this (for the audit trail)")
         if name == "cancel":
             q.add_argument("--note", default=None, help="why (for the audit trail)")
-        q.set_defaults(func=_guard(func))
+        q.set_defaults(func=guard(func))
 
     q = actions.add_parser(
         "sweep", help="run the safety net now (revive stuck requests, purge numbers)"
     )
     _common(q, argparse.SUPPRESS)
-    q.set_defaults(func=_guard(cmd_sweep))
+    q.set_defaults(func=guard(cmd_sweep))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from callrouter import clock
 from callrouter.app import create_app
-from callrouter.cli.routing import (
+from callrouter.cli.common import (
     UsageError,
     add_config_arg,
     config_dir_default,

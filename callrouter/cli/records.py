@@ -20,10 +20,11 @@ from typing import Any
 import redis
 
 from callrouter import clock
-from callrouter.cli.routing import (
+from callrouter.cli.common import (
     UsageError,
     add_config_arg,
     config_dir_default,
+    guard,
     load_or_explain,
     table,
 )
@@ -171,17 +172,6 @@ def cmd_purge(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- registration
 
 
-def _guard(func: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            code: int = func(args)
-            return code
-        except UsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    return run
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("report",
                        help="calls, reach, waiting times, callbacks and triage per period")
@@ -193,13 +183,13 @@ def register(sub: Any) -> None:
                    help="day after the last day (exclusive), e.g. 2026-11-01 (default: tomorrow)")
     p.add_argument("--format", default="table", help="table (default), csv or json")
     p.add_argument("--plot", metavar="PNG", help="also write a picture for the report")
-    p.set_defaults(func=_guard(cmd_report))
+    p.set_defaults(func=guard(cmd_report))
 
     p = sub.add_parser("calls", help="the most recent calls, masked, for on-call staff")
     add_config_arg(p)
     add_redis_arg(p)
     p.add_argument("--last", type=int, default=20, metavar="N", help="how many (default 20)")
-    p.set_defaults(func=_guard(cmd_calls))
+    p.set_defaults(func=guard(cmd_calls))
 
     p = sub.add_parser("triage", help="record the triage outcome of a call or callback")
     add_config_arg(p)
@@ -209,10 +199,10 @@ def register(sub: Any) -> None:
     p.add_argument("code", metavar="CODE", nargs="+",
                    help="outcome code, alias, label or keypad digit (config/triage.yaml)")
     p.add_argument("--by", default="cli", help="who reports it (member id)")
-    p.set_defaults(func=_guard(cmd_triage))
+    p.set_defaults(func=guard(cmd_triage))
 
     p = sub.add_parser("purge", help="delete call data past its retention period (records.yaml)")
     add_config_arg(p)
     add_redis_arg(p)
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
-    p.set_defaults(func=_guard(cmd_purge))
+    p.set_defaults(func=guard(cmd_purge))

@@ -9,16 +9,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
 from callrouter import clock
-from callrouter.config_files import load
+from callrouter.cli.common import (
+    UsageError,
+    add_config_arg,
+    config_dir_default,
+    guard,
+    load_or_explain,
+    parse_moment,
+    table,
+)
 from callrouter.core import numbers
 from callrouter.core.calendar import all_categories
 from callrouter.core.callers import recognise
@@ -27,67 +32,6 @@ from callrouter.core.model import WEEKDAYS, Config
 from callrouter.core.rota import on_call
 from callrouter.core.routing import CallerFacts, RoutePlan, route
 from callrouter.core.windows import resolve_window
-from callrouter.errors import ConfigError
-
-DEFAULT_CONFIG_DIR = "config"
-
-
-class UsageError(Exception):
-    """Bad command-line input; printed as one clear line, exit code 2."""
-
-
-class ConfigRejected(Exception):
-    """The config has problems; they were printed, exit code 1."""
-
-
-def config_dir_default() -> str:
-    return os.environ.get("CALLROUTER_CONFIG_DIR", DEFAULT_CONFIG_DIR)
-
-
-def add_config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", metavar="DIR", default=None,
-        help="config directory (default: $CALLROUTER_CONFIG_DIR or ./config)",
-    )
-
-
-def load_or_explain(directory: str) -> Config:
-    """Load the config; on problems print every one of them (exit code 1)."""
-    if not Path(directory).is_dir():
-        raise UsageError(f"config directory {directory!r} does not exist")
-    try:
-        return load(directory)
-    except ConfigError as exc:
-        print(f"{directory}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise ConfigRejected from None
-
-
-def parse_moment(raw: str | None, tz: ZoneInfo) -> dt.datetime:
-    """An ISO time; without an offset it is local wall time in `tz`.
-
-    A local time in the spring DST gap does not exist and is refused. One in
-    the autumn overlap (02:00-03:00 happens twice) is taken as the FIRST
-    occurrence (summer time); write an explicit offset such as +01:00 for
-    the second.
-    """
-    if raw is None:
-        return clock.now().astimezone(tz)
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise UsageError(f"--at {raw!r} is not a time; write e.g. 2026-04-27T19:00") from None
-    if moment.tzinfo is not None:
-        return moment.astimezone(tz)
-    local = moment.replace(tzinfo=tz, fold=0)
-    roundtrip = local.astimezone(dt.UTC).astimezone(tz)
-    if roundtrip.replace(tzinfo=None) != moment:
-        raise UsageError(
-            f"--at {raw} does not exist in {tz.key}: the clocks jump forward that night "
-            f"(e.g. 02:00 -> 03:00); pick a time outside the gap"
-        )
-    return local
 
 
 def _age_group(raw: str | None, config: Config) -> str | None:
@@ -226,14 +170,6 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     return 0
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*row) for row in rows]
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- calendar
 
 
@@ -287,27 +223,13 @@ def library_days(config: Config, year: int) -> dict[dt.date, str]:
 # --------------------------------------------------------------------------- registration
 
 
-def _guard(func: Any) -> Any:
-    """Turn UsageError into one clear line and exit code 2."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            code: int = func(args)
-            return code
-        except UsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except ConfigRejected:
-            return 1
-    return run
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("check", help="validate the config and prove coverage for a year")
     p.add_argument("dir", nargs="?", help="config directory (default: ./config)")
     add_config_arg(p)
     p.add_argument("--from", dest="first_day", metavar="DATE", help="first day of the proof (default: today)")
     p.add_argument("--days", type=int, default=366, help="length of the proof in days (default 366)")
-    p.set_defaults(func=_guard(cmd_check))
+    p.set_defaults(func=guard(cmd_check))
 
     p = sub.add_parser("route", help="explain where a call would go")
     add_config_arg(p)
@@ -317,15 +239,15 @@ def register(sub: Any) -> None:
     p.add_argument("--region", help="region id")
     p.add_argument("--from", dest="from_number", metavar="NUMBER", help="caller's number (directory, area code)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.set_defaults(func=_guard(cmd_route))
+    p.set_defaults(func=guard(cmd_route))
 
     p = sub.add_parser("oncall", help="who is on call per team and role")
     add_config_arg(p)
     p.add_argument("--at", help="local time (default: now)")
     p.add_argument("--week", action="store_true", help="the next 7 days")
-    p.set_defaults(func=_guard(cmd_oncall))
+    p.set_defaults(func=guard(cmd_oncall))
 
     p = sub.add_parser("calendar", help="effective holidays and closures of a year")
     add_config_arg(p)
     p.add_argument("--year", type=int, required=True)
-    p.set_defaults(func=_guard(cmd_calendar))
+    p.set_defaults(func=guard(cmd_calendar))

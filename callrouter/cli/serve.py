@@ -32,7 +32,7 @@ from pathlib import Path
 
 import requests
 
-from callrouter.cli.routing import add_config_arg, config_dir_default, load_or_explain
+from callrouter.cli.common import add_config_arg, config_dir_default, load_or_explain
 from callrouter.errors import ConfigError
 from callrouter.redis_server import EmbeddedRedis
 from callrouter.settings import ENV_NAMES

@@ -1,0 +1,101 @@
+"""What every `callrouter` subcommand shares: loading the config with every
+problem explained, reading a moment, printing a table, and turning bad input
+into one clear line with a non-zero exit code instead of a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from callrouter import clock
+from callrouter.config_files import load
+from callrouter.core.model import Config
+from callrouter.errors import ConfigError
+
+DEFAULT_CONFIG_DIR = "config"
+
+
+class UsageError(Exception):
+    """Bad command-line input; printed as one clear line, exit code 2."""
+
+
+class ConfigRejected(Exception):
+    """The config has problems; they were printed, exit code 1."""
+
+
+def config_dir_default() -> str:
+    return os.environ.get("CALLROUTER_CONFIG_DIR", DEFAULT_CONFIG_DIR)
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="DIR", default=None,
+        help="config directory (default: $CALLROUTER_CONFIG_DIR or ./config)",
+    )
+
+
+def load_or_explain(directory: str) -> Config:
+    """Load the config; on problems print every one of them (exit code 1)."""
+    if not Path(directory).is_dir():
+        raise UsageError(f"config directory {directory!r} does not exist")
+    try:
+        return load(directory)
+    except ConfigError as exc:
+        print(f"{directory}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise ConfigRejected from None
+
+
+def parse_moment(raw: str | None, tz: ZoneInfo) -> dt.datetime:
+    """An ISO time; without an offset it is local wall time in `tz`.
+
+    A local time in the spring DST gap does not exist and is refused. One in
+    the autumn overlap (02:00-03:00 happens twice) is taken as the FIRST
+    occurrence (summer time); write an explicit offset such as +01:00 for
+    the second.
+    """
+    if raw is None:
+        return clock.now().astimezone(tz)
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"--at {raw!r} is not a time; write e.g. 2026-04-27T19:00") from None
+    if moment.tzinfo is not None:
+        return moment.astimezone(tz)
+    local = moment.replace(tzinfo=tz, fold=0)
+    roundtrip = local.astimezone(dt.UTC).astimezone(tz)
+    if roundtrip.replace(tzinfo=None) != moment:
+        raise UsageError(
+            f"--at {raw} does not exist in {tz.key}: the clocks jump forward that night "
+            f"(e.g. 02:00 -> 03:00); pick a time outside the gap"
+        )
+    return local
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns under a dashed rule, trailing spaces trimmed."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*row) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn UsageError into one clear line and exit code 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            code: int = func(args)
+            return code
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except ConfigRejected:
+            return 1
+    return run
