@@ -31,7 +31,7 @@ from callrouter.stores.calls import (
     triage_sms_handler,
 )
 from callrouter.stores.presence import Presence
-from callrouter.web import callbacks, health, sms, voice
+from callrouter.web import admin_auth, callbacks, health, sms, voice
 from callrouter.web.call_events import NoCallEvents
 from callrouter.web.live_config import LiveConfig
 from ivr.state import CallStates
@@ -60,9 +60,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
     conn = webhook_redis(settings.redis_url) if settings.redis_url else None
     live = LiveConfig(settings.config_dir, check_every=float(app.config["CONFIG_CHECK_SECONDS"]))
+    admin_auth.init_app(
+        app, str(app.config.get("ADMIN_TOKEN") or os.environ.get("CALLROUTER_ADMIN_TOKEN", ""))
+    )
     callback_web = callbacks.CallbackWeb(
         live=live, conn=conn, secret=settings.secret,
-        admin_token=str(app.config.get("ADMIN_TOKEN") or os.environ.get("CALLROUTER_ADMIN_TOKEN", "")),
         spool_dir=app.config.get("CALLBACK_SPOOL_DIR") or os.environ.get("CALLROUTER_SPOOL_DIR") or None,
     )
     app.extensions[voice.EXTENSION] = voice.VoiceServices(

@@ -132,6 +132,7 @@ def make_app(
     spool_dir: Path | None = None,
 ) -> Flask:
     """The callback and SMS blueprints on their own, wired as `create_app` wires them."""
+    from callrouter.web import admin_auth
     from callrouter.web import callbacks as callbacks_web
     from callrouter.web import sms as sms_web
     from callrouter.web.live_config import LiveConfig
@@ -144,10 +145,10 @@ def make_app(
         live=LiveConfig(config_dir),
         conn=conn,
         secret=SECRET,
-        admin_token=ADMIN_TOKEN,
         spool_dir=str(spool_dir) if spool_dir else None,
     )
     callbacks_web.init_app(app, web)
+    admin_auth.init_app(app, ADMIN_TOKEN)
     sms_web.init_app(app)
     return app
 

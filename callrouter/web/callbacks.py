@@ -26,8 +26,7 @@ State between the caller's webhooks travels signed in the URL (answers and
 a retry count, never a number); a typed number waits in Redis for the
 confirmation step, for 15 minutes at most.
 
-Admin API (``/api/callbacks``, JSON, ``Authorization: Bearer <token>`` with
-the token from ``CALLROUTER_ADMIN_TOKEN``; no token configured = refused).
+Admin API (``/api/callbacks``, JSON, the admin token of `callrouter.web.admin_auth`).
 """
 
 from __future__ import annotations
@@ -54,6 +53,7 @@ from callrouter.core.callers import recognise
 from callrouter.core.routing import CallerFacts
 from callrouter.stores.callbacks import CallbackStore
 from callrouter.stores.spool import Spool
+from callrouter.web.admin_auth import require_admin
 from callrouter.web.twilio_auth import twilio_signed
 from ivr import twiml
 from ivr.menus import Prompt
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("callbacks", __name__, url_prefix="/voice/callback")
-api = Blueprint("callbacks_api", __name__, url_prefix="/api/callbacks")
+api = require_admin(Blueprint("callbacks_api", __name__, url_prefix="/api/callbacks"))
 
 EXTENSION = "callrouter.callbacks"
 FALLBACK_PATH = "/voice/fallback"
@@ -95,7 +95,6 @@ class CallbackWeb:
     secret: str
     """``CALLROUTER_SECRET``: signs the offer state and keys the number pseudonyms
     (one derived key for each)."""
-    admin_token: str = ""
     spool_dir: str | None = None
     """Overrides the config's ``callbacks.spool_dir`` (tests, containers)."""
 
@@ -809,23 +808,6 @@ def bridge_status(request_id: str) -> ResponseReturnValue:
 
 
 # --------------------------------------------------------------------------- admin API
-
-
-def _authorised() -> bool:
-    token = _web().admin_token
-    given = request.headers.get("Authorization", "")
-    return (
-        bool(token)
-        and given.startswith("Bearer ")
-        and hmac.compare_digest(given[7:].encode(), token.encode())
-    )
-
-
-@api.before_request
-def _require_admin() -> ResponseReturnValue | None:
-    if not _authorised():
-        return jsonify(error="admin token required"), 401
-    return None
 
 
 def describe(req: cb.Request, now: dt.datetime, loaded: Loaded) -> dict[str, Any]:
