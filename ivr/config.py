@@ -21,6 +21,7 @@ from callrouter.yaml_marks import MarkedDoc, PathKey
 from ivr.inputs import normalise
 from ivr.menus import (
     ACCEPT_DIGIT,
+    PROMPT_FIELDS,
     BlockedAction,
     LanguageChoice,
     Menu,
@@ -143,6 +144,9 @@ def _parse(doc: MarkedDoc, answers: Answers) -> tuple[Menus | None, list[Problem
     prompts = {
         x: _texts(b, p + ("prompts", x.value), prompt_specs.get(x.value), langs) for x in Prompt
     }
+    for prompt, fields in PROMPT_FIELDS.items():
+        for lang, text in prompts[prompt].items():
+            _check_template(b, p + ("prompts", prompt.value, lang), text, fields)
     choice = _language_choice(b, p + ("language_choice",), raw.get("language_choice"), langs)
     menus = _menus(b, p + ("menus",), raw.get("menus"), langs, answers, choice)
     blocked_raw = b.text(p + ("blocked",), raw.get("blocked"), BlockedAction.ROUTE.value)
@@ -198,6 +202,27 @@ def _texts(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> dict[str, str
         if not text:
             b.err(p + (lang,), f"the {lang!r} text is empty", "write what the caller hears")
     return out
+
+
+def _placeholders(text: str) -> set[str] | None:
+    """The {names} in a template, or None when it is not a valid template."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return None
+
+
+def _check_template(b: _Builder, p: PathKey, text: str, fields: frozenset[str]) -> None:
+    """A prompt that is filled in (e.g. the call's ref) must name exactly its placeholders."""
+    wanted = ", ".join(f"{{{name}}}" for name in sorted(fields))
+    found = _placeholders(text)
+    if found is None:
+        b.err(p, "this text is not a valid template", f"write placeholders as {wanted}")
+        return
+    for name in sorted(found - fields):
+        b.err(p, f"unknown placeholder {{{name}}}", f"use {wanted}")
+    for name in sorted(fields - found):
+        b.err(p, f"the text does not say {{{name}}}", f'write e.g. "Gespreksnummer {{{name}}}."')
 
 
 def _language_choice(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> LanguageChoice | None:

@@ -93,6 +93,9 @@ class Call:
     """The caller changed language once already."""
     since: int = 0
     """When the current step's TwiML was sent (epoch seconds), for ring times."""
+    ref: str = ""
+    """The call's short reference in the call log ('1042'; '' without one): the
+    whisper tells it to staff, who report the triage outcome with it."""
 
 
 class Routing(Protocol):
@@ -111,14 +114,20 @@ Transition = Callable[[Call, Event, Routing], Call]
 
 
 def begin(
-    lang: str, at: int, facts: CallerFacts, routing: Routing, straight_to_fallback: bool = False
+    lang: str,
+    at: int,
+    facts: CallerFacts,
+    routing: Routing,
+    straight_to_fallback: bool = False,
+    ref: str = "",
 ) -> Call:
     """The first step of a new call: the first open question, or dialling.
 
     `straight_to_fallback` skips the menu and the plan (a blocked number,
-    when the config says so): the caller still reaches a person.
+    when the config says so): the caller still reaches a person. `ref` is
+    the call's short reference in the call log.
     """
-    call = Call(step=Step.FALLBACK, lang=lang, at=at, facts=facts)
+    call = Call(step=Step.FALLBACK, lang=lang, at=at, facts=facts, ref=ref)
     return call if straight_to_fallback else _ask_next(call, routing)
 
 

@@ -41,6 +41,13 @@ class Prompt(StrEnum):
     SAFETY = "safety"
     CONNECTING = "connecting"
     STILL_CONNECTING = "still_connecting"
+    CALL_REF = "call_ref"
+    """Told to staff after the whisper and the bridged callback's intro: the call's
+    short reference ("Gespreksnummer {ref}."), which they use to report the outcome."""
+
+
+PROMPT_FIELDS: Mapping[Prompt, frozenset[str]] = {Prompt.CALL_REF: frozenset({"ref"})}
+"""Prompts that are templates, and the placeholders each must have (the others are said as is)."""
 
 
 class BlockedAction(StrEnum):
@@ -129,6 +136,12 @@ class Menus:
     def say(self, prompt: Prompt, lang: str) -> str:
         texts = self.prompts[prompt]
         return texts.get(lang) or texts[self.default_language]
+
+    def call_ref(self, ref: str) -> str:
+        """'Gespreksnummer 1042.' for staff, in the default language; '' without a ref."""
+        if not ref:
+            return ""
+        return self.say(Prompt.CALL_REF, self.default_language).format(ref=ref)
 
     def menu(self, question: Question) -> Menu | None:
         return next((m for m in self.menus if m.question is question), None)

@@ -7,7 +7,7 @@ routing while Redis is down, which a crisis line must survive. Why signed
 Twilio's own signature already covers the URL, and our signature adds that
 only this service can have written it, also across a leaked auth token.
 It is not encrypted: it holds answers (caller type, age group, region) and
-never a phone number.
+the call's short reference, never a phone number.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from callrouter.core.routing import CallerFacts
 from ivr.flow import Call, Step
 from ivr.menus import Question
 
-_SALT = "ivr-call-state-v1"
+_SALT = "ivr-call-state-v2"
 """Versioned: a change of the payload layout changes the salt, so a token of
 an older layout (a call in progress during a deploy) fails cleanly (and that
 call continues on the fallback line) instead of being misread."""
@@ -47,7 +47,7 @@ class CallStates:
             call.step.value, call.lang, call.at,
             facts.caller_type, facts.age_group, facts.region,
             sorted(q.value for q in call.asked),
-            call.attempt, call.leg, int(call.switched), call.since,
+            call.attempt, call.leg, int(call.switched), call.since, call.ref,
         ]  # fmt: skip
         token: str = self._serializer.dumps(payload)
         return token
@@ -60,7 +60,8 @@ class CallStates:
         except BadSignature:
             raise StateError("call state signature does not match") from None
         try:
-            step, lang, at, caller, age, region, asked, attempt, leg, switched, since = payload
+            (step, lang, at, caller, age, region, asked, attempt, leg, switched, since,
+             ref) = payload
             return Call(
                 step=Step(step),
                 lang=_text(lang),
@@ -71,6 +72,7 @@ class CallStates:
                 leg=_int(leg),
                 switched=bool(switched),
                 since=_int(since),
+                ref=_text(ref),
             )
         except (TypeError, ValueError):
             raise StateError("call state has an unexpected layout") from None

@@ -179,7 +179,8 @@ class PhoneCall:
         return self
 
     def expect_whisper(self, fragment: str) -> PhoneCall:
-        heard = " ".join(self.sim.heard("staff"))
+        """Staff heard `fragment` in the whisper (digits compare as written: "1042")."""
+        heard = " ".join(_SPACED_DIGITS.sub("", text) for text in self.sim.heard("staff"))
         assert fragment.lower() in heard.lower(), f"staff should hear {fragment!r}, heard {heard!r}"
         return self
 

@@ -104,3 +104,25 @@ def test_without_an_ivr_section_routing_loads_but_the_voice_service_refuses(tmp_
 
     with pytest.raises(ConfigError, match="problem"):
         load_menus(routing)
+
+
+def test_the_call_ref_prompt_must_say_the_ref_in_every_language(tmp_path: Path) -> None:
+    config = copy_config(
+        tmp_path,
+        {"ivr.yaml": [("nl: Gespreksnummer {ref}.", "nl: Gespreksnummer {nummer}."),
+                      ("      en: Call number {ref}.\n", "")]},
+    )  # fmt: skip
+
+    problems = problems_of(config)
+
+    line = line_of(config / "ivr.yaml", "Gespreksnummer {nummer}")
+    assert any(f"ivr.yaml:{line}: unknown placeholder {{nummer}}" in p for p in problems), problems
+    assert any(f"ivr.yaml:{line}: the text does not say {{ref}}" in p for p in problems), problems
+    assert any("prompts.call_ref is missing 'en'" in p for p in problems), problems
+
+
+def test_the_call_ref_is_said_in_the_staff_language() -> None:
+    menus = load_menus(sample_config())
+
+    assert menus.call_ref("1042") == "Gespreksnummer 1042."
+    assert menus.call_ref("") == ""

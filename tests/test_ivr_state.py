@@ -22,6 +22,7 @@ CALL = Call(
     leg=2,
     switched=True,
     since=1_777_000_090,
+    ref="1042",
 )
 
 
@@ -62,7 +63,7 @@ def test_a_tampered_state_is_refused() -> None:
 
 def test_a_signed_payload_of_the_wrong_shape_is_refused() -> None:
     forged = URLSafeSerializer(
-        b"k" * 32, salt="ivr-call-state-v1", signer_kwargs={"digest_method": hashlib.sha256}
+        b"k" * 32, salt="ivr-call-state-v2", signer_kwargs={"digest_method": hashlib.sha256}
     ).dumps(["dial", "nl"])
 
     with pytest.raises(StateError):

@@ -11,7 +11,8 @@ Endpoints (all POST, all signed by Twilio, see `callrouter.web.twilio_auth`):
 - ``/voice/incoming``: the number's "A call comes in" webhook;
 - ``/voice/step``: a menu answer (`<Gather>` action, and the `<Redirect>` on silence);
 - ``/voice/dial``: a leg's result (`<Dial>` action);
-- ``/voice/whisper`` and ``/voice/whisper/accept``: what staff hear, and their key;
+- ``/voice/whisper`` and ``/voice/whisper/accept``: what staff hear (who is
+  calling, "druk 1", and the call's short ref for the triage report), and their key;
 - ``/voice/leg-status``: a staff leg ended (`<Number>` status callback);
 - ``/voice/status``: the caller's call ended (the number's status callback);
 - ``/voice/fallback``: the number's Fallback URL, and the last resort of every
@@ -29,7 +30,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import ParamSpec, Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
@@ -59,6 +60,7 @@ _CALLER_GONE = frozenset({"completed", "canceled", "busy", "failed", "no-answer"
 """`CallStatus` of the caller's own call once it is over."""
 _BRIDGED = frozenset({"completed", "answered"})
 P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CallbackOffer(Protocol):
@@ -169,12 +171,13 @@ def staff_side(view: Callable[P, Response]) -> Callable[P, Response]:
     return _guarded(view, lambda: _xml(twiml.hang_up()), "this staff leg is not connected")
 
 
-def _record(what: str, emit: Callable[[], object]) -> None:
-    """Call records must never break a call."""
+def _record(what: str, emit: Callable[[], T]) -> T | None:
+    """Call records must never break a call: `emit()`'s result, or None when it failed."""
     try:
-        emit()
+        return emit()
     except Exception:
         logger.exception("call event %r was not recorded; the call goes on", what)
+        return None
 
 
 # -------------------- helpers
@@ -324,7 +327,7 @@ def incoming() -> Response:
         " (directory)" if caller.known else "",
         " (blocked)" if caller.blocked else "",
     )
-    _record("started", lambda: svc.events.started(call_sid, caller.number, at))
+    ref = _record("started", lambda: svc.events.started(call_sid, caller.number, at))
     ctx = _context(loaded)
     call = begin(
         loaded.menus.default_language,
@@ -332,6 +335,7 @@ def incoming() -> Response:
         caller.facts,
         ctx,
         straight_to_fallback=caller.blocked and loaded.menus.blocked is BlockedAction.FALLBACK,
+        ref=ref or "",
     )
     return _render(None, call, ctx, loaded)
 
@@ -433,10 +437,12 @@ def call_status() -> Response:
 @twilio_signed
 @staff_side
 def whisper() -> Response:
-    """The staff member answered: say who is calling; only the accept key connects."""
+    """The staff member answered: say who is calling; only the accept key connects.
+    Then the call's short ref ("Gespreksnummer 1 0 4 2."), for the triage report."""
     loaded = services().live.current()
     call = services().states.loads(request.args.get("s"))
     text = whisper_text(loaded.menus, loaded.config, call.facts, call.lang)
+    text = " ".join(filter(None, (text, loaded.menus.call_ref(call.ref))))
     accept = _link("voice.whisper_accept", request.args.get("s"))
     return _xml(twiml.whisper(loaded.menus, text, accept))
 
