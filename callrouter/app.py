@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
@@ -21,7 +21,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from callrouter import clock
+from callrouter import clock, queueing
+from callrouter.core.callbacks import policy_of
 from callrouter.core.records import policy_from
 from callrouter.settings import ENV_NAMES, Settings, SettingsError
 from callrouter.stores.calls import (
@@ -73,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         states=CallStates(_derived_key(settings.secret, "ivr-state")),
         events=call_log(conn, settings, live) if conn is not None else NoCallEvents(),
         callback_offer=callback_web,
+        ask_triage=triage_asker(conn, live) if conn is not None else None,
     )
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
@@ -81,6 +83,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         triage_sms_handler(CallStore(conn, None), lambda: live.current().config)
     ] if conn is not None else [])
     return app
+
+
+def triage_asker(conn: redis.Redis, live: LiveConfig) -> Callable[[str, str], bool]:
+    """After a conversation with staff: queue the SMS asking them for the outcome."""
+
+    def ask(call_sid: str, ref: str) -> bool:
+        return queueing.ask_triage(conn, call_sid, ref, policy_of(live.current().config))
+
+    return ask
 
 
 def call_log(conn: redis.Redis, settings: Settings, live: LiveConfig) -> CallStore:

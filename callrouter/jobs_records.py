@@ -1,8 +1,9 @@
-"""RQ job `purge_expired`: retention of call data, every hour.
+"""RQ jobs of the call log: `purge_expired` (retention, every hour) and
+`ask_triage` (the SMS asking staff for a call's triage outcome).
 
-Kept apart from the callback jobs (`callrouter/jobs.py`) because it owns a
-different noun (the call log) and runs on its own schedule; both are plain
-importable functions that RQ workers run, on the callback queue.
+Kept apart from the callback jobs (`callrouter/jobs.py`) because they own a
+different noun (the call log); all are plain importable functions that RQ
+workers run, on the callback queue, enqueued by `callrouter.queueing`.
 
 Each run: records calls whose end was never reported (`finish_stale`, so
 every call is accounted for), deletes call-log entries past
@@ -26,6 +27,8 @@ from callrouter.config_files import load
 from callrouter.core import callbacks
 from callrouter.core.model import Config
 from callrouter.core.records import policy_from
+from callrouter.core.triage import ask_sms, codes_from
+from callrouter.errors import ProviderError
 from callrouter.stores.calls import CallStore, PurgeResult
 
 logger = logging.getLogger(__name__)
@@ -94,3 +97,37 @@ def ensure_purge(conn: redis.Redis, now: dt.datetime) -> str:
     queueing.enqueue_once(queueing.rq_queue(conn), "callrouter.jobs_records.purge_expired", (),
                           job_id, at=at)
     return job_id
+
+
+def ask_triage(call_sid: str, ref: str) -> str:
+    """After an answered call: one SMS to the member who took it, asking for the
+    outcome ('Gesprek 1042 afgerond. Uitkomst? Antwoord T 1042 <code>: 1 advies, ...').
+
+    Twilio ends the staff leg when the caller hangs up, so keypad entry after
+    an inbound call is impossible; this SMS is its stand-in. Nothing is sent
+    when no member took the call (a line, or nobody) or the member has
+    ``sms: false``. The SMS names no caller and no number. Enqueued once per
+    call (`queueing.ask_triage`); a Twilio failure that may pass is raised so
+    RQ retries it.
+    """
+    from callrouter.jobs import services  # the callback jobs' wiring: provider, config, Redis
+
+    s = services()
+    record = CallStore(s.ctx.conn, None).snapshot(call_sid)
+    member = callbacks.member_by_id(s.ctx.config, record.answered_by or "") if record else None
+    if member is None:
+        logger.info("call %s: no member took it; no triage SMS", ref)
+        return "nobody"
+    if not member.sms:
+        logger.info("call %s: %s gets no SMS (sms: false); no triage SMS", ref, member.id)
+        return "no-sms"
+    text = ask_sms(ref, codes_from(s.ctx.config.extra.get("triage")))
+    try:
+        s.provider.send_sms(member.mobile, text)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        logger.error("call %s: triage SMS to %s refused (%s)", ref, member.id, exc)
+        return "failed"
+    logger.info("call %s: triage SMS sent to %s", ref, member.id)
+    return "sent"

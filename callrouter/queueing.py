@@ -1,4 +1,5 @@
-"""The one place that enqueues callback jobs, and the operations that need them.
+"""The one place that enqueues jobs (callbacks, and the call log's triage SMS),
+and the operations that need them.
 
 Web handlers, the CLI and the jobs change a callback request only through the
 functions here (`submit`, `claim`, `release`, `cancel`, `attempt_failed`,
@@ -64,6 +65,8 @@ _FUNCS: dict[cb.Job, str] = {
     cb.Job.TELL_CLAIMED: "callrouter.jobs.tell_claimed",
     cb.Job.PURGE: "callrouter.jobs.purge_number",
 }
+TRIAGE_ASK = "callrouter.jobs_records.ask_triage"
+"""The call log's post-call SMS asking for the triage outcome (`ask_triage`)."""
 _RETRIED = {cb.Job.NOTIFY, cb.Job.BRIDGE, cb.Job.TELL_CLAIMED}
 """Jobs that talk to Twilio and so are retried with backoff."""
 
@@ -167,6 +170,18 @@ def enqueue_once(
     else:
         queue.enqueue(func, *args, **options)
     return True
+
+
+def ask_triage(conn: redis.Redis, call_sid: str, ref: str, policy: cb.CallbackPolicy) -> bool:
+    """An answered call ended: SMS the staff member who took it for the triage
+    outcome (``jobs_records.ask_triage``). Once per call: the job id names the
+    call's ref, so a repeated Dial action enqueues nothing. True when enqueued."""
+    if not ref:
+        return False
+    retry = Retry(max=len(policy.retry_backoff), interval=list(policy.retry_backoff))
+    return enqueue_once(
+        rq_queue(conn), TRIAGE_ASK, (call_sid, ref), f"triage-ask-{ref}", retry=retry
+    )
 
 
 # --------------------------------------------------------------------------- operations

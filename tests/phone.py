@@ -6,6 +6,10 @@
     call.expect_say("andere hulpverlener").expect_dial(EVA).whisper_press("1")
     call.expect_connected(EVA)
 
+A bridged callback reads from the staff member's side, since Twilio calls them
+first (`Phone.answer_bridge`): they hear who waits, press 1, the caller's phone
+rings and answers, the caller hangs up, and staff hear the triage menu.
+
 Built on `callrouter.twilio_sim` (the simulated Twilio that `callrouter
 phone` uses too); this adds the expectations and the test clock. Every
 TwiML document the app returns is parsed back as XML and checked against
@@ -93,6 +97,14 @@ class Phone:
         self.clock.moment = at
         return PhoneCall(self, SimCall(self.twilio, from_, to)).start()
 
+    def answer_bridge(self, request_id: str, staff: str, attempt: int = 1) -> PhoneCall:
+        """Bridge attempt `attempt` of a callback: Twilio called `staff` from the
+        crisis number and they picked up. The call reads from their side:
+        `expect_say` is what they hear, `expect_dial` the caller's phone ringing."""
+        sim = SimCall(self.twilio, CRISIS_NUMBER, staff)
+        path = f"/voice/callback/bridge/{request_id}/staff?attempt={attempt}"
+        return PhoneCall(self, sim).start(path)
+
     def post(self, path: str, params: Mapping[str, str]) -> ET.Element | None:
         """One signed webhook outside a call's flow (status callbacks, fallback URL)."""
         return self.twilio.post(path, params)
@@ -114,8 +126,8 @@ class PhoneCall:
         self.sim = sim
         self._position = 0
 
-    def start(self) -> PhoneCall:
-        self.sim.start()
+    def start(self, path: str = "/voice/incoming") -> PhoneCall:
+        self.sim.start(path)
         return self
 
     # -- the caller ---------------------------------------------------------
@@ -195,7 +207,14 @@ class PhoneCall:
         return self
 
     def end_conversation(self) -> PhoneCall:
+        """The dialled person hangs up after talking (in a bridged callback: the caller)."""
         self.sim.end_conversation()
+        return self
+
+    def answer(self, index: int = 0) -> PhoneCall:
+        """Phone `index` of the `<Dial>` picks up; connected unless its whisper hangs up
+        (a bridged callback's caller needs no key)."""
+        self.sim.pick_up(index, None)
         return self
 
     def expect_ended(self, how: str = "the service hung up") -> PhoneCall:

@@ -161,6 +161,13 @@ def keypad_prompt(codes: TriageCodes) -> str:
     return "Toets de uitkomst van de triage: " + ", ".join(options) + "."
 
 
+def ask_sms(ref: str, codes: TriageCodes) -> str:
+    """The SMS to the staff member who took a call, once it ended:
+    'Gesprek 1042 afgerond. Uitkomst? Antwoord T 1042 <code>: 1 advies, 2 ...'."""
+    return (f"Gesprek {ref} afgerond. Uitkomst? Antwoord {codes.keyword} {ref} <code>: "
+            f"{codes.menu()}")
+
+
 def _split_keyword(text: str, keyword: str) -> str | None:
     stripped = text.strip()
     kw = keyword.casefold()

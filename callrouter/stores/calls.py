@@ -444,15 +444,13 @@ class CallStore:
     def triage_keypad(
         self, call_sid: str, digits: str, codes: TriageCodes, *, by: str, at: dt.datetime
     ) -> OutcomeCode | None:
-        """Record an outcome pressed on the keypad (end of the whisper flow or after
-        the call); None when the digits are no outcome (ask again). Never raises."""
+        """Record an outcome pressed on the keypad (after a bridged callback); None
+        when the digits are no outcome (ask again). Raises when it could not be
+        stored, so the voice flow never confirms an outcome that was lost."""
         code = from_digits(digits, codes)
         if code is None:
             return None
-        try:
-            self.report_outcome(call_sid, code.code, at, by=by, via="keypad")
-        except Exception as exc:  # noqa: BLE001
-            self._swallow("triage", call_sid, exc)
+        self.report_outcome(call_sid, code.code, at, by=by, via="keypad")
         return code
 
     def _write(self, call_sid: str, event: CallEvent, *, start: bool = False) -> str:
@@ -528,6 +526,14 @@ class CallStore:
         records.sort(key=lambda r: r.started_at or dt.datetime.min.replace(tzinfo=dt.UTC),
                      reverse=True)
         return records[:count]
+
+    def snapshot(self, call_sid: str) -> CallRecord | None:
+        """A call as its working state tells it (ref, who answered, ...), during the
+        call and for `live_ttl` after its record was written; None when unknown."""
+        raw = self.conn.hgetall(self.live_key(call_sid))
+        events = [event_from_json(_text(v)) for k, v in raw.items()
+                  if not _text(k).startswith("_")]
+        return fold(call_sid, events) if events else None
 
     def open_calls(self) -> list[CallRecord]:
         """Calls in progress, folded from their working state."""

@@ -16,11 +16,14 @@ The caller's side (all under ``/voice/callback``, all signed by Twilio):
 
 The bridged call (``/voice/callback/bridge/<id>/...``): the worker calls the
 staff member who claimed the request (``jobs.place_bridge``); when they answer
-they hear who is waiting and press 1; then ``<Dial callerId=crisis number>``
-rings the caller, who hears a short "the crisis line is calling you back" as
-they pick up (that is when the callback counts as reached). Every other end
-(staff no answer or busy, no key, caller no answer or busy, silence from
-Twilio) is one failed attempt: back to the queue up to ``max_attempts``.
+they hear who is waiting, press 1, and hear the call's short ref; then
+``<Dial callerId=crisis number>`` rings the caller, who hears a short "the
+crisis line is calling you back" as they pick up (that is when the callback
+counts as reached). Every other end (staff no answer or busy, no key, caller
+no answer or busy, silence from Twilio) is one failed attempt: back to the
+queue up to ``max_attempts``. After a conversation the staff member is still
+on the line (theirs is the parent call), so the Dial action reads the triage
+outcomes and ``bridge/<id>/triage`` records the key they press.
 
 State between the caller's webhooks travels signed in the URL (answers and
 a retry count, never a number); a typed number waits in Redis for the
@@ -51,7 +54,9 @@ from callrouter import clock, queueing
 from callrouter.core import callbacks as cb
 from callrouter.core.callers import recognise
 from callrouter.core.routing import CallerFacts
+from callrouter.core.triage import TriageCodes, codes_from, keypad_prompt
 from callrouter.stores.callbacks import CallbackStore
+from callrouter.stores.calls import CallStore
 from callrouter.stores.spool import Spool
 from callrouter.web.admin_auth import require_admin
 from callrouter.web.twilio_auth import twilio_signed
@@ -93,8 +98,8 @@ class CallbackWeb:
     live: LiveSource
     conn: redis.Redis | None
     secret: str
-    """``CALLROUTER_SECRET``: signs the offer state and keys the number pseudonyms
-    (one derived key for each)."""
+    """``CALLROUTER_SECRET``: signs the offer and triage state and keys the number
+    pseudonyms (one derived key for each)."""
     spool_dir: str | None = None
     """Overrides the config's ``callbacks.spool_dir`` (tests, containers)."""
 
@@ -115,6 +120,14 @@ class CallbackWeb:
         return URLSafeSerializer(
             _derive(self.secret.encode(), "callback-offer"),
             salt="callback-offer-v1",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+
+    def triage_states(self) -> URLSafeSerializer:
+        """Signs what the triage step after a bridged callback needs (call, member, ref)."""
+        return URLSafeSerializer(
+            _derive(self.secret.encode(), "bridge-triage"),
+            salt="bridge-triage-v1",
             signer_kwargs={"digest_method": hashlib.sha256},
         )
 
@@ -272,6 +285,18 @@ _STAFF: dict[str, str] = {
     "requeued": "De beller is niet bereikt. Het terugbelverzoek gaat terug in de wachtrij.",
     "given_up": "De beller is niet bereikt. Het terugbelverzoek is gesloten als mislukt.",
     "ended": "Het gesprek is beëindigd. Dank u wel.",
+    "ended_triage": "Het gesprek is beëindigd.",
+    "triage_invalid": "Dat is geen geldige keuze.",
+    "triage_done": "Vastgelegd: {label}. Dank u.",
+    "triage_by_sms": (
+        "Er is geen uitkomst vastgelegd. Stuur {keyword} {ref} en de code per sms, bijvoorbeeld "
+        "{keyword} {ref} {example}. Dank u wel."
+    ),
+    "triage_lost": "Er is geen uitkomst vastgelegd. Stuur de uitkomst per sms. Dank u wel.",
+    "triage_failed": (
+        "Door een storing is de uitkomst niet vastgelegd. Stuur {keyword} {ref} en de code per "
+        "sms. Dank u wel."
+    ),
 }
 
 
@@ -667,6 +692,77 @@ def _staff_say(text: str) -> VoiceResponse:
     return response
 
 
+@dataclass(frozen=True)
+class _TriageState:
+    """What the triage step after a bridged callback carries, signed, in its URL."""
+
+    call_sid: str
+    """The caller's original call, whose record the outcome joins."""
+    by: str
+    """The member who claimed (and just had) the callback."""
+    ref: str
+    """What staff type in the SMS instead: the call's ref, else the claim code."""
+    tries: int
+
+    def again(self) -> _TriageState:
+        return _TriageState(self.call_sid, self.by, self.ref, self.tries + 1)
+
+
+def _codes(loaded: Loaded) -> TriageCodes:
+    return codes_from(loaded.config.extra.get("triage"))
+
+
+def _call_ref(conn: redis.Redis, found: cb.Request) -> str:
+    """The short ref of the call that asked for this callback ('' when the call
+    log does not know it); a lookup failure only costs the ref."""
+    if not found.call_sid:
+        return ""
+    try:
+        record = CallStore(conn, None).snapshot(found.call_sid)
+    except redis.RedisError:
+        logger.warning("callback %s: call log unreachable; no call ref", found.id)
+        return ""
+    return record.ref if record is not None else ""
+
+
+def _triage_text(key: str, codes: TriageCodes, ref: str) -> str:
+    example = codes.codes[0].code if codes.codes else "advies"
+    return _STAFF[key].format(keyword=codes.keyword, ref=ref, example=example)
+
+
+def _triage_menu(
+    loaded: Loaded, request_id: str, state: _TriageState, codes: TriageCodes, lead: str
+) -> VoiceResponse:
+    """'Toets de uitkomst van de triage: 1 voor Advies, ...', one key; silence
+    comes back as no key (one retry, then the SMS hint)."""
+    token = _web().triage_states().dumps([state.call_sid, state.by, state.ref, state.tries])
+    action = _link("callbacks.bridge_triage", request_id=request_id, s=token)
+    response = VoiceResponse()
+    lang = loaded.menus.default_language
+    gather = _gather(response, loaded, lang, action, num_digits=1, timeout=10)
+    _say(gather, loaded, lang, f"{lead} {keypad_prompt(codes)}")
+    response.redirect(action, method="POST")
+    return response
+
+
+def _after_conversation(loaded: Loaded, request_id: str) -> VoiceResponse:
+    """The callback's conversation ended and the staff member is still on the line:
+    ask the triage outcome by keypad. Without a call to link it to (or keys to
+    press, or Redis), just say goodbye: the conversation happened either way."""
+    try:
+        ctx = _web().context(loaded)
+        found = ctx.store.get(request_id)
+        codes = _codes(loaded)
+        if found is None or not found.call_sid or not any(c.digit for c in codes.codes):
+            return _staff_say(_STAFF["ended"])
+        ref = _call_ref(ctx.conn, found) or found.code
+        state = _TriageState(found.call_sid, found.claimed_by or "", ref, 0)
+        return _triage_menu(loaded, request_id, state, codes, _STAFF["ended_triage"])
+    except Exception:
+        logger.exception("callback %s: no triage menu after the conversation", request_id)
+        return _staff_say(_STAFF["ended"])
+
+
 def staff_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
     """A staff webhook of the bridge: on failure, end the staff call politely
     (the request is put back by the status callback or the watchdog)."""
@@ -695,7 +791,7 @@ def staff_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRe
 def bridge_staff(request_id: str) -> ResponseReturnValue:
     """The staff member answered our call: who is waiting, press 1."""
     loaded = _web().live.current()
-    _ctx, found, attempt = _bridge_request(loaded, request_id)
+    ctx, found, attempt = _bridge_request(loaded, request_id)
     if found is None:
         return _xml(_staff_say(_STAFF["gone"]))
     lang = loaded.menus.default_language
@@ -709,18 +805,15 @@ def bridge_staff(request_id: str) -> ResponseReturnValue:
         num_digits=1,
         timeout=10,
     )
-    _say(
-        gather,
-        loaded,
-        lang,
-        _STAFF["intro"].format(
-            code=found.code,
-            caller=lab.caller,
-            region=lab.region,
-            age=lab.age,
-            minutes=found.waited_minutes(_now()),
-        ),
+    intro = _STAFF["intro"].format(
+        code=found.code,
+        caller=lab.caller,
+        region=lab.region,
+        age=lab.age,
+        minutes=found.waited_minutes(_now()),
     )
+    ref = loaded.menus.call_ref(_call_ref(ctx.conn, found))
+    _say(gather, loaded, lang, f"{intro} {ref}".strip())
     response.redirect(
         _link("callbacks.bridge_accept", request_id=request_id, attempt=attempt), method="POST"
     )
@@ -781,16 +874,49 @@ def bridge_caller(request_id: str) -> ResponseReturnValue:
 @twilio_signed
 @staff_side
 def bridge_dialed(request_id: str) -> ResponseReturnValue:
-    """The `<Dial>` to the caller ended: a conversation, or one failed attempt."""
+    """The `<Dial>` to the caller ended: a conversation (ask its triage outcome),
+    or one failed attempt."""
     loaded = _web().live.current()
     status = _param("DialCallStatus")
     if status in ("completed", "answered"):
-        return _xml(_staff_say(_STAFF["ended"]))
+        return _xml(_after_conversation(loaded, request_id))
     ctx = _web().context(loaded)
     attempt = int(request.args.get("attempt", "-1") or -1)
     t = queueing.attempt_failed(ctx, request_id, attempt, f"caller-{status or 'unknown'}", _now())
     gave_up = t.ok and t.after is cb.State.FAILED
     return _xml(_staff_say(_STAFF["given_up" if gave_up else "requeued"]))
+
+
+@bp.post("/bridge/<request_id>/triage")
+@twilio_signed
+def bridge_triage(request_id: str) -> ResponseReturnValue:
+    """The key the staff member pressed for the triage outcome after the callback.
+
+    A valid key is recorded (``via=keypad``) and confirmed; anything else gets
+    the menu once more, then a goodbye that says how to send it by SMS.
+    """
+    try:
+        loaded = _web().live.current()
+        codes = _codes(loaded)
+        call_sid, by, ref, tries = _web().triage_states().loads(request.args.get("s", ""))
+        state = _TriageState(str(call_sid), str(by), str(ref), int(tries))
+    except Exception:  # a forged or garbled state, or no config: nothing to record against
+        logger.warning("%s: unreadable triage state; nothing recorded", request.path)
+        return _xml(_staff_say(_STAFF["triage_lost"]))
+    try:
+        store = CallStore(_web().context(loaded).conn, None)
+        code = store.triage_keypad(state.call_sid, _param("Digits"), codes, by=state.by, at=_now())
+    except Exception:
+        logger.exception("callback %s: the triage outcome could not be stored", request_id)
+        return _xml(_staff_say(_triage_text("triage_failed", codes, state.ref)))
+    if code is not None:
+        logger.info("callback %s: triage %s by %s (keypad)", request_id, code.code, state.by)
+        return _xml(_staff_say(_STAFF["triage_done"].format(label=code.label)))
+    if state.tries >= 1:
+        return _xml(_staff_say(_triage_text("triage_by_sms", codes, state.ref)))
+    return _xml(
+        _triage_menu(loaded, request_id, state.again(), codes, _STAFF["triage_invalid"])
+    )
 
 
 @bp.post("/bridge/<request_id>/status")

@@ -10,7 +10,8 @@ Endpoints (all POST, all signed by Twilio, see `callrouter.web.twilio_auth`):
 
 - ``/voice/incoming``: the number's "A call comes in" webhook;
 - ``/voice/step``: a menu answer (`<Gather>` action, and the `<Redirect>` on silence);
-- ``/voice/dial``: a leg's result (`<Dial>` action);
+- ``/voice/dial``: a leg's result (`<Dial>` action); when a conversation with a
+  staff member ended, the SMS asking them for the triage outcome is queued;
 - ``/voice/whisper`` and ``/voice/whisper/accept``: what staff hear (who is
   calling, "druk 1", and the call's short ref for the triage report), and their key;
 - ``/voice/leg-status``: a staff leg ended (`<Number>` status callback);
@@ -96,6 +97,9 @@ class VoiceServices:
     states: CallStates
     events: CallEvents
     callback_offer: CallbackOffer | None = None
+    ask_triage: Callable[[str, str], object] | None = None
+    """Called with (CallSid, ref) when a conversation with a staff member ended:
+    queue the SMS that asks them for the outcome (`queueing.ask_triage`)."""
 
 
 def services() -> VoiceServices:
@@ -233,8 +237,13 @@ def _leg_of(call: Call, plan: RoutePlan) -> Leg | None:
     return None
 
 
+def _bridged() -> bool:
+    """The `<Dial>` that just ended had connected someone (who hung up first does not matter)."""
+    return _param("DialBridged").lower() == "true" and _param("DialCallStatus") in _BRIDGED
+
+
 def _leg_result(event: Event) -> str:
-    if event.input is Input.ANSWERED:
+    if event.input is Input.ANSWERED or _bridged():
         return "answered"
     status = _param("DialCallStatus") or "failed"
     return "declined" if status in _BRIDGED else status
@@ -370,6 +379,9 @@ def dial_result() -> Response:
     event = _dial_event()
     if call.step in (Step.DIAL, Step.FINAL) and _param("DialCallStatus"):
         _leg_ended(call, ctx, event)
+    if call.step is Step.DIAL and _bridged() and call.ref and svc.ask_triage is not None:
+        ask = svc.ask_triage
+        _record("triage ask", lambda: ask(_param("CallSid"), call.ref))
     return _render(call, advance(call, event, ctx), ctx, loaded)
 
 
