@@ -32,7 +32,7 @@ from callrouter.stores.calls import (
     triage_sms_handler,
 )
 from callrouter.stores.presence import Presence
-from callrouter.web import admin_auth, callbacks, health, sms, voice
+from callrouter.web import admin_auth, callbacks, calls_api, health, sms, voice
 from callrouter.web.call_events import NoCallEvents
 from callrouter.web.live_config import LiveConfig
 from ivr.state import CallStates
@@ -82,6 +82,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     sms.init_app(app, handlers=[
         triage_sms_handler(CallStore(conn, None), lambda: live.current().config)
     ] if conn is not None else [])
+    calls_api.init_app(
+        app, CallStore(conn, None) if conn is not None else None, lambda: live.current().config
+    )
     return app
 
 
