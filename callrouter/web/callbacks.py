@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol
 
 import redis
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeSerializer
 from twilio.twiml.voice_response import VoiceResponse
@@ -60,6 +60,7 @@ from callrouter.stores.calls import CallStore
 from callrouter.stores.spool import Spool
 from callrouter.web.admin_auth import require_admin
 from callrouter.web.twilio_auth import twilio_signed
+from callrouter.web.webhook_io import param, public_path, public_url, xml
 from ivr import twiml
 from ivr.menus import Prompt
 
@@ -366,7 +367,7 @@ def _load(loaded: Loaded) -> _OfferState:
             return _OfferState(str(lang), ctype, age, region, int(tries), decline)
         except (BadSignature, ValueError, TypeError):
             logger.warning("%s: unreadable callback offer state; starting afresh", request.path)
-    facts = recognise(_param("From") or None, loaded.config).facts
+    facts = recognise(param("From") or None, loaded.config).facts
     return _OfferState(
         loaded.menus.default_language, facts.caller_type, facts.age_group, facts.region, 0, None
     )
@@ -375,19 +376,7 @@ def _load(loaded: Loaded) -> _OfferState:
 def _link(endpoint: str, state: _OfferState | None = None, **values: Any) -> str:
     if state is not None:
         values["s"] = _dump(state)
-    path = url_for(endpoint, **values)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return str(base).rstrip("/") + path[len(request.script_root) :]
-    return request.host_url.rstrip("/") + path
-
-
-def _param(name: str) -> str:
-    return request.values.get(name, "").strip()
-
-
-def _xml(document: VoiceResponse) -> Response:
-    return Response(str(document), mimetype="text/xml")
+    return public_url(endpoint, **values)
 
 
 # --------------------------------------------------------------------------- TwiML helpers
@@ -416,13 +405,8 @@ def _put_through(
         response.redirect(state.decline, method="POST")
         return response
     return twiml.dial_line(
-        response, loaded.fallback_number, loaded.config.crisis_number, _absolute(FALLBACK_PATH)
+        response, loaded.fallback_number, loaded.config.crisis_number, public_path(FALLBACK_PATH)
     )
-
-
-def _absolute(path: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    return (str(base).rstrip("/") if base else request.host_url.rstrip("/")) + path
 
 
 def _goodbye(response: VoiceResponse, loaded: Loaded, lang: str) -> VoiceResponse:
@@ -465,7 +449,7 @@ def caller_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseR
             logger.exception(
                 "%s failed; putting the caller through to the fallback line", request.path
             )
-            return _xml(_put_through(_web().live.current(), None, None))
+            return xml(_put_through(_web().live.current(), None, None))
 
     return guarded
 
@@ -478,7 +462,7 @@ def caller_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseR
 @caller_side
 def offer() -> ResponseReturnValue:
     loaded = _web().live.current()
-    return _xml(_offer_twiml(loaded, _load(loaded), _param("From") or None))
+    return xml(_offer_twiml(loaded, _load(loaded), param("From") or None))
 
 
 @bp.post("/choice")
@@ -487,16 +471,16 @@ def offer() -> ResponseReturnValue:
 def choice() -> ResponseReturnValue:
     loaded = _web().live.current()
     state = _load(loaded)
-    digit = _param("Digits")
+    digit = param("Digits")
     if digit == "1":
-        number, _ = cb.check_callback_number(_param("From"), cb.policy_of(loaded.config))
+        number, _ = cb.check_callback_number(param("From"), cb.policy_of(loaded.config))
         if number is not None:
-            return _xml(_submit(loaded, state, number))
+            return xml(_submit(loaded, state, number))
     if digit == "2":
-        return _xml(_enter_twiml(loaded, state.fresh()))
+        return xml(_enter_twiml(loaded, state.fresh()))
     if digit == "3":
-        return _xml(_put_through(loaded, state))
-    return _xml(_offer_twiml(loaded, state.again(), _param("From") or None))
+        return xml(_put_through(loaded, state))
+    return xml(_offer_twiml(loaded, state.again(), param("From") or None))
 
 
 def _enter_twiml(loaded: Loaded, state: _OfferState, reason: str | None = None) -> VoiceResponse:
@@ -524,7 +508,7 @@ def _enter_twiml(loaded: Loaded, state: _OfferState, reason: str | None = None) 
 @caller_side
 def number() -> ResponseReturnValue:
     loaded = _web().live.current()
-    return _xml(_enter_twiml(loaded, _load(loaded)))
+    return xml(_enter_twiml(loaded, _load(loaded)))
 
 
 @bp.post("/number/check")
@@ -533,25 +517,25 @@ def number() -> ResponseReturnValue:
 def number_check() -> ResponseReturnValue:
     loaded = _web().live.current()
     state = _load(loaded)
-    digits = _param("Digits")
+    digits = param("Digits")
     typed, refusal = cb.check_callback_number(digits, cb.policy_of(loaded.config))
     if typed is None:
         logger.info(
             "call %s: typed callback number refused (%s)",
-            _param("CallSid"),
+            param("CallSid"),
             refusal.value if refusal else "?",
         )
-        return _xml(_enter_twiml(loaded, state.again(), (refusal or cb.Refusal.INVALID).value))
+        return xml(_enter_twiml(loaded, state.again(), (refusal or cb.Refusal.INVALID).value))
     try:
         CallbackStore(_web().context(loaded).conn).remember_typed(
-            _param("CallSid"), typed, TYPED_NUMBER_SECONDS
+            param("CallSid"), typed, TYPED_NUMBER_SECONDS
         )
     except redis.RedisError:
         logger.warning(
             "call %s: Redis unreachable while a number was typed; putting through",
-            _param("CallSid"),
+            param("CallSid"),
         )
-        return _xml(_put_through(loaded, state, "broken"))
+        return xml(_put_through(loaded, state, "broken"))
     response = VoiceResponse()
     gather = _gather(
         response,
@@ -563,7 +547,7 @@ def number_check() -> ResponseReturnValue:
     )
     _say(gather, loaded, state.lang, _text(state.lang, "confirm", digits=cb.spoken_national(typed)))
     response.redirect(_link("callbacks.number_confirm", state), method="POST")
-    return _xml(response)
+    return xml(response)
 
 
 @bp.post("/number/confirm")
@@ -572,15 +556,15 @@ def number_check() -> ResponseReturnValue:
 def number_confirm() -> ResponseReturnValue:
     loaded = _web().live.current()
     state = _load(loaded)
-    if _param("Digits") != "1":
-        return _xml(_enter_twiml(loaded, state.again()))
+    if param("Digits") != "1":
+        return xml(_enter_twiml(loaded, state.again()))
     try:
-        typed = CallbackStore(_web().context(loaded).conn).typed(_param("CallSid"))
+        typed = CallbackStore(_web().context(loaded).conn).typed(param("CallSid"))
     except redis.RedisError:
-        return _xml(_put_through(loaded, state, "broken"))
+        return xml(_put_through(loaded, state, "broken"))
     if typed is None:
-        return _xml(_enter_twiml(loaded, state.again()))
-    return _xml(_submit(loaded, state, typed))
+        return xml(_enter_twiml(loaded, state.again()))
+    return xml(_submit(loaded, state, typed))
 
 
 @bp.post("/spooled")
@@ -590,16 +574,16 @@ def spooled() -> ResponseReturnValue:
     """After "your request is saved, but it may take longer": 1 puts the caller through."""
     loaded = _web().live.current()
     state = _load(loaded)
-    if _param("Digits") == "1":
-        return _xml(_put_through(loaded, state))
-    return _xml(_goodbye(VoiceResponse(), loaded, state.lang))
+    if param("Digits") == "1":
+        return xml(_put_through(loaded, state))
+    return xml(_goodbye(VoiceResponse(), loaded, state.lang))
 
 
 def _submit(loaded: Loaded, state: _OfferState, number: str) -> VoiceResponse:
     """Queue the request (or spool it) and tell the caller what happens next."""
     web = _web()
     now = _now()
-    call_sid = _param("CallSid") or None
+    call_sid = param("CallSid") or None
     lang = state.lang
     try:
         ctx = web.context(loaded)
@@ -780,7 +764,7 @@ def staff_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRe
                 "Er ging iets mis. Het terugbelverzoek gaat terug in de wachtrij.", language="nl-NL"
             )
             response.hangup()
-            return _xml(response)
+            return xml(response)
 
     return guarded
 
@@ -793,7 +777,7 @@ def bridge_staff(request_id: str) -> ResponseReturnValue:
     loaded = _web().live.current()
     ctx, found, attempt = _bridge_request(loaded, request_id)
     if found is None:
-        return _xml(_staff_say(_STAFF["gone"]))
+        return xml(_staff_say(_STAFF["gone"]))
     lang = loaded.menus.default_language
     lab = cb.labels(found, loaded.config)
     response = VoiceResponse()
@@ -817,7 +801,7 @@ def bridge_staff(request_id: str) -> ResponseReturnValue:
     response.redirect(
         _link("callbacks.bridge_accept", request_id=request_id, attempt=attempt), method="POST"
     )
-    return _xml(response)
+    return xml(response)
 
 
 @bp.post("/bridge/<request_id>/accept")
@@ -828,10 +812,10 @@ def bridge_accept(request_id: str) -> ResponseReturnValue:
     loaded = _web().live.current()
     ctx, found, attempt = _bridge_request(loaded, request_id)
     if found is None:
-        return _xml(_staff_say(_STAFF["gone"]))
-    if _param("Digits") != "1" or not found.number:
+        return xml(_staff_say(_STAFF["gone"]))
+    if param("Digits") != "1" or not found.number:
         queueing.attempt_failed(ctx, request_id, attempt, "staff-no-input", _now())
-        return _xml(_staff_say(_STAFF["no_input"]))
+        return xml(_staff_say(_STAFF["no_input"]))
     policy = ctx.policy
     response = VoiceResponse()
     _say(response, loaded, loaded.menus.default_language, _STAFF["connecting"])
@@ -846,7 +830,7 @@ def bridge_accept(request_id: str) -> ResponseReturnValue:
         url=_link("callbacks.bridge_caller", request_id=request_id, attempt=attempt),
         method="POST",
     )
-    return _xml(response)
+    return xml(response)
 
 
 @bp.post("/bridge/<request_id>/caller")
@@ -867,7 +851,7 @@ def bridge_caller(request_id: str) -> ResponseReturnValue:
             )
     response = VoiceResponse()
     _say(response, loaded, lang, _text(lang, "called_back"))
-    return _xml(response)
+    return xml(response)
 
 
 @bp.post("/bridge/<request_id>/dialed")
@@ -877,14 +861,14 @@ def bridge_dialed(request_id: str) -> ResponseReturnValue:
     """The `<Dial>` to the caller ended: a conversation (ask its triage outcome),
     or one failed attempt."""
     loaded = _web().live.current()
-    status = _param("DialCallStatus")
+    status = param("DialCallStatus")
     if status in ("completed", "answered"):
-        return _xml(_after_conversation(loaded, request_id))
+        return xml(_after_conversation(loaded, request_id))
     ctx = _web().context(loaded)
     attempt = int(request.args.get("attempt", "-1") or -1)
     t = queueing.attempt_failed(ctx, request_id, attempt, f"caller-{status or 'unknown'}", _now())
     gave_up = t.ok and t.after is cb.State.FAILED
-    return _xml(_staff_say(_STAFF["given_up" if gave_up else "requeued"]))
+    return xml(_staff_say(_STAFF["given_up" if gave_up else "requeued"]))
 
 
 @bp.post("/bridge/<request_id>/triage")
@@ -902,19 +886,19 @@ def bridge_triage(request_id: str) -> ResponseReturnValue:
         state = _TriageState(str(call_sid), str(by), str(ref), int(tries))
     except Exception:  # a forged or garbled state, or no config: nothing to record against
         logger.warning("%s: unreadable triage state; nothing recorded", request.path)
-        return _xml(_staff_say(_STAFF["triage_lost"]))
+        return xml(_staff_say(_STAFF["triage_lost"]))
     try:
         store = CallStore(_web().context(loaded).conn, None)
-        code = store.triage_keypad(state.call_sid, _param("Digits"), codes, by=state.by, at=_now())
+        code = store.triage_keypad(state.call_sid, param("Digits"), codes, by=state.by, at=_now())
     except Exception:
         logger.exception("callback %s: the triage outcome could not be stored", request_id)
-        return _xml(_staff_say(_triage_text("triage_failed", codes, state.ref)))
+        return xml(_staff_say(_triage_text("triage_failed", codes, state.ref)))
     if code is not None:
         logger.info("callback %s: triage %s by %s (keypad)", request_id, code.code, state.by)
-        return _xml(_staff_say(_STAFF["triage_done"].format(label=code.label)))
+        return xml(_staff_say(_STAFF["triage_done"].format(label=code.label)))
     if state.tries >= 1:
-        return _xml(_staff_say(_triage_text("triage_by_sms", codes, state.ref)))
-    return _xml(
+        return xml(_staff_say(_triage_text("triage_by_sms", codes, state.ref)))
+    return xml(
         _triage_menu(loaded, request_id, state.again(), codes, _STAFF["triage_invalid"])
     )
 
@@ -923,7 +907,7 @@ def bridge_triage(request_id: str) -> ResponseReturnValue:
 @twilio_signed
 def bridge_status(request_id: str) -> ResponseReturnValue:
     """Status callback of our call to the staff member: it ended (not answered, busy, hung up)."""
-    status = _param("CallStatus")
+    status = param("CallStatus")
     if status in ("no-answer", "busy", "failed", "canceled", "completed"):
         loaded = _web().live.current()
         ctx = _web().context(loaded)

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import ParamSpec, Protocol, TypeVar
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -45,6 +45,7 @@ from callrouter.stores.presence import Presence
 from callrouter.web.call_events import CallEvents
 from callrouter.web.live_config import LiveConfig, Loaded
 from callrouter.web.twilio_auth import twilio_signed
+from callrouter.web.webhook_io import param, public_url, xml
 from ivr import twiml
 from ivr.flow import DIALLING_STEPS, Call, Event, Input, Step, advance, begin
 from ivr.inputs import interpret
@@ -117,10 +118,6 @@ def now() -> dt.datetime:
 # -------------------- degrading
 
 
-def _xml(document: VoiceResponse) -> Response:
-    return Response(str(document), mimetype="text/xml")
-
-
 def _ring_fallback(response: VoiceResponse) -> VoiceResponse:
     """Ring the 24/7 fallback line; needs only the last good config's two numbers."""
     loaded = services().live.current()
@@ -158,10 +155,10 @@ def _guarded(
 
 def _fallback_after_failure() -> Response:
     try:
-        return _xml(_ring_fallback(_announced()))
+        return xml(_ring_fallback(_announced()))
     except Exception:
         logger.exception("%s: the spoken fallback failed too; dialling it bare", request.path)
-        return _xml(_ring_fallback(VoiceResponse()))
+        return xml(_ring_fallback(VoiceResponse()))
 
 
 def caller_side(view: Callable[P, Response]) -> Callable[P, Response]:
@@ -172,7 +169,7 @@ def caller_side(view: Callable[P, Response]) -> Callable[P, Response]:
 def staff_side(view: Callable[P, Response]) -> Callable[P, Response]:
     """A staff leg's webhook: on failure the leg is not connected (hang up, so
     the caller's plan moves on) rather than connecting an unconfirmed phone."""
-    return _guarded(view, lambda: _xml(twiml.hang_up()), "this staff leg is not connected")
+    return _guarded(view, lambda: xml(twiml.hang_up()), "this staff leg is not connected")
 
 
 def _record(what: str, emit: Callable[[], T]) -> T | None:
@@ -192,20 +189,8 @@ def _token(call: Call) -> str:
 
 
 def _link(endpoint: str, token: str | None = None) -> str:
-    """The absolute URL Twilio should call, with the signed call state `token`.
-
-    Built from `PUBLIC_BASE_URL` when set (the same origin the signature
-    check uses), else from the request as ProxyFix presents it.
-    """
-    path = url_for(endpoint, s=token) if token is not None else url_for(endpoint)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return str(base).rstrip("/") + path[len(request.script_root) :]
-    return request.host_url.rstrip("/") + path
-
-
-def _param(name: str) -> str:
-    return request.values.get(name, "").strip()
+    """The absolute URL Twilio should call, with the signed call state `token`."""
+    return public_url(endpoint, s=token) if token is not None else public_url(endpoint)
 
 
 def _context(loaded: Loaded) -> RouteContext:
@@ -221,10 +206,10 @@ def _dial_event() -> Event:
     a staff phone that picked up but did not press 1 in the whisper (or a
     voicemail) reports `completed` too, and must not end the caller's call.
     """
-    if _param("CallStatus") in _CALLER_GONE:
+    if param("CallStatus") in _CALLER_GONE:
         return Event(Input.HUNG_UP)
-    bridged = _param("DialBridged").lower() == "true"
-    if _param("DialCallStatus") in _BRIDGED and bridged:
+    bridged = param("DialBridged").lower() == "true"
+    if param("DialCallStatus") in _BRIDGED and bridged:
         return Event(Input.ANSWERED)
     return Event(Input.UNANSWERED)
 
@@ -239,13 +224,13 @@ def _leg_of(call: Call, plan: RoutePlan) -> Leg | None:
 
 def _bridged() -> bool:
     """The `<Dial>` that just ended had connected someone (who hung up first does not matter)."""
-    return _param("DialBridged").lower() == "true" and _param("DialCallStatus") in _BRIDGED
+    return param("DialBridged").lower() == "true" and param("DialCallStatus") in _BRIDGED
 
 
 def _leg_result(event: Event) -> str:
     if event.input is Input.ANSWERED or _bridged():
         return "answered"
-    status = _param("DialCallStatus") or "failed"
+    status = param("DialCallStatus") or "failed"
     return "declined" if status in _BRIDGED else status
 
 
@@ -261,11 +246,11 @@ def _render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) 
         menu = menus.menu(question)
         if menu is not None:
             action = _link("voice.step", _token(call))
-            return _xml(twiml.question(menus, menu, call.lang, call.attempt > 0, action, first))
+            return xml(twiml.question(menus, menu, call.lang, call.attempt > 0, action, first))
         # The menu was removed by a config reload during this call: ask no more.
         call = advance(call, Event(Input.UNANSWERED), ctx)
     if call.step is Step.DONE:
-        return _xml(twiml.hang_up())
+        return xml(twiml.hang_up())
     at = now()
     call = replace(call, since=int(at.timestamp()))
     prompt = (
@@ -275,12 +260,12 @@ def _render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) 
     )
     response = twiml.announce(menus, call.lang, prompt, first=before is None)
     if call.step is Step.FALLBACK:
-        return _xml(_ring_fallback(response))
+        return xml(_ring_fallback(response))
     plan = ctx.plan(call)
     if before is None or before.step not in DIALLING_STEPS:
-        _record("routed", lambda: services().events.routed(_param("CallSid"), plan, at))
+        _record("routed", lambda: services().events.routed(param("CallSid"), plan, at))
     if call.step is Step.FINAL:
-        return _xml(final_step(call, plan, loaded, response))
+        return xml(final_step(call, plan, loaded, response))
     leg = plan.legs[call.leg]
     numbers = [t.number for t in ctx.free(leg)]
     if not numbers:  # a replayed step, and everyone on this leg took a call since
@@ -291,7 +276,7 @@ def _render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) 
         whisper=_link("voice.whisper", token),
         leg_status=_link("voice.leg_status", token),
     )
-    return _xml(twiml.dial(response, numbers, leg.timeout, config.crisis_number, urls))
+    return xml(twiml.dial(response, numbers, leg.timeout, config.crisis_number, urls))
 
 
 def final_step(
@@ -306,9 +291,9 @@ def final_step(
     """
     offer = services().callback_offer
     if offer is not None and plan.final.callback and call.attempt == 0:
-        caller = _param("From") or None
+        caller = param("From") or None
         redial = _link("voice.dial_result", _token(replace(call, attempt=1)))
-        offered = offer.offer(FinalCall(_param("CallSid"), caller, call, plan, loaded, redial))
+        offered = offer.offer(FinalCall(param("CallSid"), caller, call, plan, loaded, redial))
         if offered is not None:
             return offered
     number = plan.final.number or loaded.fallback_number
@@ -327,8 +312,8 @@ def incoming() -> Response:
     svc = services()
     loaded = svc.live.current()
     at = now()
-    caller = recognise(_param("From") or None, loaded.config)
-    call_sid = _param("CallSid")
+    caller = recognise(param("From") or None, loaded.config)
+    call_sid = param("CallSid")
     logger.info(
         "call %s from %s%s%s",
         call_sid,
@@ -360,7 +345,7 @@ def step() -> Response:
     menu = loaded.menus.menu(question) if question is not None else None
     event = (
         interpret(
-            menu, call.lang, _param("Digits"), _param("SpeechResult"), loaded.menus.language_choice
+            menu, call.lang, param("Digits"), param("SpeechResult"), loaded.menus.language_choice
         )
         if menu is not None
         else Event(Input.SILENCE)
@@ -377,18 +362,18 @@ def dial_result() -> Response:
     call = svc.states.loads(request.args.get("s"))
     ctx = _context(loaded)
     event = _dial_event()
-    if call.step in (Step.DIAL, Step.FINAL) and _param("DialCallStatus"):
+    if call.step in (Step.DIAL, Step.FINAL) and param("DialCallStatus"):
         _leg_ended(call, ctx, event)
     if call.step is Step.DIAL and _bridged() and call.ref and svc.ask_triage is not None:
         ask = svc.ask_triage
-        _record("triage ask", lambda: ask(_param("CallSid"), call.ref))
+        _record("triage ask", lambda: ask(param("CallSid"), call.ref))
     return _render(call, advance(call, event, ctx), ctx, loaded)
 
 
 def _leg_ended(call: Call, ctx: RouteContext, event: Event) -> None:
     """Bookkeeping of the leg that just ended: busy marks and the call record."""
     svc = services()
-    call_sid = _param("CallSid")
+    call_sid = param("CallSid")
     plan = ctx.plan(call)
     at = now()
     ring = max(0, int(at.timestamp()) - call.since)
@@ -417,8 +402,8 @@ def fallback() -> Response:
     Stateless: the first request (no `DialCallStatus`) rings the line; a
     result that is not a conversation rings it again.
     """
-    if not _param("DialCallStatus") and _param("CallStatus") not in _CALLER_GONE:
-        return _xml(_ring_fallback(_announced(first=True)))
+    if not param("DialCallStatus") and param("CallStatus") not in _CALLER_GONE:
+        return xml(_ring_fallback(_announced(first=True)))
     loaded = services().live.current()
     call = Call(step=Step.FALLBACK, lang=loaded.menus.default_language, at=int(now().timestamp()))
     ctx = _context(loaded)
@@ -429,14 +414,14 @@ def fallback() -> Response:
 @twilio_signed
 def call_status() -> Response:
     """The caller's call ended (the number's "Call status changes" callback)."""
-    duration = _param("CallDuration")
+    duration = param("CallDuration")
     _record(
         "ended",
         lambda: services().events.ended(
-            _param("CallSid"),
+            param("CallSid"),
             float(duration) if duration.isdigit() else None,
             now(),
-            _param("CallStatus") or "completed",
+            param("CallStatus") or "completed",
         ),
     )
     return Response(status=204)
@@ -456,19 +441,19 @@ def whisper() -> Response:
     text = whisper_text(loaded.menus, loaded.config, call.facts, call.lang)
     text = " ".join(filter(None, (text, loaded.menus.call_ref(call.ref))))
     accept = _link("voice.whisper_accept", request.args.get("s"))
-    return _xml(twiml.whisper(loaded.menus, text, accept))
+    return xml(twiml.whisper(loaded.menus, text, accept))
 
 
 @bp.post("/whisper/accept")
 @twilio_signed
 @staff_side
 def whisper_accept() -> Response:
-    if _param("Digits") != ACCEPT_DIGIT:
-        return _xml(twiml.hang_up())
+    if param("Digits") != ACCEPT_DIGIT:
+        return xml(twiml.hang_up())
     svc = services()
     loaded = svc.live.current()
     call = svc.states.loads(request.args.get("s"))
-    caller_sid, staff_number = _param("ParentCallSid"), _param("To")
+    caller_sid, staff_number = param("ParentCallSid"), param("To")
     leg = _leg_of(call, _context(loaded).plan(call))
     target = next((t for t in leg.targets if t.number == staff_number), None) if leg else None
     if target is not None and target.member is not None:
@@ -479,12 +464,12 @@ def whisper_accept() -> Response:
         "answered", lambda: svc.events.answered(caller_sid, who, at, call.leg + 1 if leg else None)
     )
     logger.info("call %s accepted by %s", caller_sid, who)
-    return _xml(twiml.connect())
+    return xml(twiml.connect())
 
 
 @bp.post("/leg-status")
 @twilio_signed
 def leg_status() -> Response:
     """A staff leg ended: they are free for the next crisis call."""
-    services().presence.clear(_param("To"), _param("ParentCallSid"))
+    services().presence.clear(param("To"), param("ParentCallSid"))
     return Response(status=204)
