@@ -10,18 +10,13 @@ call, then for the outbound call to the staff member that the worker placed.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-import requests
 
 from callrouter.core.callbacks import State
-from callrouter.redis_server import free_port
 from callrouter.stores.callbacks import CallbackStore
 from callrouter.twilio_sim import CallState, HttpTransport, SimCall, Twilio
 from tests.callbacks_kit import (
@@ -35,6 +30,7 @@ from tests.callbacks_kit import (
     wait_until,
     worker_env,
 )
+from tests.e2e.gunicorn import start_app, stop_app
 from tests.fakes.twilio_api import FakeTwilioApi
 from tests.phone import CRISIS_NUMBER, PSEUDONYM_KEY
 
@@ -52,39 +48,6 @@ SAMPLE_CALLBACKS = (
 def fake() -> Iterator[FakeTwilioApi]:
     with FakeTwilioApi(credentials=(ACCOUNT_SID, AUTH_TOKEN)) as api:
         yield api
-
-
-def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "callrouter.app:create_app()",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                return process, url
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, "gunicorn did not become healthy"
-        time.sleep(0.05)
 
 
 def test_call_nobody_answers_callback_confirmed_sms_sent_reply_claims_bridged_call_placed(
@@ -106,7 +69,7 @@ def test_call_nobody_answers_callback_confirmed_sms_sent_reply_claims_bridged_ca
             "CALLROUTER_SECRET": SECRET,
         }
     )
-    web, url = start_gunicorn(web_env, web_log)
+    web, url = start_app(web_env, web_log)
     worker = RqWorker(
         redis_url,
         port_env | {"CALLROUTER_PUBLIC_BASE_URL": url, "CALLROUTER_PSEUDONYM_KEY": PSEUDONYM_KEY},
@@ -175,8 +138,7 @@ def test_call_nobody_answers_callback_confirmed_sms_sent_reply_claims_bridged_ca
     finally:
         transport.close()
         worker.stop()
-        web.terminate()
-        web.wait(timeout=10)
+        stop_app(web)
     logs = web_log.read_text(errors="replace") + worker_log.read_text(errors="replace")
     assert CALLER_DIGITS not in logs, "a raw caller number reached a log"
     assert "Traceback" not in web_log.read_text(errors="replace")

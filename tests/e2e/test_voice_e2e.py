@@ -4,46 +4,29 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from callrouter.redis_server import free_port
 from callrouter.twilio_sim import SIGNATURE_HEADER, CallState, HttpTransport, SimCall, Twilio
+from tests.e2e.gunicorn import start_app, stop_app
 from tests.phone import CONFIG_DIR, CRISIS_NUMBER, PSEUDONYM_KEY, SECRET, TOKEN
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
 class Server:
     url: str
-    process: subprocess.Popen[str]
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[str], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[0]
-        try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise AssertionError(f"gunicorn did not become healthy on {url}")
+    process: subprocess.Popen[bytes]
 
 
 @pytest.fixture(scope="module")
-def server(redis_url: str) -> Iterator[Server]:
-    port = free_port()
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = os.environ | {
         "TWILIO_AUTH_TOKEN": TOKEN,
         "CALLROUTER_SECRET": SECRET,
@@ -52,31 +35,14 @@ def server(redis_url: str) -> Iterator[Server]:
         "CALLROUTER_DRY_RUN": "1",
         "REDIS_URL": redis_url,
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "callrouter.app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("voice-e2e") / "gunicorn.log"
+    process, url = start_app(env, log)
     try:
-        wait_until_healthy(url, process)
         yield Server(url, process)
     finally:
-        process.terminate()
-        log, _ = process.communicate(timeout=10)
-    assert "Traceback" not in log, log
+        stop_app(process)
+    output = log.read_text(errors="replace")
+    assert "Traceback" not in output, output
 
 
 def test_a_whole_call_over_http(server: Server) -> None:
