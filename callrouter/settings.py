@@ -67,7 +67,7 @@ class Settings:
     dry_run: bool = False
     """Log SMS and outbound calls instead of sending them (local runs)."""
     pseudonym_key: str = field(default="", repr=False)
-    """Keys callers' pseudonyms in the call records (`callrouter.stores.calls`);
+    """Keys callers' pseudonyms in the call records (`callrouter.calls.store`);
     the web app requires it when it has a Redis, see `create_app`."""
 
     @classmethod

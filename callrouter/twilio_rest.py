@@ -28,8 +28,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from callrouter.core.privacy import mask_number, mask_numbers_in
 from callrouter.errors import ProviderError
+from callrouter.privacy import mask_number, mask_numbers_in
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The `ivr:` section (config/ivr.yaml) -> validated `ivr.menus.Menus`, with file:line problems.
 
-`callrouter.config_files.load` runs `check_config` with its other section
+`callrouter.config.files.load` runs `check_config` with its other section
 checks, so an IVR mistake (a prompt missing in English, a menu answer naming
 an unknown caller type, two answers on one key) stops a config from going
 live exactly like a routing mistake does, and is reported the same way.
@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from callrouter.config_files import Problem, _Builder
-from callrouter.core.model import Config, Source
+from callrouter.config.files import Problem, _Builder
+from callrouter.config.yaml_marks import MarkedDoc, PathKey
 from callrouter.errors import ConfigError
-from callrouter.yaml_marks import MarkedDoc, PathKey
+from callrouter.routing.model import Config, Source
 from ivr.inputs import normalise
 from ivr.menus import (
     ACCEPT_DIGIT,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
-from callrouter.core.routing import CallerFacts
+from callrouter.routing.plan import CallerFacts
 from ivr.menus import FACT_FIELD, Question
 
 

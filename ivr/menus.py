@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from callrouter.core.model import Config
-from callrouter.core.routing import CallerFacts
+from callrouter.routing.model import Config
+from callrouter.routing.plan import CallerFacts
 
 ACCEPT_DIGIT = "1"
 """What staff press in the whisper to take a call; fixed, so it is the same on every team."""

@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from callrouter.core.model import Config, Rule
-from callrouter.core.routing import (
+from callrouter.routing.model import Config, Rule
+from callrouter.routing.plan import (
     CallerFacts,
     Leg,
     RoutePlan,
@@ -24,7 +24,7 @@ from callrouter.core.routing import (
     route,
     with_defaults,
 )
-from callrouter.core.windows import resolve_window
+from callrouter.routing.windows import resolve_window
 from ivr.flow import Call
 from ivr.menus import FACT_FIELD, Question
 

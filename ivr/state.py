@@ -17,7 +17,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from callrouter.core.routing import CallerFacts
+from callrouter.routing.plan import CallerFacts
 from ivr.flow import Call, Step
 from ivr.menus import Question
 
@@ -60,8 +60,9 @@ class CallStates:
         except BadSignature:
             raise StateError("call state signature does not match") from None
         try:
-            (step, lang, at, caller, age, region, asked, attempt, leg, switched, since,
-             ref) = payload
+            (step, lang, at, caller, age, region, asked, attempt, leg, switched, since, ref) = (
+                payload
+            )
             return Call(
                 step=Step(step),
                 lang=_text(lang),

@@ -132,10 +132,10 @@ def make_app(
     spool_dir: Path | None = None,
 ) -> Flask:
     """The callback and SMS blueprints on their own, wired as `create_app` wires them."""
+    from callrouter.callbacks import web as callbacks_web
+    from callrouter.config.live import LiveConfig
     from callrouter.web import admin_auth
-    from callrouter.web import callbacks as callbacks_web
     from callrouter.web import sms as sms_web
-    from callrouter.web.live_config import LiveConfig
 
     app = Flask(__name__)
     app.config.update(TESTING=True, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
@@ -196,7 +196,7 @@ class RqWorker:
             "worker",
             "--with-scheduler",
             "-w",
-            "callrouter.jobs.Worker",
+            "callrouter.callbacks.jobs.Worker",
             "--url",
             self.redis_url,
             "callbacks",

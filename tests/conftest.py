@@ -14,7 +14,7 @@ import pytest
 import redis
 from flask import Flask
 
-from callrouter.redis_server import EmbeddedRedis
+from callrouter.devtools.redis_server import EmbeddedRedis
 from tests.phone import Phone, make_app
 
 

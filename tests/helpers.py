@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from callrouter.config_files import load
-from callrouter.core.model import Config
+from callrouter.config.files import load
+from callrouter.routing.model import Config
 
 AMS = ZoneInfo("Europe/Amsterdam")
 UTC = dt.UTC

@@ -10,7 +10,7 @@ A bridged callback reads from the staff member's side, since Twilio calls them
 first (`Phone.answer_bridge`): they hear who waits, press 1, the caller's phone
 rings and answers, the caller hangs up, and staff hear the triage menu.
 
-Built on `callrouter.twilio_sim` (the simulated Twilio that `callrouter
+Built on `callrouter.devtools.twilio_sim` (the simulated Twilio that `callrouter
 phone` uses too); this adds the expectations and the test clock. Every
 TwiML document the app returns is parsed back as XML and checked against
 Twilio's voice schema.
@@ -27,8 +27,15 @@ from typing import Any
 
 from flask import Flask
 
-from callrouter.app import create_app
-from callrouter.twilio_sim import CallState, Happening, SimCall, Transport, Twilio, WsgiTransport
+from callrouter.devtools.twilio_sim import (
+    CallState,
+    Happening,
+    SimCall,
+    Transport,
+    Twilio,
+    WsgiTransport,
+)
+from callrouter.web.app import create_app
 from tests.twiml_schema import assert_valid_twiml
 
 TOKEN = "test-auth-token-0123456789abcdef"

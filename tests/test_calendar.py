@@ -11,8 +11,8 @@ import datetime as dt
 
 import pytest
 
-from callrouter.core.calendar import Calendar
-from callrouter.core.model import Closure, HolidayPolicy
+from callrouter.routing.calendar import Calendar
+from callrouter.routing.model import Closure, HolidayPolicy
 from tests.helpers import sample_config
 
 D = dt.date

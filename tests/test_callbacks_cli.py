@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from callrouter import clock, queueing
+from callrouter import clock
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
 from callrouter.cli import main
-from callrouter.config_files import load
-from callrouter.core import callbacks as cb
-from callrouter.core.routing import CallerFacts
+from callrouter.config.files import load
+from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, make_config_dir
 
 HUISARTS = CallerFacts("huisarts", "18+", "nijmegen")

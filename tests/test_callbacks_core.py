@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from callrouter.config_files import load
-from callrouter.core import callbacks as cb
-from callrouter.core.callbacks import Event, State
-from callrouter.core.routing import CallerFacts, route
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks.lifecycle import Event, State
+from callrouter.config.files import load
 from callrouter.errors import ConfigError
+from callrouter.routing.plan import CallerFacts, route
 from tests.callbacks_kit import make_config_dir
 from tests.helpers import ams, sample_config
 

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from callrouter import clock, jobs, queueing
-from callrouter.config_files import load
-from callrouter.core import callbacks as cb
-from callrouter.core.callbacks import State
-from callrouter.core.routing import CallerFacts
+from callrouter import clock
+from callrouter.callbacks import jobs
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.lifecycle import State
+from callrouter.config.files import load
 from callrouter.errors import ProviderError
+from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import (
     ACCOUNT_SID,
     AUTH_TOKEN,

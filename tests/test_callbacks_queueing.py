@@ -12,12 +12,12 @@ import redis
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from callrouter import queueing
-from callrouter.config_files import load
-from callrouter.core import callbacks as cb
-from callrouter.core.callbacks import State
-from callrouter.core.routing import CallerFacts
-from callrouter.stores.spool import Spool
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.spool import Spool
+from callrouter.config.files import load
+from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, make_config_dir
 from tests.helpers import ams
 
@@ -52,7 +52,7 @@ def test_submit_queues_the_first_sms_now_and_schedules_the_ladder(
         assert jobs[f"escalate-{rid}-1-{step}"] == JobStatus.SCHEDULED.value
     assert jobs[f"expire-{rid}-1"] == JobStatus.SCHEDULED.value
     job = Job.fetch(f"notify-{rid}-1", connection=ctx.conn)
-    assert (job.func_name, job.args) == ("callrouter.jobs.notify", (rid, 1, 0))
+    assert (job.func_name, job.args) == ("callrouter.callbacks.jobs.notify", (rid, 1, 0))
     assert job.retries_left == 3
 
 

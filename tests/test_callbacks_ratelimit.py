@@ -6,7 +6,7 @@ import datetime as dt
 
 import redis
 
-from callrouter.stores.ratelimit import DedupeWindow, RateLimiter
+from callrouter.callbacks.ratelimit import DedupeWindow, RateLimiter
 from tests.helpers import ams
 
 T0 = ams(2026, 4, 27, 10, 0)

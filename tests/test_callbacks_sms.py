@@ -12,11 +12,11 @@ import redis
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from callrouter import queueing
-from callrouter.config_files import load
-from callrouter.core import callbacks as cb
-from callrouter.core.callbacks import State
-from callrouter.core.routing import CallerFacts
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.lifecycle import State
+from callrouter.config.files import load
+from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import make_config_dir, signed_post
 from tests.helpers import ams
 from tests.phone import SECRET, TOKEN, make_app

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from callrouter.stores.spool import Spool
+from callrouter.callbacks.spool import Spool
 
 
 def test_append_then_replay_applies_every_record_once(tmp_path: Path) -> None:

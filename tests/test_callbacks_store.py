@@ -7,10 +7,10 @@ import threading
 
 import redis
 
-from callrouter.core import callbacks as cb
-from callrouter.core.callbacks import Event, State
-from callrouter.core.routing import CallerFacts, route
-from callrouter.stores.callbacks import QUEUE_KEY, CallbackStore
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks.lifecycle import Event, State
+from callrouter.callbacks.store import QUEUE_KEY, CallbackStore
+from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import ams, sample_config
 
 T0 = ams(2026, 4, 27, 10, 0)

@@ -17,13 +17,13 @@ import redis
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from callrouter import queueing
-from callrouter.core import callbacks as cb
-from callrouter.core.callbacks import State
-from callrouter.core.routing import CallerFacts
-from callrouter.redis_server import EmbeddedRedis
-from callrouter.stores.callbacks import CallbackStore
-from callrouter.twilio_sim import SimCall
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.store import CallbackStore
+from callrouter.devtools.redis_server import EmbeddedRedis
+from callrouter.devtools.twilio_sim import SimCall
+from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import CONFIG_DIR, make_config_dir
 from tests.helpers import ams
 from tests.phone import CRISIS_NUMBER, FALLBACK_LINE, SECRET, TOKEN, Phone, PhoneCall, make_app
@@ -217,7 +217,7 @@ def test_no_raw_caller_number_in_the_logs(phone: Phone, caplog: pytest.LogCaptur
 
 def claimed_request(app: Flask, redis_conn: redis.Redis, member: str = "anna") -> str:
     """A request for RESIDENT, claimed by `member`, attempt 1 dialling (what place_bridge did)."""
-    from callrouter.config_files import load
+    from callrouter.config.files import load
 
     config = load(app.config["CONFIG_DIR"])
     ctx = queueing.CallbackContext(

@@ -17,12 +17,13 @@ import pytest
 import redis
 from rq.job import Job
 
-from callrouter import clock, queueing
-from callrouter.config_files import load
-from callrouter.core import callbacks as cb
-from callrouter.core.callbacks import State
-from callrouter.core.routing import CallerFacts
-from callrouter.redis_server import EmbeddedRedis
+from callrouter import clock
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.lifecycle import State
+from callrouter.config.files import load
+from callrouter.devtools.redis_server import EmbeddedRedis
+from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import (
     ACCOUNT_SID,
     AUTH_TOKEN,

@@ -10,7 +10,7 @@ import redis
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from callrouter.stores.calls import CallStore
+from callrouter.calls.store import CallStore
 from tests.helpers import ams
 from tests.phone import Phone, make_app
 

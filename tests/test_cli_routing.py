@@ -57,10 +57,15 @@ def test_check_lists_every_config_problem_with_file_and_line(
     target = tmp_path / "config"
     shutil.copytree(CONFIG, target)
     teams = target / "teams.yaml"
-    teams.write_text(teams.read_text().replace('mobile: "+31 6 1000 0002"', 'moblie: "+31 6 1000 0002"', 1))
+    teams.write_text(
+        teams.read_text().replace('mobile: "+31 6 1000 0002"', 'moblie: "+31 6 1000 0002"', 1)
+    )
     routing = target / "routing.yaml"
-    routing.write_text(routing.read_text().replace("{oncall: ggz, role: dienst, timeout: 25}",
-                                                   "{oncall: ggzz, role: dienst, timeout: 25}"))
+    routing.write_text(
+        routing.read_text().replace(
+            "{oncall: ggz, role: dienst, timeout: 25}", "{oncall: ggzz, role: dienst, timeout: 25}"
+        )
+    )
     code, _, err = run(capsys, "check", str(target))
     assert code == 1
     assert "teams.yaml:" in err and "did you mean 'mobile'" in err
@@ -68,8 +73,19 @@ def test_check_lists_every_config_problem_with_file_and_line(
 
 
 def test_route_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "route", "--config", str(CONFIG), "--at", "2026-04-27T19:00",
-                       "--caller", "resident", "--age", "18+", "--json")
+    code, out, _ = run(
+        capsys,
+        "route",
+        "--config",
+        str(CONFIG),
+        "--at",
+        "2026-04-27T19:00",
+        "--caller",
+        "resident",
+        "--age",
+        "18+",
+        "--json",
+    )
     assert code == 0
     plan = json.loads(out)
     assert plan["window"] == "nacht"
@@ -91,29 +107,51 @@ def test_route_reads_an_ambiguous_autumn_time_as_the_first_occurrence(
 ) -> None:
     _, out, _ = run(capsys, "route", "--config", str(CONFIG), "--at", "2026-10-25T02:30", "--json")
     assert json.loads(out)["at"] == "2026-10-25T02:30:00+02:00"
-    _, out, _ = run(capsys, "route", "--config", str(CONFIG), "--at", "2026-10-25T02:30+01:00", "--json")
+    _, out, _ = run(
+        capsys, "route", "--config", str(CONFIG), "--at", "2026-10-25T02:30+01:00", "--json"
+    )
     assert json.loads(out)["at"] == "2026-10-25T02:30:00+01:00"
 
 
 def test_route_recognises_a_known_referrer_number(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "route", "--config", str(CONFIG), "--at", "2026-11-24T10:00",
-                    "--from", "024 700 0201", "--json")
+    _, out, _ = run(
+        capsys,
+        "route",
+        "--config",
+        str(CONFIG),
+        "--at",
+        "2026-11-24T10:00",
+        "--from",
+        "024 700 0201",
+        "--json",
+    )
     plan = json.loads(out)
     assert plan["caller"] == "huisarts" and plan["region"] == "nijmegen"
     assert plan["rule"] == "verwijzer_iht"
 
 
 def test_route_accepts_an_age_in_years(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "route", "--config", str(CONFIG), "--at", "2026-11-24T10:00",
-                    "--age", "15", "--json")
+    _, out, _ = run(
+        capsys,
+        "route",
+        "--config",
+        str(CONFIG),
+        "--at",
+        "2026-11-24T10:00",
+        "--age",
+        "15",
+        "--json",
+    )
     assert json.loads(out)["rule"] == "jeugd"
 
 
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
-    [("--caller", "dokter", "--caller 'dokter' is unknown"),
-     ("--age", "volwassen", "is not an age group"),
-     ("--at", "morgen", "is not a time")],
+    [
+        ("--caller", "dokter", "--caller 'dokter' is unknown"),
+        ("--age", "volwassen", "is not an age group"),
+        ("--at", "morgen", "is not a time"),
+    ],
 )
 def test_route_explains_bad_input(
     capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
@@ -124,8 +162,9 @@ def test_route_explains_bad_input(
 
 
 def test_route_human_output_explains_the_decision(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "route", "--config", str(CONFIG), "--at", "2026-12-24T17:30",
-                    "--caller", "relative")
+    _, out, _ = run(
+        capsys, "route", "--config", str(CONFIG), "--at", "2026-12-24T17:30", "--caller", "relative"
+    )
     assert "closure Kerstavond" in out
     assert "rule 'ggz_nacht'" in out
     assert "leg 1:" in out and "offer a callback" in out
@@ -139,7 +178,9 @@ def test_oncall_shows_overrides_and_a_week_table(capsys: pytest.CaptureFixture[s
     assert "mon 21-12" in header and "sun 27-12" in header
 
 
-def test_calendar_shows_closures_and_what_is_not_observed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_calendar_shows_closures_and_what_is_not_observed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     _, out, _ = run(capsys, "calendar", "--config", str(CONFIG), "--year", "2026")
     assert "2026-12-24  thu  Kerstavond" in out
     assert "17:00 nacht" in out

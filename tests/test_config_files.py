@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from callrouter.config_files import build, load, read_documents
+from callrouter.config.files import build, load, read_documents
 from callrouter.errors import ConfigError
 from tests.helpers import CONFIG_DIR, copy_config, line_of
 

@@ -7,9 +7,9 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from callrouter.config_files import load
-from callrouter.core.coverage import CoverageReport, prove
-from callrouter.core.model import Config
+from callrouter.config.files import load
+from callrouter.routing.coverage import CoverageReport, prove
+from callrouter.routing.model import Config
 from tests.helpers import copy_config, sample_config
 
 HORIZON_START = dt.date(2026, 11, 23)
@@ -148,10 +148,18 @@ def test_rule_that_can_never_be_chosen_is_reported_as_unused(tmp_path: Path) -> 
 
 
 def test_gap_over_sunday_midnight_reads_as_one_range_into_monday(tmp_path: Path) -> None:
-    edits = {"routing.yaml": [(NIGHT_ALWAYS, (
-        '      - {days: [tue, wed, thu, fri, sat], from: "00:00", to: "24:00"}\n'
-        '      - {days: [sun], from: "00:00", to: "23:00"}\n'
-        '      - {days: [mon], from: "01:00", to: "24:00"}'))]}
+    edits = {
+        "routing.yaml": [
+            (
+                NIGHT_ALWAYS,
+                (
+                    '      - {days: [tue, wed, thu, fri, sat], from: "00:00", to: "24:00"}\n'
+                    '      - {days: [sun], from: "00:00", to: "23:00"}\n'
+                    '      - {days: [mon], from: "01:00", to: "24:00"}'
+                ),
+            )
+        ]
+    }
     report = prove(config_with(tmp_path, edits), HORIZON_START)
     weekly = [g.when for g in report.gaps if not A_DATE.search(g.when)]
     assert weekly == ["Sunday 23:00-Monday 01:00"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callrouter.config_files import load
+from callrouter.config.files import load
 from callrouter.errors import ConfigError
 from ivr.config import load as load_menus
 from ivr.menus import BlockedAction, Prompt, Question

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from callrouter.core.callers import recognise
-from callrouter.core.routing import CallerFacts
+from callrouter.routing.callers import recognise
+from callrouter.routing.plan import CallerFacts
 from ivr.flow import DIALLING_STEPS, TABLE, Call, Event, Input, Routing, Step, advance, begin
 from ivr.menus import Question
 from ivr.route_context import RouteContext

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from callrouter.core.routing import CallerFacts
+from callrouter.routing.plan import CallerFacts
 from ivr.flow import Call, Step
 from ivr.menus import Question
 from ivr.route_context import QuestionsMemo, RouteContext

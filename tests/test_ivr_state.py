@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from callrouter.core.routing import CallerFacts
+from callrouter.routing.plan import CallerFacts
 from ivr.flow import Call, Step
 from ivr.menus import Question
 from ivr.state import CallStates, StateError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callrouter.core.numbers import (
+from callrouter.routing.numbers import (
     NumberError,
     NumberPolicy,
     area_code,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from callrouter.app import webhook_redis
-from callrouter.stores.presence import BUSY_TTL_SECONDS, Presence
+from callrouter.web.app import webhook_redis
+from callrouter.web.presence import BUSY_TTL_SECONDS, Presence
 
 ANNA, EVA = "+31610000001", "+31610000005"
 KEY = b"presence-test-key-0123456789"

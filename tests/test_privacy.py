@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callrouter.core.privacy import mask_number, mask_numbers_in, pseudonymise
+from callrouter.privacy import mask_number, mask_numbers_in, pseudonymise
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callrouter.core.model import Source
-from callrouter.core.records import (
+from callrouter.calls.record import (
     Answered,
     CallbackChanged,
     CallRecord,
@@ -36,7 +35,8 @@ from callrouter.core.records import (
     to_fields,
     who_of,
 )
-from callrouter.core.routing import CallerFacts, route
+from callrouter.routing.model import Source
+from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import ams, sample_config
 
 T0 = ams(2026, 10, 6, 19, 0)
@@ -51,14 +51,16 @@ def evening_plan():
 
 
 def test_from_plan_keeps_window_facts_and_rule_but_no_number() -> None:
-    record = CallRecord.from_plan("CA1", evening_plan(), at=T0, caller_ref="abc123",
-                                  caller_masked="+31 ***** 45 67", ref="7")
+    record = CallRecord.from_plan(
+        "CA1", evening_plan(), at=T0, caller_ref="abc123", caller_masked="+31 ***** 45 67", ref="7"
+    )
 
     assert (record.window, record.caller_type, record.age_group) == ("avond", "resident", "18+")
     assert record.rule == evening_plan().rule
     assert record.started_at == T0
     assert {f.name for f in dataclasses.fields(CallRecord)}.isdisjoint(
-        {"number", "caller_number", "from_number", "phone"})
+        {"number", "caller_number", "from_number", "phone"}
+    )
 
 
 def test_who_of_a_leg_names_members_or_the_line_never_a_number() -> None:
@@ -103,19 +105,31 @@ def test_a_repeated_webhook_does_not_count_a_leg_twice() -> None:
 
 
 def test_answered_on_the_first_leg() -> None:
-    record = fold("CA1", [Started(T0), LegTried(LegAttempt(1, "anna", "completed", 5, s(25))),
-                          Answered(s(25), "anna", 1)])
+    record = fold(
+        "CA1",
+        [
+            Started(T0),
+            LegTried(LegAttempt(1, "anna", "completed", 5, s(25))),
+            Answered(s(25), "anna", 1),
+        ],
+    )
 
     assert record.reached_by is ReachedBy.FIRST_LEG
     assert record.legs[0].result == "answered"
 
 
 def test_callback_reached_the_caller() -> None:
-    record = fold("CA1", [
-        Started(T0), LegTried(LegAttempt(1, "anna", "no-answer", 25, s(60))),
-        CallbackChanged(s(90), "cb1", "requested"), Ended(s(100), 100),
-        CallbackChanged(s(900), "cb1", "claimed"), CallbackChanged(s(1290), "cb1", "completed"),
-    ])
+    record = fold(
+        "CA1",
+        [
+            Started(T0),
+            LegTried(LegAttempt(1, "anna", "no-answer", 25, s(60))),
+            CallbackChanged(s(90), "cb1", "requested"),
+            Ended(s(100), 100),
+            CallbackChanged(s(900), "cb1", "claimed"),
+            CallbackChanged(s(1290), "cb1", "completed"),
+        ],
+    )
 
     assert record.reached_by is ReachedBy.CALLBACK
     assert record.callback_id == "cb1"
@@ -125,16 +139,23 @@ def test_callback_reached_the_caller() -> None:
 
 
 def test_nobody_reached() -> None:
-    record = fold("CA1", [Started(T0), LegTried(LegAttempt(1, "anna", "busy", 0, s(30))),
-                          Ended(s(35), 35)])
+    record = fold(
+        "CA1", [Started(T0), LegTried(LegAttempt(1, "anna", "busy", 0, s(30))), Ended(s(35), 35)]
+    )
 
     assert record.reached_by is ReachedBy.NOT_REACHED
     assert record.time_to_person is None
 
 
 def test_the_latest_triage_outcome_counts() -> None:
-    record = fold("CA1", [Started(T0), OutcomeReported(Outcome("advies", s(600), "bram", "sms")),
-                          OutcomeReported(Outcome("ambulant", s(700), "bram", "cli"))])
+    record = fold(
+        "CA1",
+        [
+            Started(T0),
+            OutcomeReported(Outcome("advies", s(600), "bram", "sms")),
+            OutcomeReported(Outcome("ambulant", s(700), "bram", "cli")),
+        ],
+    )
 
     assert record.outcome is not None and record.outcome.code == "ambulant"
 
@@ -155,16 +176,25 @@ def test_events_without_a_start_still_make_a_record() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "result"),
-    [("completed", "answered"), ("no-answer", "no-answer"), ("NO_ANSWER", "no-answer"),
-     ("busy", "busy"), ("", "failed"), ("declined", "declined")],
+    [
+        ("completed", "answered"),
+        ("no-answer", "no-answer"),
+        ("NO_ANSWER", "no-answer"),
+        ("busy", "busy"),
+        ("", "failed"),
+        ("declined", "declined"),
+    ],
 )
 def test_dial_call_status_is_normalised(raw, result) -> None:
     assert leg_result(raw) == result
 
 
 def test_every_event_survives_json() -> None:
-    for event in [*_events(), CallbackChanged(s(5), "cb", "claimed"),
-                  OutcomeReported(Outcome("advies", s(9), "anna", "keypad"))]:
+    for event in [
+        *_events(),
+        CallbackChanged(s(5), "cb", "claimed"),
+        OutcomeReported(Outcome("advies", s(9), "anna", "keypad")),
+    ]:
         assert event_from_json(event_to_json(event)) == event
 
 
@@ -181,8 +211,9 @@ def test_a_record_survives_flat_stream_fields() -> None:
 def test_linked_entries_join_their_record() -> None:
     record = fold("CA1", _events())
     entries = [
-        entry_from_fields(link_fields("CA1", OutcomeReported(Outcome("advies", s(900), "b",
-                                                                     "sms")))),
+        entry_from_fields(
+            link_fields("CA1", OutcomeReported(Outcome("advies", s(900), "b", "sms")))
+        ),
         entry_from_fields(to_fields(record)),
         entry_from_fields(link_fields("CA1", CallbackChanged(s(950), "cb9", "completed"))),
         entry_from_fields(to_fields(fold("CA2", [Started(s(10))]))),
@@ -198,14 +229,22 @@ def test_linked_entries_join_their_record() -> None:
 def test_triage_entries_are_readable_fields_of_their_own() -> None:
     fields = link_fields("CA1", OutcomeReported(Outcome("opname", s(1), "anna", "keypad")))
 
-    assert fields == {"kind": "triage", "call": "CA1", "code": "opname",
-                      "at": s(1).isoformat(), "by": "anna", "via": "keypad"}
+    assert fields == {
+        "kind": "triage",
+        "call": "CA1",
+        "code": "opname",
+        "at": s(1).isoformat(),
+        "by": "anna",
+        "via": "keypad",
+    }
 
 
 @given(st.lists(st.sampled_from(range(8)), max_size=12))
 def test_fold_is_independent_of_event_order(order) -> None:
-    base = _events() + [CallbackChanged(s(5), "cb", "requested"),
-                        OutcomeReported(Outcome("advies", s(500)))]
+    base = _events() + [
+        CallbackChanged(s(5), "cb", "requested"),
+        OutcomeReported(Outcome("advies", s(500))),
+    ]
     chosen = [base[i] for i in order]
 
     assert fold("CA1", chosen) == fold("CA1", list(reversed(chosen)))
@@ -217,8 +256,10 @@ def _where(path):
 
 def test_records_policy_defaults_and_checks() -> None:
     assert parse_policy(None, _where) == (RecordsPolicy(), [])
-    policy, problems = parse_policy({"retention_days": 200, "store_masked": "yes",
-                                     "retension_days": 3, "callback_sla": 5}, _where)
+    policy, problems = parse_policy(
+        {"retention_days": 200, "store_masked": "yes", "retension_days": 3, "callback_sla": 5},
+        _where,
+    )
 
     messages = [p[1] for p in problems]
     assert policy.retention_days == 200

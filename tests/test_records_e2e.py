@@ -16,12 +16,12 @@ import redis
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from callrouter.core.records import ReachedBy
-from callrouter.core.reporting import build_report, period_bounds, sla_by_caller
-from callrouter.core.triage import codes_from
+from callrouter.calls.record import ReachedBy
+from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
+from callrouter.calls.store import CallStore
+from callrouter.calls.triage import codes_from
+from callrouter.devtools.twilio_sim import SIGNATURE_HEADER
 from callrouter.settings import SettingsError
-from callrouter.stores.calls import CallStore
-from callrouter.twilio_sim import SIGNATURE_HEADER
 from callrouter.web.voice import EXTENSION, VoiceServices
 from tests.helpers import AMS, ams, copy_config, sample_config
 from tests.phone import BASE_URL, CRISIS_NUMBER, TOKEN, Phone, make_app
@@ -43,8 +43,9 @@ def sms(app: Flask, sender: str, body: str) -> str:
     """A staff SMS to the crisis number, signed like Twilio; the reply text."""
     params = {"From": sender, "To": CRISIS_NUMBER, "Body": body, "MessageSid": "SM1"}
     signature = RequestValidator(TOKEN).compute_signature(f"{BASE_URL}/sms/incoming", params)
-    response = app.test_client().post("/sms/incoming", data=params,
-                                      headers={SIGNATURE_HEADER: signature})
+    response = app.test_client().post(
+        "/sms/incoming", data=params, headers={SIGNATURE_HEADER: signature}
+    )
     assert response.status_code == 200
     message = ET.fromstring(response.get_data(as_text=True)).find("Message")
     assert message is not None
@@ -71,10 +72,16 @@ def test_a_voice_journey_leaves_one_record_that_reads_back(phone: Phone, calls: 
 
     assert record.started_at == TUESDAY_10
     assert (record.window, record.caller_type, record.age_group, record.region) == (
-        "kantoortijd", "relative", "18+", "nijmegen")
+        "kantoortijd",
+        "relative",
+        "18+",
+        "nijmegen",
+    )
     assert record.rule is not None
     assert [(a.index, a.who, a.result) for a in record.legs][:2] == [
-        (1, "anna", "no-answer"), (2, "eva", "answered")]
+        (1, "anna", "no-answer"),
+        (2, "eva", "answered"),
+    ]
     assert record.answered_by == "eva" and record.reached_by is ReachedBy.LATER_LEG
     assert record.time_to_person == 33
     assert record.duration == 333 and record.end_reason == "completed"
@@ -89,13 +96,18 @@ def test_a_report_over_the_calls_the_phone_made(phone: Phone, calls: CallStore) 
 
     start, end = period_bounds(dt.date(2026, 4, 1), dt.date(2026, 5, 1), AMS)
     sla, text = sla_by_caller(sample_config())
-    report = build_report(calls.records(start, end), start=start, end=end, tz=AMS,
-                          callback_sla=sla, sla_text=text,
-                          codes=codes_from(sample_config().extra["triage"]))
+    report = build_report(
+        calls.records(start, end),
+        start=start,
+        end=end,
+        tz=AMS,
+        callback_sla=sla,
+        sla_text=text,
+        codes=codes_from(sample_config().extra["triage"]),
+    )
 
     assert report.calls == 2
-    assert dict(report.reached) == {"first_leg": 0, "later_leg": 1, "callback": 0,
-                                    "not_reached": 1}
+    assert dict(report.reached) == {"first_leg": 0, "later_leg": 1, "callback": 0, "not_reached": 1}
     assert report.heatmap[1][10] == 1 and report.heatmap[1][23] == 1
 
 
@@ -106,7 +118,8 @@ def test_staff_report_the_outcome_by_sms_to_the_crisis_number(
     [record] = calls.records(ams(2026, 4, 28), ams(2026, 4, 29))
 
     assert sms(app, EVA, f"T {record.ref} actieve inschatting") == (
-        f"Vastgelegd voor gesprek {record.ref}: Actieve inschatting (ter plaatse).")
+        f"Vastgelegd voor gesprek {record.ref}: Actieve inschatting (ter plaatse)."
+    )
     assert "Onbekende uitkomst 'opnam'" in sms(app, EVA, f"T {record.ref} opnam")
     assert sms(app, EVA, "T 99999 advies").startswith("Gesprek 99999 is onbekend")
     assert "terugbelverzoek" in sms(app, EVA, "hallo").lower()  # not triage: the claim logic
@@ -114,7 +127,10 @@ def test_staff_report_the_outcome_by_sms_to_the_crisis_number(
     [record] = calls.records(ams(2026, 4, 28), ams(2026, 4, 29))
     assert record.outcome is not None
     assert (record.outcome.code, record.outcome.by, record.outcome.via) == (
-        "actieve_inschatting", "eva", "sms")
+        "actieve_inschatting",
+        "eva",
+        "sms",
+    )
 
 
 def test_the_web_app_will_not_run_without_the_pseudonymisation_key(redis_url: str) -> None:
@@ -125,8 +141,9 @@ def test_the_web_app_will_not_run_without_the_pseudonymisation_key(redis_url: st
 def test_without_store_masked_a_record_names_the_caller_by_pseudonym_only(
     tmp_path: Path, redis_url: str, redis_conn: redis.Redis
 ) -> None:
-    config = copy_config(tmp_path / "config",
-                         {"records.yaml": [("store_masked: true", "store_masked: false")]})
+    config = copy_config(
+        tmp_path / "config", {"records.yaml": [("store_masked: true", "store_masked: false")]}
+    )
     phone = Phone(make_app(config_dir=config, redis_url=redis_url))
 
     relative_reaches_the_backup(phone)

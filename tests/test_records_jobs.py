@@ -10,10 +10,11 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from callrouter import clock, queueing
-from callrouter.core.routing import CallerFacts
-from callrouter.jobs_records import ensure_purge, purge_expired_now
-from callrouter.stores.calls import CallStore
+from callrouter import clock
+from callrouter.callbacks import service as queueing
+from callrouter.calls.jobs import ensure_purge, purge_expired_now
+from callrouter.calls.store import CallStore
+from callrouter.routing.plan import CallerFacts
 from tests.helpers import CONFIG_DIR, sample_config
 from tests.test_reporting import KEY, write_call
 
@@ -30,7 +31,7 @@ def test_the_job_purges_old_calls_records_stale_ones_and_schedules_the_next_run(
     store.started("CA-lost", "+31612344567", now - dt.timedelta(hours=8))  # no end ever came
     queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
 
-    job = queue.enqueue("callrouter.jobs_records.purge_expired")
+    job = queue.enqueue("callrouter.calls.jobs.purge_expired")
     SimpleWorker([queue], connection=redis_conn).work(burst=True)
 
     job = Job.fetch(job.id, connection=redis_conn)
@@ -38,10 +39,13 @@ def test_the_job_purges_old_calls_records_stale_ones_and_schedules_the_next_run(
     assert job.return_value() == {"deleted": 1, "stale": 1, "callback_numbers": 0}
     kept = store.records(now - dt.timedelta(days=900), now)
     assert sorted((r.call_id, r.end_reason) for r in kept) == [
-        ("CA-lost", "stale"), ("CA-recent", "completed")]
+        ("CA-lost", "stale"),
+        ("CA-recent", "completed"),
+    ]
     scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
     assert [j for j in scheduled if j.startswith("purge-expired-")] == [
-        f"purge-expired-{(now + dt.timedelta(hours=1)).astimezone(dt.UTC):%Y%m%d%H}"]
+        f"purge-expired-{(now + dt.timedelta(hours=1)).astimezone(dt.UTC):%Y%m%d%H}"
+    ]
 
 
 def test_ensure_purge_is_idempotent_per_hour(redis_conn: redis.Redis) -> None:
@@ -58,8 +62,9 @@ def test_ensure_purge_is_idempotent_per_hour(redis_conn: redis.Redis) -> None:
 def test_a_dry_run_changes_nothing(redis_conn: redis.Redis) -> None:
     now = dt.datetime(2026, 10, 6, 12, 0, tzinfo=dt.UTC)
     store = CallStore(redis_conn, KEY)
-    write_call(store, "CA-old", now - dt.timedelta(days=800), CallerFacts("resident", "18+"),
-               answer_leg=1)
+    write_call(
+        store, "CA-old", now - dt.timedelta(days=800), CallerFacts("resident", "18+"), answer_leg=1
+    )
     store.started("CA-lost", "+31612344567", now - dt.timedelta(hours=8))
     before = {k: redis_conn.type(k) for k in redis_conn.scan_iter()}
     length = redis_conn.xlen(store.stream)
@@ -74,13 +79,17 @@ def test_a_dry_run_changes_nothing(redis_conn: redis.Redis) -> None:
 def test_the_callback_sweep_keeps_the_purge_scheduled(
     redis_conn: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {"REDIS_URL": redis_url, "CALLROUTER_CONFIG_DIR": str(CONFIG_DIR),
-                        "TWILIO_AUTH_TOKEN": "test-token", "CALLROUTER_SECRET": "s" * 40,
-                        "CALLROUTER_DRY_RUN": "1"}.items():
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "CALLROUTER_CONFIG_DIR": str(CONFIG_DIR),
+        "TWILIO_AUTH_TOKEN": "test-token",
+        "CALLROUTER_SECRET": "s" * 40,
+        "CALLROUTER_DRY_RUN": "1",
+    }.items():
         monkeypatch.setenv(name, value)
     queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
 
-    job = queue.enqueue("callrouter.jobs.sweep")
+    job = queue.enqueue("callrouter.callbacks.jobs.sweep")
     SimpleWorker([queue], connection=redis_conn).work(burst=True)
 
     assert Job.fetch(job.id, connection=redis_conn).get_status() == "finished"

@@ -23,19 +23,28 @@ import pytest
 import redis
 from flask import Flask
 
-from callrouter import queueing
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.store import CallStore
 from callrouter.cli import main
-from callrouter.core import callbacks as cb
-from callrouter.stores.callbacks import CallbackStore
-from callrouter.stores.calls import CallStore
-from callrouter.twilio_sim import SimCall
+from callrouter.devtools.twilio_sim import SimCall
 from tests.helpers import CONFIG_DIR, ams, sample_config
 from tests.phone import CRISIS_NUMBER, SECRET, Phone
 from tests.test_records_e2e import sms
 
 RAW = "+31648712093"
-FORMS = ("+31648712093", "31648712093", "0648712093", "648712093", "06-48712093",
-         "06 4871 2093", "+31 6 4871 2093", "06 48 71 20 93", "0031648712093")
+FORMS = (
+    "+31648712093",
+    "31648712093",
+    "0648712093",
+    "648712093",
+    "06-48712093",
+    "06 4871 2093",
+    "+31 6 4871 2093",
+    "06 48 71 20 93",
+    "0031648712093",
+)
 ANNA, EVA = "+31610000001", "+31610000005"
 AT = ams(2026, 4, 28, 10, 0)
 
@@ -63,8 +72,11 @@ def redis_values(conn: redis.Redis) -> Iterator[tuple[str, str, str]]:
         elif kind == "zset":
             items = [(str(s), v) for v, s in conn.zrange(raw_key, 0, -1, withscores=True)]
         elif kind == "stream":
-            items = [(i.decode() + ":" + k.decode(), v)
-                     for i, entry in conn.xrange(raw_key) for k, v in entry.items()]
+            items = [
+                (i.decode() + ":" + k.decode(), v)
+                for i, entry in conn.xrange(raw_key)
+                for k, v in entry.items()
+            ]
         else:
             raise AssertionError(f"unexpected Redis type {kind} of {key}")
         for field, value in items:
@@ -82,8 +94,12 @@ def _readable(value: bytes) -> str:
 
 
 def test_the_raw_number_appears_nowhere_but_where_the_callback_needs_it(
-    app: Flask, phone: Phone, redis_conn: redis.Redis, redis_url: str,
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+    app: Flask,
+    phone: Phone,
+    redis_conn: redis.Redis,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -104,8 +120,9 @@ def test_the_raw_number_appears_nowhere_but_where_the_callback_needs_it(
     phone.clock.advance(240)
     assert "is van u" in sms(app, ANNA, f"OK {request.code}")
     config = sample_config()
-    ctx = queueing.CallbackContext(redis_conn, config, cb.policy_of(config),
-                                   queueing.pseudonym_key(SECRET))
+    ctx = queueing.CallbackContext(
+        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+    )
     assert queueing.dial(ctx, request.id, 1, phone.clock.moment).ok  # what place_bridge does
     bridge = SimCall(phone.twilio, CRISIS_NUMBER, ANNA)
     bridge.start(f"/voice/callback/bridge/{request.id}/staff?attempt=1").press("1").pick_up(0)
@@ -118,17 +135,23 @@ def test_the_raw_number_appears_nowhere_but_where_the_callback_needs_it(
     [record] = calls.records(ams(2026, 4, 28), ams(2026, 4, 29))
     assert record.callback_id == request.id
     assert [s.state for s in record.callback_steps] == [
-        "requested", "claimed", "calling", "completed"]
+        "requested",
+        "claimed",
+        "calling",
+        "completed",
+    ]
     assert record.outcome is not None and record.outcome.code == "ambulant"
 
     # The admin's commands.
     outputs = []
-    for args in (["report", "--from", "2026-04-01", "--to", "2026-05-01"],
-                 ["report", "--from", "2026-04-01", "--to", "2026-05-01", "--format", "csv"],
-                 ["report", "--from", "2026-04-01", "--to", "2026-05-01", "--format", "json"],
-                 ["calls", "--last", "5"],
-                 ["triage", record.ref, "ambulant"],
-                 ["purge", "--dry-run"]):
+    for args in (
+        ["report", "--from", "2026-04-01", "--to", "2026-05-01"],
+        ["report", "--from", "2026-04-01", "--to", "2026-05-01", "--format", "csv"],
+        ["report", "--from", "2026-04-01", "--to", "2026-05-01", "--format", "json"],
+        ["calls", "--last", "5"],
+        ["triage", record.ref, "ambulant"],
+        ["purge", "--dry-run"],
+    ):
         assert main(args) == 0, args
         out, err = capsys.readouterr()
         outputs.append(out + err)
@@ -144,8 +167,9 @@ def test_the_raw_number_appears_nowhere_but_where_the_callback_needs_it(
     assert [leaks(text) for text in outputs] == [[]] * len(outputs)
 
     # After the retention of raw callback numbers, not even there.
-    monkeypatch.setattr("callrouter.cli.records.clock.now", lambda: AT + dt.timedelta(days=8))
+    monkeypatch.setattr("callrouter.calls.cli.clock.now", lambda: AT + dt.timedelta(days=8))
     assert main(["purge"]) == 0
     assert "raw callback numbers deleted: 1" in capsys.readouterr().out
-    assert [hit for hit in ((k, f, leaks(t)) for k, f, t in redis_values(redis_conn))
-            if hit[2]] == []
+    assert [
+        hit for hit in ((k, f, leaks(t)) for k, f, t in redis_values(redis_conn)) if hit[2]
+    ] == []

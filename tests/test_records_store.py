@@ -11,10 +11,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from callrouter.core.records import ReachedBy
-from callrouter.core.routing import CallerFacts, route
-from callrouter.redis_server import free_port
-from callrouter.stores.calls import CallStore, PseudonymKeyError, ms_of, pseudonym_key
+from callrouter.calls.record import ReachedBy
+from callrouter.calls.store import CallStore, PseudonymKeyError, ms_of, pseudonym_key
+from callrouter.devtools.redis_server import free_port
+from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import ams, sample_config
 
 KEY = b"test-pseudonym-key-0123456789"
@@ -52,7 +52,9 @@ def test_a_call_leaves_one_record_with_everything_but_the_number(store: CallStor
     assert record.call_id == "CA1" and record.ref == ref != ""
     assert record.window == "avond" and record.rule == plan().rule
     assert [(a.index, a.who, a.result) for a in record.legs] == [
-        (1, "anna", "no-answer"), (2, "bram", "answered")]
+        (1, "anna", "no-answer"),
+        (2, "bram", "answered"),
+    ]
     assert record.reached_by is ReachedBy.LATER_LEG
     assert record.time_to_person == 66 and record.duration == 600
     assert record.caller_masked == "+31 ***** 45 67"
@@ -82,8 +84,9 @@ def test_a_withheld_number_has_no_pseudonym(store: CallStore, withheld) -> None:
     assert record.caller_ref == ""
 
 
-def test_events_from_several_processes_fold_into_one_record(redis_url: str,
-                                                            store: CallStore) -> None:
+def test_events_from_several_processes_fold_into_one_record(
+    redis_url: str, store: CallStore
+) -> None:
     web1 = CallStore(redis.Redis.from_url(redis_url), KEY)
     web2 = CallStore(redis.Redis.from_url(redis_url), KEY)
     web1.started("CA1", RAW, T0, plan())
@@ -101,8 +104,7 @@ def test_events_from_several_processes_fold_into_one_record(redis_url: str,
     assert sum(1 for _id, f in store.conn.xrange(store.stream) if f[b"kind"] == b"call") == 1
 
 
-def test_events_racing_the_end_of_the_call_are_never_lost(redis_url: str,
-                                                          store: CallStore) -> None:
+def test_events_racing_the_end_of_the_call_are_never_lost(redis_url: str, store: CallStore) -> None:
     store.started("CA1", RAW, T0, plan())
 
     def legs(first: int) -> None:
@@ -124,8 +126,9 @@ def test_events_racing_the_end_of_the_call_are_never_lost(redis_url: str,
     assert kinds.count(b"call") == 1
 
 
-def test_two_processes_ending_the_same_call_write_one_record(redis_url: str,
-                                                             store: CallStore) -> None:
+def test_two_processes_ending_the_same_call_write_one_record(
+    redis_url: str, store: CallStore
+) -> None:
     store.started("CA1", RAW, T0, plan())
     enders = [CallStore(redis.Redis.from_url(redis_url), KEY) for _ in range(4)]
     threads = [threading.Thread(target=e.ended, args=("CA1", 60, s(60))) for e in enders]
@@ -165,7 +168,11 @@ def test_a_callback_after_the_call_is_linked_to_its_record(store: CallStore) -> 
 
     assert record.reached_by is ReachedBy.CALLBACK
     assert [st.state for st in record.callback_steps] == [
-        "requested", "claimed", "calling", "completed"]
+        "requested",
+        "claimed",
+        "calling",
+        "completed",
+    ]
     assert record.time_to_person == 700
     kinds = [f[b"kind"] for _id, f in store.conn.xrange(store.stream)]
     assert kinds == [b"call", b"event", b"event", b"event"]
@@ -189,8 +196,14 @@ def test_triage_outcomes_are_entries_of_their_own_found_by_ref_sid_or_callback(
     triage = [f for _id, f in store.conn.xrange(store.stream) if f[b"kind"] == b"triage"]
 
     assert record.outcome is not None and record.outcome.code == "ambulant"
-    assert triage[0] == {b"kind": b"triage", b"call": b"CA1", b"code": b"advies",
-                         b"at": s(900).isoformat().encode(), b"by": b"bram", b"via": b"sms"}
+    assert triage[0] == {
+        b"kind": b"triage",
+        b"call": b"CA1",
+        b"code": b"advies",
+        b"at": s(900).isoformat().encode(),
+        b"by": b"bram",
+        b"via": b"sms",
+    }
 
 
 def test_stream_ids_follow_the_moments_of_the_events(store: CallStore) -> None:
@@ -264,7 +277,7 @@ def test_a_redis_outage_never_reaches_the_live_call(caplog: pytest.LogCaptureFix
     conn = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     dead = CallStore(conn, KEY)
 
-    with caplog.at_level(logging.ERROR, logger="callrouter.stores.calls"):
+    with caplog.at_level(logging.ERROR, logger="callrouter.calls.store"):
         assert dead.started("CA1", RAW, T0, plan()) == ""
         dead.routed("CA1", plan(), T0)
         dead.leg("CA1", 1, "anna", "no-answer", 20, s(20))

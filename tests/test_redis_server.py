@@ -10,7 +10,7 @@ import pytest
 import redis
 import rq
 
-from callrouter.redis_server import EmbeddedRedis, EmbeddedRedisError, ping
+from callrouter.devtools.redis_server import EmbeddedRedis, EmbeddedRedisError, ping
 
 
 def _port_is_free(port: int) -> bool:

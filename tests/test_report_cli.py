@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from callrouter.calls.render import PLOT_DPI, PLOT_SIZE_INCHES
+from callrouter.calls.store import CallStore
 from callrouter.cli import main
-from callrouter.core.routing import CallerFacts
-from callrouter.report_render import PLOT_DPI, PLOT_SIZE_INCHES
-from callrouter.stores.calls import CallStore
+from callrouter.routing.plan import CallerFacts
 from tests.helpers import CONFIG_DIR, ams
 from tests.test_reporting import KEY, write_call
 
@@ -23,8 +23,12 @@ RAW = "+31612344567"
 
 
 @pytest.fixture
-def cli(redis_url: str, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]):
+def cli(
+    redis_url: str,
+    redis_conn: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("CALLROUTER_CONFIG_DIR", str(CONFIG_DIR))
 
@@ -42,8 +46,7 @@ def calls(redis_conn: redis.Redis) -> CallStore:
     adult, gp = CallerFacts("resident", "18+"), CallerFacts("huisarts", "18+", "nijmegen")
     write_call(store, "CA-a", ams(2026, 10, 6, 10, 0), gp, answer_leg=1, outcome="advies")
     write_call(store, "CA-b", ams(2026, 10, 6, 19, 0), adult, answer_leg=2, outcome="ambulant")
-    write_call(store, "CA-c", ams(2026, 10, 10, 3, 0), adult, callback_minutes=25,
-               claim_minutes=5)
+    write_call(store, "CA-c", ams(2026, 10, 10, 3, 0), adult, callback_minutes=25, claim_minutes=5)
     write_call(store, "CA-d", ams(2026, 11, 2, 9, 0), adult, answer_leg=1)
     return store
 
@@ -79,8 +82,7 @@ def test_report_json(cli, calls) -> None:
 
     data = json.loads(out)
     assert code == 0 and data["calls"] == 3
-    assert data["time_to_person_live"] == {"count": 2, "median_seconds": 50.0,
-                                           "p90_seconds": 70.0}
+    assert data["time_to_person_live"] == {"count": 2, "median_seconds": 50.0, "p90_seconds": 70.0}
     assert data["by_window"] == {"kantoortijd": 1, "avond": 1, "nacht": 1}
     assert data["busiest_hours"][0] == {"weekday": "tue", "hour": 10, "calls": 1}
 
@@ -95,8 +97,9 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_report_plot_is_a_png_of_the_promised_size(cli, calls, tmp_path: Path) -> None:
     target = tmp_path / "report.png"
 
-    code, _out, err = cli("report", "--from", "2026-10-01", "--to", "2026-11-01",
-                          "--plot", str(target))
+    code, _out, err = cli(
+        "report", "--from", "2026-10-01", "--to", "2026-11-01", "--plot", str(target)
+    )
 
     assert code == 0 and f"plot written to {target}" in err
     assert _png_size(target) == (PLOT_SIZE_INCHES[0] * PLOT_DPI, PLOT_SIZE_INCHES[1] * PLOT_DPI)
@@ -104,17 +107,29 @@ def test_report_plot_is_a_png_of_the_promised_size(cli, calls, tmp_path: Path) -
 
 
 def test_report_of_an_empty_period_still_works(cli, redis_conn, tmp_path: Path) -> None:
-    code, out, _ = cli("report", "--from", "2026-01-01", "--to", "2026-02-01",
-                       "--plot", str(tmp_path / "empty.png"))
+    code, out, _ = cli(
+        "report",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-02-01",
+        "--plot",
+        str(tmp_path / "empty.png"),
+    )
 
     assert code == 0 and "Aantal oproepen: 0" in out
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--from", "2026-10-40"], "--from '2026-10-40' is not a date"),
-     (["--from", "2026-11-01", "--to", "2026-10-01"], "must be after --from"),
-     (["--from", "2026-10-01", "--format", "xml"], "--format 'xml': use one of table, csv, json")],
+    [
+        (["--from", "2026-10-40"], "--from '2026-10-40' is not a date"),
+        (["--from", "2026-11-01", "--to", "2026-10-01"], "must be after --from"),
+        (
+            ["--from", "2026-10-01", "--format", "xml"],
+            "--format 'xml': use one of table, csv, json",
+        ),
+    ],
 )
 def test_report_refuses_bad_input_clearly(cli, redis_conn, args, message) -> None:
     code, _out, err = cli("report", *args)
@@ -144,7 +159,7 @@ def test_calls_shows_recent_calls_masked(cli, calls) -> None:
 
 
 def test_triage_by_ref_code_alias_or_digit(cli, calls, monkeypatch) -> None:
-    import callrouter.cli.records as records_cli
+    import callrouter.calls.cli as records_cli
 
     monkeypatch.setattr(records_cli.clock, "now", lambda: ams(2026, 11, 3, 10, 20))
     ref = calls.started("CA-new", RAW, ams(2026, 11, 3, 10, 0))
@@ -167,7 +182,7 @@ def test_triage_refuses_unknown_codes_and_calls(cli, calls) -> None:
 
 
 def test_purge_dry_run_then_purge(cli, calls, monkeypatch) -> None:
-    import callrouter.cli.records as records_cli
+    import callrouter.calls.cli as records_cli
 
     later = ams(2026, 10, 8) + dt.timedelta(days=730)
     monkeypatch.setattr(records_cli.clock, "now", lambda: later)
@@ -183,4 +198,6 @@ def test_purge_dry_run_then_purge(cli, calls, monkeypatch) -> None:
     assert "raw callback numbers deleted: 0" in out
     assert calls.conn.xlen(calls.stream) == before - 4
     assert sorted(r.call_id for r in calls.records(ams(2026, 10, 1), ams(2026, 12, 1))) == [
-        "CA-c", "CA-d"]
+        "CA-c",
+        "CA-d",
+    ]

@@ -7,17 +7,17 @@ import datetime as dt
 import pytest
 import redis
 
-from callrouter.core.records import CallRecord
-from callrouter.core.reporting import (
+from callrouter.calls.record import CallRecord
+from callrouter.calls.reporting import (
     Durations,
     build_report,
     percentile,
     period_bounds,
     sla_by_caller,
 )
-from callrouter.core.routing import CallerFacts, route
-from callrouter.core.triage import codes_from
-from callrouter.stores.calls import CallStore
+from callrouter.calls.store import CallStore
+from callrouter.calls.triage import codes_from
+from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import AMS, ams, sample_config
 
 KEY = b"test-pseudonym-key-0123456789"
@@ -71,14 +71,21 @@ def october(redis_conn: redis.Redis) -> list[CallRecord]:
     write_call(store, "C", ams(2026, 10, 6, 19, 0), adult, answer_leg=2, outcome="ambulant")
     # Saturday night 03:00 (nacht), a relative about a youth: nobody; the callback is
     # claimed after 15 min (SLA for relatives: 20 min) and the caller reached at 25 min.
-    write_call(store, "D", ams(2026, 10, 10, 3, 0), youth, callback_minutes=25,
-               claim_minutes=15, outcome="veilig_thuis")
+    write_call(
+        store,
+        "D",
+        ams(2026, 10, 10, 3, 0),
+        youth,
+        callback_minutes=25,
+        claim_minutes=15,
+        outcome="veilig_thuis",
+    )
     # Sunday 25 Oct 02:30, the second (winter time) occurrence: claimed after 35 min (late).
-    write_call(store, "E", ams(2026, 10, 25, 2, 30, fold=1), adult, callback_minutes=50,
-               claim_minutes=35)
+    write_call(
+        store, "E", ams(2026, 10, 25, 2, 30, fold=1), adult, callback_minutes=50, claim_minutes=35
+    )
     # Saturday 31 Oct 23:00: callback never claimed, then September/November calls.
-    write_call(store, "F", ams(2026, 10, 31, 23, 0), adult, callback_minutes=0,
-               claim_minutes=-1)
+    write_call(store, "F", ams(2026, 10, 31, 23, 0), adult, callback_minutes=0, claim_minutes=-1)
     write_call(store, "G", ams(2026, 9, 30, 23, 59), adult, answer_leg=1)
     write_call(store, "H", ams(2026, 11, 1, 0, 0), adult, answer_leg=1)
     start, end = period_bounds(dt.date(2026, 10, 1), dt.date(2026, 11, 1), AMS)
@@ -89,8 +96,15 @@ def report_of(records: list[CallRecord]):
     start, end = period_bounds(dt.date(2026, 10, 1), dt.date(2026, 11, 1), AMS)
     config = sample_config()
     sla, text = sla_by_caller(config)
-    return build_report(records, start=start, end=end, tz=AMS, callback_sla=sla, sla_text=text,
-                        codes=codes_from(config.extra["triage"]))
+    return build_report(
+        records,
+        start=start,
+        end=end,
+        tz=AMS,
+        callback_sla=sla,
+        sla_text=text,
+        codes=codes_from(config.extra["triage"]),
+    )
 
 
 def test_the_period_holds_october_calls_only(october) -> None:
@@ -109,7 +123,11 @@ def test_calls_by_window_caller_type_age_group_and_region(october) -> None:
 
 def test_how_callers_reached_a_person(october) -> None:
     assert report_of(october).reached == (
-        ("first_leg", 2), ("later_leg", 1), ("callback", 2), ("not_reached", 1))
+        ("first_leg", 2),
+        ("later_leg", 1),
+        ("callback", 2),
+        ("not_reached", 1),
+    )
 
 
 def test_time_to_a_person_median_and_p90(october) -> None:
@@ -173,9 +191,14 @@ def test_the_report_carries_no_caller_pseudonym_or_number(october) -> None:
 
 @pytest.mark.parametrize(
     ("values", "pct", "expected"),
-    [([1.0], 90, 1.0), ([1.0, 2.0], 50, 1.0), ([1.0, 2.0, 3.0], 50, 2.0),
-     ([float(v) for v in range(1, 11)], 90, 9.0), ([float(v) for v in range(1, 12)], 90, 10.0),
-     ([], 50, None)],
+    [
+        ([1.0], 90, 1.0),
+        ([1.0, 2.0], 50, 1.0),
+        ([1.0, 2.0, 3.0], 50, 2.0),
+        ([float(v) for v in range(1, 11)], 90, 9.0),
+        ([float(v) for v in range(1, 12)], 90, 10.0),
+        ([], 50, None),
+    ],
 )
 def test_percentiles_are_nearest_rank(values, pct, expected) -> None:
     assert percentile(values, pct) == expected

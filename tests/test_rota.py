@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from callrouter.core.model import Member, Override, Role, Rota, Team
-from callrouter.core.rota import on_call, ring_group, scheduled, shift_index
+from callrouter.routing.model import Member, Override, Role, Rota, Team
+from callrouter.routing.rota import on_call, ring_group, scheduled, shift_index
 from tests.helpers import ams
 
 # Monday 5 January 2026: the first week starts with anna at 08:30.

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callrouter.core.model import LegKind
-from callrouter.core.routing import CallerFacts, RoutePlan, route
+from callrouter.routing.model import LegKind
+from callrouter.routing.plan import CallerFacts, RoutePlan, route
 from tests.helpers import AMS, ams, sample_config
 
 # Fictional numbers from config/teams.yaml and config/routing.yaml.

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callrouter.config_files import build, read_documents
-from callrouter.core.model import Source
-from callrouter.core.triage import (
+from callrouter.calls.triage import (
     DEFAULT_CODES,
     TriageRejected,
     TriageReport,
@@ -19,6 +17,8 @@ from callrouter.core.triage import (
     parse_config,
     parse_reply,
 )
+from callrouter.config.files import build, read_documents
+from callrouter.routing.model import Source
 from tests.helpers import copy_config, sample_config
 
 
@@ -29,8 +29,14 @@ def codes():
 
 def test_sample_config_has_the_outcomes_the_crisis_services_use(codes) -> None:
     assert [c.code for c in codes.codes] == [
-        "advies", "actieve_inschatting", "ambulant", "crisisopvang", "opname",
-        "doorverwijzing", "veilig_thuis", "geen_actie",
+        "advies",
+        "actieve_inschatting",
+        "ambulant",
+        "crisisopvang",
+        "opname",
+        "doorverwijzing",
+        "veilig_thuis",
+        "geen_actie",
     ]
     assert codes.get("opname").label == "Opname (vrijwillig of Wvggz)"
 
@@ -88,7 +94,8 @@ def test_triage_messages_are_told_apart_from_other_sms(codes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("digits", "code"), [("1", "advies"), ("3#", "ambulant"), (" 9", "geen_actie")])
+    ("digits", "code"), [("1", "advies"), ("3#", "ambulant"), (" 9", "geen_actie")]
+)
 def test_keypad_digits_choose_an_outcome(codes, digits, code) -> None:
     found = from_digits(digits, codes)
 
@@ -116,8 +123,13 @@ def _where(path):
 
 
 def test_duplicate_digits_and_ambiguous_aliases_are_problems() -> None:
-    raw = {"codes": {"advies": {"digit": 1, "aliases": ["opname"]},
-                     "opname": {"digit": 1}, "x": {"digti": 2}}}
+    raw = {
+        "codes": {
+            "advies": {"digit": 1, "aliases": ["opname"]},
+            "opname": {"digit": 1},
+            "x": {"digti": 2},
+        }
+    }
 
     _codes, problems = parse_config(raw, _where)
     messages = [p[1] for p in problems]

@@ -19,12 +19,12 @@ from flask import Flask
 from rq import SimpleWorker
 from rq.job import Job
 
-from callrouter import queueing
-from callrouter.config_files import load
-from callrouter.core import callbacks as cb
-from callrouter.core.records import CallRecord, Outcome
-from callrouter.stores.callbacks import CallbackStore
-from callrouter.stores.calls import CallStore
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.record import CallRecord, Outcome
+from callrouter.calls.store import CallStore
+from callrouter.config.files import load
 from tests.callbacks_kit import ACCOUNT_SID, AUTH_TOKEN, use_env, worker_env
 from tests.fakes.twilio_api import FakeTwilioApi
 from tests.helpers import ams, copy_config
@@ -211,7 +211,7 @@ def test_staff_who_took_a_call_get_one_sms_asking_for_the_outcome(
     ref = record_of(redis_conn, call).ref
 
     job = Job.fetch(f"triage-ask-{ref}", connection=redis_conn)
-    assert job.func_name == "callrouter.jobs_records.ask_triage"
+    assert job.func_name == "callrouter.calls.jobs.ask_triage"
     run_jobs(redis_conn)
 
     [sms] = fake.messages()

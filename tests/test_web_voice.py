@@ -23,8 +23,8 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from callrouter.core.routing import RoutePlan
-from callrouter.twilio_sim import SIGNATURE_HEADER, WsgiTransport
+from callrouter.devtools.twilio_sim import SIGNATURE_HEADER, WsgiTransport
+from callrouter.routing.plan import RoutePlan
 from callrouter.web.voice import EXTENSION, FinalCall, VoiceServices
 from tests.helpers import ams, copy_config
 from tests.phone import BASE_URL, CRISIS_NUMBER, FALLBACK_LINE, TOKEN, Phone, make_app

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from callrouter.core.calendar import Calendar
-from callrouter.core.model import Closure, Config, HolidayPolicy, Segment, Window
-from callrouter.core.routing import CallerFacts, route
-from callrouter.core.windows import WindowMatch, resolve_window
+from callrouter.routing.calendar import Calendar
+from callrouter.routing.model import Closure, Config, HolidayPolicy, Segment, Window
+from callrouter.routing.plan import CallerFacts, route
+from callrouter.routing.windows import WindowMatch, resolve_window
 from tests.helpers import AMS, ams, minute_of, sample_config, utc
 
 

@@ -12,18 +12,26 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from callrouter.cli import callbacks, phone, records, routing, serve
+from callrouter.callbacks import cli as callbacks
+from callrouter.calls import cli as records
+from callrouter.cli import phone, routing, serve
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 MODULES: list[Register] = [
-    routing.register, records.register, callbacks.register, serve.register, phone.register,
+    routing.register,
+    records.register,
+    callbacks.register,
+    serve.register,
+    phone.register,
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callrouter",
-        description="Call router for the integral crisis line: check, simulate and run the routing.",
+        description=(
+            "Call router for the integral crisis line: check, simulate and run the routing."
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in MODULES:

@@ -13,9 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callrouter import clock
-from callrouter.config_files import load
-from callrouter.core.model import Config
+from callrouter.config.files import load
 from callrouter.errors import ConfigError
+from callrouter.routing.model import Config
 
 DEFAULT_CONFIG_DIR = "config"
 
@@ -34,7 +34,9 @@ def config_dir_default() -> str:
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", metavar="DIR", default=None,
+        "--config",
+        metavar="DIR",
+        default=None,
         help="config directory (default: $CALLROUTER_CONFIG_DIR or ./config)",
     )
 
@@ -89,6 +91,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn UsageError into one clear line and exit code 2."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             code: int = func(args)
@@ -98,4 +101,5 @@ def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
             return 2
         except ConfigRejected:
             return 1
+
     return run

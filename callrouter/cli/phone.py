@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from callrouter import clock
-from callrouter.app import create_app
 from callrouter.cli.common import (
     UsageError,
     add_config_arg,
@@ -34,9 +33,7 @@ from callrouter.cli.common import (
     load_or_explain,
     parse_moment,
 )
-from callrouter.core.model import Config
-from callrouter.core.privacy import mask_number
-from callrouter.twilio_sim import (
+from callrouter.devtools.twilio_sim import (
     CallState,
     Happening,
     HttpTransport,
@@ -46,6 +43,9 @@ from callrouter.twilio_sim import (
     Twilio,
     WsgiTransport,
 )
+from callrouter.privacy import mask_number
+from callrouter.routing.model import Config
+from callrouter.web.app import create_app
 
 IN_PROCESS_URL = "http://callrouter.local"
 LEG_ACTIONS = ("yes", "no", "busy", "fail", "voicemail")

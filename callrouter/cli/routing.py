@@ -24,14 +24,14 @@ from callrouter.cli.common import (
     parse_moment,
     table,
 )
-from callrouter.core import numbers
-from callrouter.core.calendar import all_categories
-from callrouter.core.callers import recognise
-from callrouter.core.coverage import MINUTES_PER_DAY, breakpoints, prove
-from callrouter.core.model import WEEKDAYS, Config
-from callrouter.core.rota import on_call
-from callrouter.core.routing import CallerFacts, RoutePlan, route
-from callrouter.core.windows import resolve_window
+from callrouter.routing import numbers
+from callrouter.routing.calendar import all_categories
+from callrouter.routing.callers import recognise
+from callrouter.routing.coverage import MINUTES_PER_DAY, breakpoints, prove
+from callrouter.routing.model import WEEKDAYS, Config
+from callrouter.routing.plan import CallerFacts, RoutePlan, route
+from callrouter.routing.rota import on_call
+from callrouter.routing.windows import resolve_window
 
 
 def _age_group(raw: str | None, config: Config) -> str | None:
@@ -60,26 +60,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     directory = args.dir or args.config or config_dir_default()
     config = load_or_explain(directory)
     first = (
-        dt.date.fromisoformat(args.first_day) if args.first_day
+        dt.date.fromisoformat(args.first_day)
+        if args.first_day
         else clock.now().astimezone(config.timezone).date()
     )
     report = prove(config, first, args.days)
-    print(f"{directory}: configuration is valid "
-          f"({len(config.rules)} rules, {len(config.teams)} teams, {len(config.windows)} windows)")
+    print(
+        f"{directory}: configuration is valid "
+        f"({len(config.rules)} rules, {len(config.teams)} teams, {len(config.windows)} windows)"
+    )
     last = first + dt.timedelta(days=args.days - 1)
-    print(f"coverage proof {first} .. {last}: {report.day_groups} distinct kinds of day, "
-          f"{len(config.caller_types)} caller types x {len(config.age_groups)} age groups x "
-          f"{len(config.regions) + 1} regions (incl. unknown)")
+    print(
+        f"coverage proof {first} .. {last}: {report.day_groups} distinct kinds of day, "
+        f"{len(config.caller_types)} caller types x {len(config.age_groups)} age groups x "
+        f"{len(config.regions) + 1} regions (incl. unknown)"
+    )
     for gap in report.gaps:
         print(f"GAP  {gap}")
     for gap in report.rota_gaps:
         print(f"GAP  {gap}")
     for rule in report.unused_rules:
-        print(f"UNUSED  {rule.source}: rule {rule.name!r} never matches in this period. "
-              f"Fix: remove it or move it above the rules that take its calls")
+        print(
+            f"UNUSED  {rule.source}: rule {rule.name!r} never matches in this period. "
+            f"Fix: remove it or move it above the rules that take its calls"
+        )
     if report.ok:
-        print("OK: every caller reaches a person or a callback at every moment, "
-              "and every rota role used has someone on call")
+        print(
+            "OK: every caller reaches a person or a callback at every moment, "
+            "and every rota role used has someone on call"
+        )
         return 0
     total = len(report.gaps) + len(report.rota_gaps) + len(report.unused_rules)
     print(f"FAILED: {total} problem(s); this config must not go live", file=sys.stderr)
@@ -93,16 +102,21 @@ def explain(plan: RoutePlan) -> str:
     """Human-readable decision. Staff and line numbers are configuration, not
     caller data, so they are shown in full."""
     facts = plan.facts
-    lines = [*plan.reasons, f"caller: {facts.caller_type}, age {facts.age_group}, "
-             f"region {facts.region or 'unknown'}"]
+    lines = [
+        *plan.reasons,
+        f"caller: {facts.caller_type}, age {facts.age_group}, region {facts.region or 'unknown'}",
+    ]
     for i, leg in enumerate(plan.legs, 1):
         who = ", ".join(f"{t.name} {t.number}" for t in leg.targets) or "(nobody)"
         what = f"{leg.team}/{leg.role}" if leg.team else f"line {leg.line}"
-        lines.append(f"  leg {i}: {leg.kind.value:<8} {what:<24} ring {leg.timeout:>3}s -> {who}"
-                     + (f"  [{leg.note}]" if leg.note else ""))
+        lines.append(
+            f"  leg {i}: {leg.kind.value:<8} {what:<24} ring {leg.timeout:>3}s -> {who}"
+            + (f"  [{leg.note}]" if leg.note else "")
+        )
     final = plan.final
     steps = (["offer a callback"] if final.callback else []) + (
-        [f"dial line {final.line} {final.number}"] if final.line else [])
+        [f"dial line {final.line} {final.number}"] if final.line else []
+    )
     lines.append("  then: " + (" and ".join(steps) or "nothing"))
     return "\n".join(lines)
 
@@ -163,8 +177,15 @@ def cmd_oncall(args: argparse.Namespace) -> int:
         for team in config.teams:
             for role in team.roles:
                 member, why = on_call(team, role, moment)
-                rows.append([team.id, role.name, member.name if member else "-- NOBODY --",
-                             member.mobile if member else "", why])
+                rows.append(
+                    [
+                        team.id,
+                        role.name,
+                        member.name if member else "-- NOBODY --",
+                        member.mobile if member else "",
+                        why,
+                    ]
+                )
         print(f"on call at {moment:%A %Y-%m-%d %H:%M %Z}")
     print(table(header, rows))
     return 0
@@ -193,15 +214,26 @@ def cmd_calendar(args: argparse.Namespace) -> int:
         if current is not None:
             parts.append(f"{current[1] // 60:02d}:{current[1] % 60:02d} {current[0]}")
         kind = "holiday" if info.holiday else "closure"
-        rows.append([date.isoformat(), WEEKDAYS[date.weekday()], name, kind,
-                     WEEKDAYS[info.counts_as] if info.holiday else "-", ", ".join(parts)])
-    print(f"effective holidays and closures {args.year} (country {config.holidays.country}, "
-          f"categories {', '.join(config.holidays.categories)}; holidays count as "
-          f"{WEEKDAYS[config.holidays.counts_as]})")
+        rows.append(
+            [
+                date.isoformat(),
+                WEEKDAYS[date.weekday()],
+                name,
+                kind,
+                WEEKDAYS[info.counts_as] if info.holiday else "-",
+                ", ".join(parts),
+            ]
+        )
+    print(
+        f"effective holidays and closures {args.year} (country {config.holidays.country}, "
+        f"categories {', '.join(config.holidays.categories)}; holidays count as "
+        f"{WEEKDAYS[config.holidays.counts_as]})"
+    )
     print(table(["date", "day", "name", "kind", "counts as", "windows from"], rows))
     effective = cal.holidays_in(args.year)
     skipped = sorted(
-        f"{d.isoformat()} {name}" for d, name in library_days(config, args.year).items()
+        f"{d.isoformat()} {name}"
+        for d, name in library_days(config, args.year).items()
         if d not in effective
     )
     if skipped:
@@ -214,8 +246,11 @@ def library_days(config: Config, year: int) -> dict[dt.date, str]:
     the admin sees what the policy left out (Good Friday, 5 May off-lustrum)."""
     policy = config.holidays
     lib = holidays_lib.country_holidays(
-        policy.country, subdiv=policy.subdivision, years=year,
-        categories=all_categories(policy.country), language=policy.language,
+        policy.country,
+        subdiv=policy.subdivision,
+        years=year,
+        categories=all_categories(policy.country),
+        language=policy.language,
     )
     return dict(lib.items())
 
@@ -227,8 +262,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("check", help="validate the config and prove coverage for a year")
     p.add_argument("dir", nargs="?", help="config directory (default: ./config)")
     add_config_arg(p)
-    p.add_argument("--from", dest="first_day", metavar="DATE", help="first day of the proof (default: today)")
-    p.add_argument("--days", type=int, default=366, help="length of the proof in days (default 366)")
+    p.add_argument(
+        "--from", dest="first_day", metavar="DATE", help="first day of the proof (default: today)"
+    )
+    p.add_argument(
+        "--days", type=int, default=366, help="length of the proof in days (default 366)"
+    )
     p.set_defaults(func=guard(cmd_check))
 
     p = sub.add_parser("route", help="explain where a call would go")
@@ -237,7 +276,12 @@ def register(sub: Any) -> None:
     p.add_argument("--caller", help="caller type, e.g. resident, huisarts")
     p.add_argument("--age", help="age group (e.g. 18+) or age in years")
     p.add_argument("--region", help="region id")
-    p.add_argument("--from", dest="from_number", metavar="NUMBER", help="caller's number (directory, area code)")
+    p.add_argument(
+        "--from",
+        dest="from_number",
+        metavar="NUMBER",
+        help="caller's number (directory, area code)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=guard(cmd_route))
 

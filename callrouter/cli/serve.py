@@ -33,16 +33,16 @@ from pathlib import Path
 import requests
 
 from callrouter.cli.common import add_config_arg, config_dir_default, load_or_explain
+from callrouter.config.live import Loaded
+from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.errors import ConfigError
-from callrouter.redis_server import EmbeddedRedis
 from callrouter.settings import ENV_NAMES
-from callrouter.web.live_config import Loaded
 from ivr import twiml
 from ivr.menus import Prompt
 
 WORKER_QUEUES = ("callbacks",)
-"""The RQ queues the worker serves (callrouter.queueing); as in the Procfile."""
-WORKER_CLASS = "callrouter.jobs.Worker"
+"""The RQ queues the worker serves (callrouter.callbacks.service); as in the Procfile."""
+WORKER_CLASS = "callrouter.callbacks.jobs.Worker"
 """Loads config and phone provider once, before forking each job."""
 READY_SECONDS = 20.0
 _EPHEMERAL = (ENV_NAMES["TWILIO_AUTH_TOKEN"], ENV_NAMES["SECRET"], ENV_NAMES["PSEUDONYM_KEY"])
@@ -106,7 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
             env["REDIS_URL"] = stack.enter_context(EmbeddedRedis()).url
             print(f"embedded Redis on {env['REDIS_URL']}")
         web = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-               "callrouter.app:create_app()"]  # fmt: skip
+               "callrouter.web.app:create_app()"]  # fmt: skip
         worker = ["rq.cli", "worker", "--with-scheduler", "--worker-class", WORKER_CLASS,
                   "--url", env["REDIS_URL"], *WORKER_QUEUES]  # fmt: skip
         processes = {"web": _start(stack, env, web), "worker": _start(stack, env, worker)}

@@ -2,7 +2,7 @@
 admin blueprint (``/api/callbacks``, ``/api/calls``).
 
 The token comes from ``CALLROUTER_ADMIN_TOKEN`` (wired once in
-`callrouter.app.create_app`); without one configured every admin request is
+`callrouter.web.app.create_app`); without one configured every admin request is
 refused, so forgetting the setting never opens the API. Compared in constant
 time.
 """

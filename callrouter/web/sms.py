@@ -23,12 +23,13 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from twilio.twiml.messaging_response import MessagingResponse
 
-from callrouter import clock, queueing
-from callrouter.core import callbacks as cb
-from callrouter.core import numbers
-from callrouter.core.model import Member
-from callrouter.core.privacy import mask_number
-from callrouter.web import callbacks as callbacks_web
+from callrouter import clock
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks import web as callbacks_web
+from callrouter.privacy import mask_number
+from callrouter.routing import numbers
+from callrouter.routing.model import Member
 from callrouter.web.twilio_auth import twilio_signed
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ OUTAGE_SMS = (
 
 
 def init_app(app: Flask, handlers: Sequence[SmsHandler] = ()) -> None:
-    """Register the blueprint; needs `callrouter.web.callbacks.init_app` too."""
+    """Register the blueprint; needs `callrouter.callbacks.web.init_app` too."""
     app.extensions[HANDLERS] = tuple(handlers)
     app.register_blueprint(bp)
 

@@ -37,13 +37,13 @@ from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from callrouter.core.callers import recognise
-from callrouter.core.privacy import mask_number
-from callrouter.core.records import who_of
-from callrouter.core.routing import Leg, RoutePlan
-from callrouter.stores.presence import Presence
-from callrouter.web.call_events import CallEvents
-from callrouter.web.live_config import LiveConfig, Loaded
+from callrouter.calls.events import CallEvents
+from callrouter.calls.record import who_of
+from callrouter.config.live import LiveConfig, Loaded
+from callrouter.privacy import mask_number
+from callrouter.routing.callers import recognise
+from callrouter.routing.plan import Leg, RoutePlan
+from callrouter.web.presence import Presence
 from callrouter.web.twilio_auth import twilio_signed
 from callrouter.web.webhook_io import param, public_url, xml
 from ivr import twiml
@@ -91,7 +91,7 @@ class FinalCall:
 
 @dataclass
 class VoiceServices:
-    """Everything the webhooks need, wired once in `callrouter.app.create_app`."""
+    """Everything the webhooks need, wired once in `callrouter.web.app.create_app`."""
 
     live: LiveConfig
     presence: Presence

@@ -9,20 +9,34 @@ from pathlib import Path
 
 import requests
 
-from callrouter.redis_server import free_port
+from callrouter.devtools.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_app(env: dict[str, str], log: Path, seconds: float = 20) -> tuple[subprocess.Popen[bytes], str]:
-    """`callrouter.app:create_app()` under gunicorn (2 workers) on a free port,
+def start_app(
+    env: dict[str, str], log: Path, seconds: float = 20
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`callrouter.web.app:create_app()` under gunicorn (2 workers) on a free port,
     output to `log`; returns the process and its base URL once /health answers."""
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "callrouter.app:create_app()"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "callrouter.web.app:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + seconds
@@ -34,7 +48,9 @@ def start_app(env: dict[str, str], log: Path, seconds: float = 20) -> tuple[subp
         except requests.RequestException:
             time.sleep(0.05)
     process.kill()
-    raise AssertionError(f"gunicorn did not become healthy on {url}: {log.read_text(errors='replace')}")
+    raise AssertionError(
+        f"gunicorn did not become healthy on {url}: {log.read_text(errors='replace')}"
+    )
 
 
 def stop_app(process: subprocess.Popen[bytes]) -> None:

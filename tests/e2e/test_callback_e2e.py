@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from callrouter.core.callbacks import State
-from callrouter.stores.callbacks import CallbackStore
-from callrouter.twilio_sim import CallState, HttpTransport, SimCall, Twilio
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.store import CallbackStore
+from callrouter.devtools.twilio_sim import CallState, HttpTransport, SimCall, Twilio
 from tests.callbacks_kit import (
     ACCOUNT_SID,
     AUTH_TOKEN,

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from callrouter.cli import main
-from callrouter.redis_server import free_port
+from callrouter.devtools.redis_server import free_port
 from tests.phone import SECRET, TOKEN
 
 pytestmark = pytest.mark.e2e

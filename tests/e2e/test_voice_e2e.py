@@ -11,12 +11,17 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from callrouter.twilio_sim import SIGNATURE_HEADER, CallState, HttpTransport, SimCall, Twilio
+from callrouter.devtools.twilio_sim import (
+    SIGNATURE_HEADER,
+    CallState,
+    HttpTransport,
+    SimCall,
+    Twilio,
+)
 from tests.e2e.gunicorn import start_app, stop_app
 from tests.phone import CONFIG_DIR, CRISIS_NUMBER, PSEUDONYM_KEY, SECRET, TOKEN
 
 pytestmark = pytest.mark.e2e
-
 
 
 @dataclass

@@ -1,0 +1,278 @@
+"""`callrouter report | calls | triage | purge`: account for every call.
+
+`report` is what the crisis service sends the municipal working group;
+`calls` is what on-call staff check at night ("did that caller get anyone?");
+`triage` records an outcome when SMS or keypad was not used; `purge` applies
+the retention periods now (the worker also runs it every hour).
+
+None of them needs the pseudonymisation key: records already hold only the
+keyed hash, so reporting works without the secret that could link it back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from typing import Any
+
+import redis
+
+from callrouter import clock
+from callrouter.callbacks import lifecycle as callbacks
+from callrouter.calls.jobs import purge_expired_now
+from callrouter.calls.record import CallRecord, policy_from
+from callrouter.calls.render import duration_text, plot, render
+from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
+from callrouter.calls.store import CallStore
+from callrouter.calls.triage import TriageRejected, codes_from, resolve
+from callrouter.cli.common import (
+    UsageError,
+    add_config_arg,
+    config_dir_default,
+    guard,
+    load_or_explain,
+    table,
+)
+
+FORMATS = ("table", "csv", "json")
+
+
+def add_redis_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        default=None,
+        help="Redis holding the call log (default: $REDIS_URL)",
+    )
+
+
+def connect(args: argparse.Namespace) -> redis.Redis:
+    url = args.redis_url or os.environ.get("REDIS_URL")
+    if not url:
+        raise UsageError("no Redis given: set REDIS_URL or pass --redis-url redis://host:port/0")
+    conn = redis.Redis.from_url(url)
+    try:
+        conn.ping()
+    except redis.RedisError as exc:
+        # The URL may hold a password: name the error, not the URL.
+        print(
+            f"error: cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+    return conn
+
+
+def store_for(conn: redis.Redis) -> CallStore:
+    """A read/triage store: no pseudonymisation key needed (nothing is pseudonymised here)."""
+    return CallStore(conn, None)
+
+
+def _date(raw: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(
+            f"{flag} {raw!r} is not a date; write YYYY-MM-DD, e.g. 2026-10-01"
+        ) from None
+
+
+# --------------------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config or config_dir_default())
+    first = _date(args.first, "--from")
+    end = (
+        _date(args.to, "--to")
+        if args.to
+        else clock.now().astimezone(config.timezone).date() + dt.timedelta(days=1)
+    )
+    if end <= first:
+        raise UsageError(
+            f"--to {end} must be after --from {first} (--to is exclusive: "
+            "--from 2026-10-01 --to 2026-11-01 is October)"
+        )
+    if args.format not in FORMATS:
+        raise UsageError(f"--format {args.format!r}: use one of {', '.join(FORMATS)}")
+    start, stop = period_bounds(first, end, config.timezone)
+    conn = connect(args)
+    records = store_for(conn).records(start, stop)
+    sla, sla_text = sla_by_caller(config)
+    report = build_report(
+        records,
+        start=start,
+        end=stop,
+        tz=config.timezone,
+        callback_sla=sla,
+        sla_text=sla_text,
+        codes=codes_from(config.extra.get("triage")),
+    )
+    sys.stdout.write(render(report, args.format))
+    if args.plot:
+        path = plot(report, args.plot)
+        print(f"plot written to {path}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def _legs(record: CallRecord) -> str:
+    return " ".join(f"{a.index}:{a.who}={a.result}" for a in record.legs) or "-"
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config or config_dir_default())
+    if args.last < 1:
+        raise UsageError("--last must be at least 1")
+    tz = config.timezone
+    records = store_for(connect(args)).recent(args.last)
+    rows = []
+    for r in records:
+        started = r.started_at.astimezone(tz).strftime("%a %d-%m %H:%M") if r.started_at else "?"
+        status = "bezig" if r.ended_at is None else r.reached_by.value
+        outcome = r.outcome.code if r.outcome else "-"
+        rows.append(
+            [
+                r.ref or "-",
+                started,
+                r.caller_masked or ("anoniem" if not r.caller_ref else "-"),
+                r.caller_type or "-",
+                r.age_group or "-",
+                r.window or "-",
+                status,
+                r.answered_by or "-",
+                duration_text(r.time_to_person),
+                f"{r.callback_id} {r.callback_state}" if r.callback_id else "-",
+                outcome,
+                _legs(r),
+            ]
+        )
+    print(
+        f"last {len(rows)} call(s), newest first (times {tz.key}); "
+        "report an outcome with: callrouter triage REF CODE"
+    )
+    print(
+        table(
+            [
+                "ref",
+                "start",
+                "caller",
+                "type",
+                "age",
+                "window",
+                "reached",
+                "by",
+                "to person",
+                "callback",
+                "triage",
+                "legs",
+            ],
+            rows,
+        )
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- triage
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config or config_dir_default())
+    codes = codes_from(config.extra.get("triage"))
+    parsed = resolve(args.call, " ".join(args.code), codes)
+    if isinstance(parsed, TriageRejected):
+        raise UsageError(parsed.reply)
+    store = store_for(connect(args))
+    call_sid = store.resolve(args.call)
+    if call_sid is None:
+        raise UsageError(
+            f"no call {args.call!r} in the call log: use the ref shown by "
+            "`callrouter calls`, a CallSid or a callback id"
+        )
+    store.report_outcome(call_sid, parsed.code, clock.now(), by=args.by, via="cli")
+    print(f"call {args.call}: triage outcome {parsed.code} ({codes.label(parsed.code)}) recorded")
+    return 0
+
+
+# --------------------------------------------------------------------------- purge
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config or config_dir_default())
+    policy = policy_from(config.extra.get("records"))
+    summary = purge_expired_now(connect(args), config, clock.now(), dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"call log: {verb} {summary.records.entries} entries written before "
+        f"{summary.records.cutoff.astimezone(config.timezone):%Y-%m-%d %H:%M} "
+        f"(retention {policy.retention_days} days)"
+    )
+    print(
+        f"calls without an end event recorded as stale: {summary.stale}"
+        + (" (not in a dry run)" if args.dry_run else "")
+    )
+    keep = callbacks.policy_of(config).keep_raw_numbers_seconds
+    print(
+        f"raw callback numbers {'to delete' if args.dry_run else 'deleted'}: "
+        f"{summary.callback_numbers} "
+        f"(finished requests older than callbacks.keep_raw_numbers = {keep // 86400} days)"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "report", help="calls, reach, waiting times, callbacks and triage per period"
+    )
+    add_config_arg(p)
+    add_redis_arg(p)
+    p.add_argument(
+        "--from",
+        dest="first",
+        required=True,
+        metavar="DATE",
+        help="first day (local), e.g. 2026-10-01",
+    )
+    p.add_argument(
+        "--to",
+        dest="to",
+        metavar="DATE",
+        help="day after the last day (exclusive), e.g. 2026-11-01 (default: tomorrow)",
+    )
+    p.add_argument("--format", default="table", help="table (default), csv or json")
+    p.add_argument("--plot", metavar="PNG", help="also write a picture for the report")
+    p.set_defaults(func=guard(cmd_report))
+
+    p = sub.add_parser("calls", help="the most recent calls, masked, for on-call staff")
+    add_config_arg(p)
+    add_redis_arg(p)
+    p.add_argument("--last", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.set_defaults(func=guard(cmd_calls))
+
+    p = sub.add_parser("triage", help="record the triage outcome of a call or callback")
+    add_config_arg(p)
+    add_redis_arg(p)
+    p.add_argument(
+        "call", metavar="CALL", help="ref from `callrouter calls`, CallSid or callback id"
+    )
+    p.add_argument(
+        "code",
+        metavar="CODE",
+        nargs="+",
+        help="outcome code, alias, label or keypad digit (config/triage.yaml)",
+    )
+    p.add_argument("--by", default="cli", help="who reports it (member id)")
+    p.set_defaults(func=guard(cmd_triage))
+
+    p = sub.add_parser("purge", help="delete call data past its retention period (records.yaml)")
+    add_config_arg(p)
+    add_redis_arg(p)
+    p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    p.set_defaults(func=guard(cmd_purge))

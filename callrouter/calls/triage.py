@@ -1,0 +1,310 @@
+"""Triage outcomes: the codes staff report after a call, and how they type them.
+
+The codes come from config (`triage:` in config/triage.yaml) because each
+region names its follow-up care differently (IHT, ambulante crisishulp,
+crisisopvang, Wvggz, Veilig Thuis-melding). Staff report an outcome in the
+middle of the night on a phone, so the parser accepts what a tired person
+types ("T 123 advies", "t123 2", "T 123 actieve inschatting") and an
+unknown code gets a reply that lists the valid ones rather than silence.
+
+Pure: no I/O. `check_config` returns problems with file:line for the loader.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from callrouter.routing.model import Source
+
+PathKey = tuple[str | int, ...]
+Where = Callable[[PathKey], Source]
+ConfigProblem = tuple[Source, str, str]
+
+DEFAULT_KEYWORD = "T"
+_CODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_MAX_REF_CHARS = 40
+
+
+@dataclass(frozen=True)
+class OutcomeCode:
+    """One outcome staff can report, e.g. 'iht' = Ambulante crisishulp / IHT (keypad 3)."""
+
+    code: str
+    label: str
+    digit: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TriageCodes:
+    """The configured outcome codes, with lookups by code, alias, label and digit."""
+
+    codes: tuple[OutcomeCode, ...]
+    keyword: str = DEFAULT_KEYWORD
+
+    def get(self, code: str) -> OutcomeCode | None:
+        return next((c for c in self.codes if c.code == code), None)
+
+    def label(self, code: str) -> str:
+        found = self.get(code)
+        return found.label if found else code
+
+    def by_digit(self, digit: str) -> OutcomeCode | None:
+        return next((c for c in self.codes if c.digit == digit), None)
+
+    def lookup(self, text: str) -> OutcomeCode | None:
+        """The code meant by `text`: a code, alias, label or keypad digit."""
+        wanted = _token(text)
+        if not wanted:
+            return None
+        if wanted.isdigit():
+            return self.by_digit(wanted)
+        for code in self.codes:
+            names = (code.code, *code.aliases, code.label)
+            if wanted in {_token(name) for name in names}:
+                return code
+        return None
+
+    def menu(self) -> str:
+        """'1 advies, 2 actieve_inschatting, ...' for replies and prompts."""
+        return ", ".join(f"{c.digit} {c.code}" if c.digit else c.code for c in self.codes)
+
+    def suggestion(self, text: str) -> str | None:
+        names = {_token(n): c.code for c in self.codes for n in (c.code, *c.aliases, c.label)}
+        close = difflib.get_close_matches(_token(text), list(names), n=1, cutoff=0.7)
+        return names[close[0]] if close else None
+
+
+DEFAULT_CODES = TriageCodes(
+    (
+        OutcomeCode("advies", "Advies", "1"),
+        OutcomeCode("actieve_inschatting", "Actieve inschatting", "2"),
+        OutcomeCode("ambulant", "Ambulante crisishulp / IHT", "3", ("iht",)),
+        OutcomeCode("crisisopvang", "Crisisopvang", "4"),
+        OutcomeCode("opname", "Opname / Wvggz", "5", ("wvggz",)),
+        OutcomeCode("doorverwijzing", "Doorverwijzing huisarts / regulier", "6", ("huisarts",)),
+        OutcomeCode("veilig_thuis", "Veilig Thuis-melding", "7", ("vt",)),
+        OutcomeCode("geen_actie", "Geen actie", "9", ("geen",)),
+    )
+)
+"""Used when the config has no `triage:` section."""
+
+
+# --------------------------------------------------------------------------- parsing replies
+
+
+@dataclass(frozen=True)
+class TriageReport:
+    """A parsed outcome report: call reference (short number, CallSid or callback id) and code."""
+
+    ref: str
+    code: str
+
+
+@dataclass(frozen=True)
+class TriageRejected:
+    """The message could not be used; `reply` tells the sender what to send instead."""
+
+    reply: str
+
+
+def is_triage_message(text: str, codes: TriageCodes) -> bool:
+    """Whether an SMS is meant as a triage report ('T 123 advies'), not a callback claim."""
+    return _split_keyword(text, codes.keyword) is not None
+
+
+def parse_reply(text: str, codes: TriageCodes) -> TriageReport | TriageRejected:
+    """Parse 'T <ref> <code>' where code may be a code, alias, label or digit."""
+    example = f"{codes.keyword} 123 {codes.codes[0].code if codes.codes else 'advies'}"
+    rest = _split_keyword(text, codes.keyword)
+    if rest is None:
+        return TriageRejected(f"Geen triage-uitkomst herkend. Stuur bijvoorbeeld: {example}")
+    parts = rest.split(maxsplit=1)
+    if len(parts) < 2:
+        return TriageRejected(
+            f"Geef gespreksnummer en uitkomst, bijvoorbeeld: {example}. Uitkomsten: {codes.menu()}"
+        )
+    ref, code_text = parts[0], parts[1]
+    if len(ref) > _MAX_REF_CHARS or not re.fullmatch(r"[A-Za-z0-9_-]+", ref):
+        return TriageRejected(
+            f"{ref[:_MAX_REF_CHARS]!r} is geen gespreksnummer. Voorbeeld: {example}"
+        )
+    return resolve(ref, code_text, codes)
+
+
+def resolve(ref: str, code_text: str, codes: TriageCodes) -> TriageReport | TriageRejected:
+    """Look up `code_text` for call `ref`; an unknown code gets a reply listing the valid ones."""
+    found = codes.lookup(code_text)
+    if found is not None:
+        return TriageReport(ref, found.code)
+    shown = code_text.strip()[:30]
+    hint = codes.suggestion(code_text)
+    return TriageRejected(
+        f"Onbekende uitkomst {shown!r} voor gesprek {ref}."
+        + (f" Bedoelde u {hint}?" if hint else "")
+        + f" Kies: {codes.menu()}. Voorbeeld: {codes.keyword} {ref} {codes.codes[0].code}"
+    )
+
+
+def from_digits(digits: str, codes: TriageCodes) -> OutcomeCode | None:
+    """The outcome for keypad input (Twilio `Digits`), e.g. '3' or '3#'; None when unknown."""
+    pressed = digits.strip().rstrip("#")
+    return codes.by_digit(pressed) if len(pressed) == 1 else None
+
+
+def keypad_prompt(codes: TriageCodes) -> str:
+    """What the whisper/after-call flow reads out: 'Toets 1 voor Advies, 2 voor ...'."""
+    options = [f"{c.digit} voor {c.label}" for c in codes.codes if c.digit]
+    return "Toets de uitkomst van de triage: " + ", ".join(options) + "."
+
+
+def ask_sms(ref: str, codes: TriageCodes) -> str:
+    """The SMS to the staff member who took a call, once it ended:
+    'Gesprek 1042 afgerond. Uitkomst? Antwoord T 1042 <code>: 1 advies, 2 ...'."""
+    return (
+        f"Gesprek {ref} afgerond. Uitkomst? Antwoord {codes.keyword} {ref} <code>: {codes.menu()}"
+    )
+
+
+def _split_keyword(text: str, keyword: str) -> str | None:
+    stripped = text.strip()
+    kw = keyword.casefold()
+    if not stripped.casefold().startswith(kw):
+        return None
+    rest = stripped[len(kw) :]
+    # 'T 123 advies' and 'T123 advies', but not 'Terug' or 'Top'.
+    if rest[:1].isspace() or rest[:1].isdigit():
+        return rest.strip()
+    return None
+
+
+def _token(text: str) -> str:
+    """Compare names the way people type them: case, accents, spaces, '/' and '-' don't matter."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s/_\-.]+", "_", plain.casefold()).strip("_")
+
+
+# --------------------------------------------------------------------------- config
+
+
+def codes_from(raw: Any) -> TriageCodes:
+    """Build codes from an already validated `triage:` section (None: the defaults)."""
+    codes, problems = parse_config(raw, lambda _path: Source("<triage>", 0))
+    if problems:
+        raise ValueError("invalid triage config: " + "; ".join(p[1] for p in problems))
+    return codes
+
+
+def check_config(data: Mapping[str, Any], where: Where) -> list[ConfigProblem]:
+    """Loader hook: problems in the `triage:` section, each with file:line."""
+    if "triage" not in data:
+        return []
+    return parse_config(data["triage"], where)[1]
+
+
+def parse_config(raw: Any, where: Where) -> tuple[TriageCodes, list[ConfigProblem]]:
+    """`triage: {keyword: T, codes: {advies: {label: Advies, digit: 1, aliases: [...]}, ...}}`."""
+    if raw is None:
+        return DEFAULT_CODES, []
+    problems: list[ConfigProblem] = []
+
+    def err(path: PathKey, message: str, fix: str) -> None:
+        problems.append((where(("triage", *path)), message, fix))
+
+    if not isinstance(raw, dict):
+        err((), "triage must be a mapping with 'codes:'", "indent 'codes:' under 'triage:'")
+        return DEFAULT_CODES, problems
+    for key in raw:
+        if key not in {"keyword", "codes"}:
+            err((key,), f"unknown key {key!r} in triage", "allowed keys: codes, keyword")
+    keyword = str(raw.get("keyword", DEFAULT_KEYWORD)).strip()
+    if not re.fullmatch(r"[A-Za-z]{1,10}", keyword):
+        err(
+            ("keyword",),
+            f"triage keyword {keyword!r} must be letters only",
+            "use a short word such as T or TRIAGE",
+        )
+        keyword = DEFAULT_KEYWORD
+    specs = raw.get("codes")
+    if not isinstance(specs, dict) or not specs:
+        err(
+            ("codes",),
+            "triage has no outcome codes",
+            "list codes such as 'advies: {label: Advies, digit: 1}'",
+        )
+        return DEFAULT_CODES, problems
+    out: list[OutcomeCode] = []
+    seen_names: dict[str, str] = {}
+    seen_digits: dict[str, str] = {}
+    for code, spec in specs.items():
+        path: PathKey = ("codes", code)
+        if not _CODE_ID.match(str(code)):
+            err(
+                path,
+                f"outcome code {code!r} must be lowercase letters, digits and _",
+                "write it like actieve_inschatting",
+            )
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            err(path, f"outcome {code!r} must be a mapping", "write {label: ..., digit: 1}")
+            continue
+        for key in spec:
+            if key not in {"label", "digit", "aliases"}:
+                close = difflib.get_close_matches(str(key), ["label", "digit", "aliases"], n=1)
+                err(
+                    path + (key,),
+                    f"unknown key {key!r} in outcome {code!r}",
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else "allowed keys: label, digit, aliases",
+                )
+        label = str(spec.get("label") or code)
+        digit: str | None = None
+        if spec.get("digit") is not None:
+            digit = str(spec["digit"])
+            if not re.fullmatch(r"[0-9]", digit):
+                err(
+                    path + ("digit",),
+                    f"keypad digit {digit!r} of {code!r} is not one key",
+                    "use a single digit 0-9",
+                )
+                digit = None
+            elif digit in seen_digits:
+                err(
+                    path + ("digit",),
+                    f"keypad digit {digit} is used by both {seen_digits[digit]!r} and {code!r}",
+                    "give each outcome its own digit",
+                )
+            else:
+                seen_digits[digit] = str(code)
+        aliases_raw = spec.get("aliases") or []
+        if isinstance(aliases_raw, str):
+            aliases_raw = [aliases_raw]
+        if not isinstance(aliases_raw, list):
+            err(path + ("aliases",), "aliases must be a list", "write aliases: [iht, ach]")
+            aliases_raw = []
+        aliases = tuple(str(a) for a in aliases_raw)
+        for i, name in enumerate((str(code), label, *aliases)):
+            token = _token(name)
+            if token.isdigit():
+                err(
+                    path + (("aliases", i - 2) if i >= 2 else ("label",)),
+                    f"{name!r} is a number; numbers are keypad digits",
+                    "use a word",
+                )
+                continue
+            if token in seen_names and seen_names[token] != code:
+                err(
+                    path + (("aliases", i - 2) if i >= 2 else ("label",) if i == 1 else ()),
+                    f"{name!r} would mean both {seen_names[token]!r} and {code!r}",
+                    "make codes, labels and aliases unique",
+                )
+            seen_names.setdefault(token, str(code))
+        out.append(OutcomeCode(str(code), label, digit, aliases))
+    return TriageCodes(tuple(out), keyword), problems

@@ -1,1 +1,0 @@
-"""Pure core: decisions as data; no I/O, no clock reads, no Flask, Redis or Twilio REST."""

@@ -1,0 +1,411 @@
+"""The routing configuration as typed, immutable values.
+
+`callrouter.config.files` turns the admin's YAML into these objects (with
+file:line errors); everything in `callrouter.core` only reads them. Keeping the
+model free of YAML, Flask, Redis and Twilio is what lets the routing decision be
+a pure function that tests and the coverage proof can call millions of times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from callrouter.routing.calendar import Calendar
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekday tokens in `datetime.weekday()` order (Monday is 0)."""
+
+MINUTES_PER_DAY = 24 * 60
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a configured value came from, so every problem can name file:line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+NOWHERE = Source("<built-in>", 0)
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+@dataclass(frozen=True)
+class HolidayPolicy:
+    """Which days count as public holidays, and what a holiday counts as.
+
+    The `holidays` NL calendar gives the legal days; care organisations differ
+    (Good Friday is usually a workday, 5 May a day off only in lustrum years),
+    so admins include or exclude days by name or date.
+    """
+
+    country: str = "NL"
+    subdivision: str | None = None
+    categories: tuple[str, ...] = ("public",)
+    language: str = "nl"
+    exclude_names: frozenset[str] = frozenset()
+    exclude_dates: frozenset[dt.date] = frozenset()
+    include_names: frozenset[str] = frozenset()
+    """Names from any category of the library calendar to add (e.g. Bevrijdingsdag every year)."""
+    include_dates: tuple[tuple[dt.date, str], ...] = ()
+    include_every: tuple[tuple[int, int, str], ...] = ()
+    """(month, day, name) added every year, e.g. a regional closure day."""
+    counts_as: int = 6
+    """Weekday index a holiday behaves like for time windows; Sunday by default."""
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A regional closure or part day, e.g. Kerstavond from 17:00.
+
+    During the closure either a fixed window applies (`window`), or the day
+    counts as another day (`counts_as`: a weekday index) for window matching.
+    """
+
+    name: str
+    month: int | None
+    day: int | None
+    date: dt.date | None
+    start: int
+    """Minutes after local midnight (inclusive)."""
+    end: int
+    """Minutes after local midnight (exclusive); 1440 means end of day."""
+    window: str | None
+    counts_as: int | None
+    source: Source = NOWHERE
+
+    def on(self, day: dt.date) -> bool:
+        """Whether this closure happens on local date `day`."""
+        if self.date is not None:
+            return self.date == day
+        return (day.month, day.day) == (self.month, self.day)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One weekly time range of a window: `[start, end)` on the selected days.
+
+    `end <= start` means the range crosses midnight into the next day; the
+    range belongs to the day it starts on (Friday 21:00-08:30 is Friday's).
+    """
+
+    days: frozenset[str]
+    """Day selectors: weekday tokens, 'workday', 'weekend', 'holiday', 'any'."""
+    start: int
+    end: int
+    source: Source = NOWHERE
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+
+@dataclass(frozen=True)
+class Window:
+    """A named part of the week, e.g. 'kantoortijd' or 'nacht'."""
+
+    name: str
+    segments: tuple[Segment, ...]
+    label: str = ""
+    source: Source = NOWHERE
+
+
+# --------------------------------------------------------------------------- people
+
+
+@dataclass(frozen=True)
+class Member:
+    """A staff member who can be called; `mobile` is E.164."""
+
+    id: str
+    name: str
+    mobile: str
+    sms: bool = True
+    languages: tuple[str, ...] = ("nl",)
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class Rota:
+    """A rotation for one role: who is on call, handing over at a local time.
+
+    Periods are whole local days so a weekly handover stays at 08:30 across
+    daylight-saving changes (a fixed 168-hour period would drift by an hour).
+    """
+
+    start: dt.date
+    handover: int
+    """Minutes after local midnight at which the shift changes."""
+    period_days: int
+    order: tuple[str, ...]
+    source: Source = NOWHERE
+    timezone: ZoneInfo = ZoneInfo("Europe/Amsterdam")
+    """Whose wall clock the handover follows (the config's timezone)."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """A dated change to a rota: a swap (`member` takes over) or an absence.
+
+    `start`/`end` are aware datetimes; `[start, end)`.
+    """
+
+    role: str | None
+    start: dt.datetime
+    end: dt.datetime
+    member: str | None
+    """Who is on call instead (a swap); None with `absent` for sick leave."""
+    absent: str | None
+    """Member who is unavailable: the next one in rota order takes over."""
+    reason: str = ""
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    rota: Rota
+    label: str = ""
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    members: tuple[Member, ...]
+    roles: tuple[Role, ...]
+    overrides: tuple[Override, ...] = ()
+    source: Source = NOWHERE
+
+    def member(self, member_id: str) -> Member | None:
+        return next((m for m in self.members if m.id == member_id), None)
+
+    def role(self, name: str) -> Role | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+
+# --------------------------------------------------------------------------- callers
+
+
+class CallerKind(StrEnum):
+    RESIDENT = "resident"
+    RELATIVE = "relative"
+    REFERRER = "referrer"
+
+
+@dataclass(frozen=True)
+class CallerType:
+    """A kind of caller the IVR can ask for, e.g. 'huisarts' (a referrer)."""
+
+    id: str
+    kind: CallerKind
+    label: str = ""
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class AgeGroup:
+    """An age group, e.g. 'u18' for 0-17; `max_age` None means no upper bound."""
+
+    id: str
+    min_age: int
+    max_age: int | None
+    label: str = ""
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region of municipalities; landline area codes may suggest it."""
+
+    id: str
+    name: str
+    municipalities: tuple[str, ...] = ()
+    area_codes: tuple[str, ...] = ()
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """A known referrer number (e.g. the local huisartsenpost)."""
+
+    number: str
+    caller_type: str
+    name: str
+    region: str | None = None
+    source: Source = NOWHERE
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class LegKind(StrEnum):
+    ONCALL = "oncall"
+    """The on-call person of a team in a role."""
+    RING_ALL = "ring_all"
+    """Every member of a team (optionally only those in a role's rota) at once."""
+    LINE = "line"
+    """A fixed number, e.g. the 24/7 GGZ crisis service."""
+
+
+@dataclass(frozen=True)
+class LegSpec:
+    """A configured step of a plan, before it is resolved to numbers."""
+
+    kind: LegKind
+    timeout: int
+    team: str | None = None
+    role: str | None = None
+    line: str | None = None
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class FinalSpec:
+    """What happens when every leg failed: offer a callback and/or dial a line."""
+
+    callback: bool
+    line: str | None
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When a rule applies; an empty set in a dimension means 'any'."""
+
+    windows: frozenset[str] = frozenset()
+    caller_types: frozenset[str] = frozenset()
+    age_groups: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    holiday: bool | None = None
+    """True: only on holidays; False: never on holidays; None: either."""
+
+    def covers(self, other: Condition) -> bool:
+        """Whether every situation `other` matches is matched by self too."""
+
+        def wider(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+            return not mine or (bool(theirs) and theirs <= mine)
+
+        return (
+            wider(self.windows, other.windows)
+            and wider(self.caller_types, other.caller_types)
+            and wider(self.age_groups, other.age_groups)
+            and wider(self.regions, other.regions)
+            and (self.holiday is None or self.holiday == other.holiday)
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: Condition
+    legs: tuple[LegSpec, ...]
+    final: FinalSpec
+    description: str = ""
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class Line:
+    """A fixed number such as the 24/7 crisis line or the final fallback."""
+
+    id: str
+    number: str
+    label: str = ""
+    source: Source = NOWHERE
+
+
+# --------------------------------------------------------------------------- whole config
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the routing decision needs, validated and cross-referenced."""
+
+    timezone: ZoneInfo
+    holidays: HolidayPolicy
+    closures: tuple[Closure, ...]
+    windows: tuple[Window, ...]
+    teams: tuple[Team, ...]
+    caller_types: tuple[CallerType, ...]
+    age_groups: tuple[AgeGroup, ...]
+    regions: tuple[Region, ...]
+    directory: tuple[DirectoryEntry, ...]
+    blocked: frozenset[str]
+    lines: tuple[Line, ...]
+    rules: tuple[Rule, ...]
+    fallback_line: str
+    """Id of the line dialled when anything at all goes wrong (always 24/7)."""
+    default_caller_type: str
+    default_age_group: str
+    crisis_number: str = ""
+    """The public crisis number: caller id for every outbound leg."""
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    """Sections owned by other parts (IVR prompts, triage codes), kept as loaded."""
+
+    @cached_property
+    def calendar(self) -> Calendar:
+        """This config's holiday calendar, memoised on the (immutable) config
+        so each year's holidays are computed once per loaded config."""
+        from callrouter.routing.calendar import Calendar
+
+        return Calendar(self.holidays, self.closures)
+
+    @cached_property
+    def _index(self) -> dict[str, dict[str, Any]]:
+        """Id -> object maps, built once per config: a routing decision looks
+        teams, lines and caller types up several times per call."""
+        return {
+            "team": {t.id: t for t in self.teams},
+            "line": {ln.id: ln for ln in self.lines},
+            "window": {w.name: w for w in self.windows},
+            "caller_type": {c.id: c for c in self.caller_types},
+            "region": {r.id: r for r in self.regions},
+            "age_group": {a.id: a for a in self.age_groups},
+        }
+
+    @cached_property
+    def rule_memo(self) -> dict[tuple[object, ...], Rule | None]:
+        """First matching rule per (window, holiday, caller, age, region).
+
+        Which rule matches depends only on those five facts, so the routing
+        memoises the first-match scan; with 1,000 rules this turns the
+        per-call linear scan into a dictionary lookup after the first call.
+        """
+        return {}
+
+    def team(self, team_id: str) -> Team | None:
+        found: Team | None = self._index["team"].get(team_id)
+        return found
+
+    def line(self, line_id: str) -> Line | None:
+        found: Line | None = self._index["line"].get(line_id)
+        return found
+
+    def window(self, name: str) -> Window | None:
+        found: Window | None = self._index["window"].get(name)
+        return found
+
+    def caller_type(self, type_id: str) -> CallerType | None:
+        found: CallerType | None = self._index["caller_type"].get(type_id)
+        return found
+
+    def region(self, region_id: str) -> Region | None:
+        found: Region | None = self._index["region"].get(region_id)
+        return found
+
+    def age_group(self, group_id: str) -> AgeGroup | None:
+        found: AgeGroup | None = self._index["age_group"].get(group_id)
+        return found

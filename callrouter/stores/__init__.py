@@ -1,1 +1,0 @@
-"""Redis stores: one module per noun (calls, callbacks, presence), each owning its key prefix."""

@@ -1,0 +1,325 @@
+"""How fast is the call log, and how long does a report over 100,000 calls take?
+
+Run:  .venv/bin/python bench/records_bench.py [--records N] [--quick]
+
+Measures, in one run, against a private redis-server (EmbeddedRedis):
+  1. appends per second, one at a time as live calls do (one round trip each):
+     a) raw `XADD <stream> * <record fields>`: the floor, no Lua, no ids computed;
+     b) `CallStore.report_outcome`: the Lua append with ids from the event's moment;
+     c) a whole call through the event sink (started + routed + 2 legs + answered
+        + ended, which folds the events and appends the one record): calls/s;
+  2. `callrouter report` over N records (default 100,000) in one month:
+     read + parse + join (`CallStore.records`), aggregate (`build_report`),
+     render table / CSV / JSON, and the PNG plot.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+from _common import median_seconds, ms, rate, table, us
+
+from callrouter.calls.record import (
+    Answered,
+    CallbackChanged,
+    CallRecord,
+    Ended,
+    LegAttempt,
+    LegTried,
+    Outcome,
+    OutcomeReported,
+    Routed,
+    Started,
+    fold,
+    link_fields,
+    to_fields,
+)
+from callrouter.calls.render import csv_text, json_text, plot
+from callrouter.calls.render import table as table_text
+from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
+from callrouter.calls.store import CallStore, ms_of
+from callrouter.calls.triage import codes_from
+from callrouter.config.files import load
+from callrouter.devtools.redis_server import EmbeddedRedis
+from callrouter.routing.plan import CallerFacts, route
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+KEY = b"bench-pseudonym-key-0123456789"
+MONTH_START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+WINDOWS = ("kantoortijd", "avond", "weekend_dag", "nacht")
+CALLERS = ("resident", "relative", "huisarts", "politie", "wijkteam")
+CODES = (
+    "advies",
+    "actieve_inschatting",
+    "ambulant",
+    "crisisopvang",
+    "opname",
+    "doorverwijzing",
+    "veilig_thuis",
+    "geen_actie",
+)
+
+
+def synthetic_record(rng: random.Random, n: int, start: dt.datetime) -> CallRecord:
+    """A plausible call: 60% first leg, 25% later leg, 10% callback, 5% nobody."""
+    t0 = start + dt.timedelta(seconds=rng.randrange(30 * 86400))
+    events: list = [
+        Started(t0, str(1000 + n), f"{rng.getrandbits(64):016x}", "+31 ***** 12 34"),
+        Routed(
+            t0,
+            rng.choice(WINDOWS),
+            None,
+            None,
+            rng.choice(CALLERS),
+            rng.choice(("18+", "<18")),
+            rng.choice((None, "nijmegen", "maas_en_waal")),
+            "volwassenen",
+        ),
+    ]
+    t = t0 + dt.timedelta(seconds=30 + rng.randrange(30))
+    roll = rng.random()
+    events.append(
+        LegTried(
+            LegAttempt(
+                1,
+                "anna",
+                "completed" if roll < 0.6 else "no-answer",
+                rng.randrange(5, 25),
+                t,
+                "oncall",
+            )
+        )
+    )
+    if roll < 0.6:
+        events.append(Answered(t, "anna", 1))
+    elif roll < 0.85:
+        t += dt.timedelta(seconds=20)
+        events += [
+            LegTried(LegAttempt(2, "bram", "completed", 8, t, "oncall")),
+            Answered(t, "bram", 2),
+        ]
+    elif roll < 0.95:
+        events += [
+            CallbackChanged(t, f"cb{n}", "requested"),
+            CallbackChanged(t + dt.timedelta(minutes=rng.randrange(2, 40)), f"cb{n}", "claimed"),
+            CallbackChanged(t + dt.timedelta(minutes=45), f"cb{n}", "completed"),
+        ]
+    events.append(Ended(t + dt.timedelta(minutes=8), 500))
+    if roll < 0.95:
+        events.append(OutcomeReported(Outcome(rng.choice(CODES), t + dt.timedelta(minutes=30))))
+    return fold(f"CA{n:032x}", events)
+
+
+def fill(conn: redis.Redis, store: CallStore, count: int) -> None:
+    """Write `count` records plus their triage entries, pipelined, ids in time order."""
+    rng = random.Random(5)
+    records = sorted(
+        (synthetic_record(rng, n, MONTH_START) for n in range(count)),
+        key=lambda r: r.ended_at or MONTH_START,
+    )
+    pipe = conn.pipeline(transaction=False)
+    last = 0
+    for i, record in enumerate(records):
+        assert record.ended_at is not None
+        stamp = max(ms_of(record.ended_at), last + 1)
+        last = stamp
+        record_fields = to_fields(record)
+        outcomes = record.outcomes
+        if outcomes:
+            pipe.xadd(store.stream, {k: v for k, v in record_fields.items()}, id=f"{stamp}-0")
+            for j, outcome in enumerate(outcomes, 1):
+                pipe.xadd(
+                    store.stream,
+                    link_fields(record.call_id, OutcomeReported(outcome)),
+                    id=f"{stamp}-{j}",
+                )
+        else:
+            pipe.xadd(store.stream, record_fields, id=f"{stamp}-0")
+        if i % 2000 == 1999:
+            pipe.execute()
+    pipe.execute()
+
+
+def bench_appends(conn: redis.Redis, n: int, repeat: int) -> list[list[object]]:
+    config = load(CONFIG)
+    plan = route(
+        dt.datetime(2026, 10, 6, 17, 0, tzinfo=dt.UTC), CallerFacts("resident", "18+"), config
+    )
+    record = synthetic_record(random.Random(1), 0, MONTH_START)
+    record_fields = to_fields(record)
+    outcome = Outcome("advies", MONTH_START, "bench", "sms")
+    outcome_fields = link_fields(record.call_id, OutcomeReported(outcome))
+    store = CallStore(conn, KEY, prefix="bench:append")
+    base = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+    def raw(fields: dict[str, str]) -> None:
+        for _ in range(n):
+            conn.xadd("bench:raw", fields)
+
+    def records() -> None:
+        for _ in range(n):
+            store.append_record(record)
+
+    def outcomes() -> None:
+        for i in range(n):
+            store.report_outcome(
+                record.call_id, "advies", base + dt.timedelta(milliseconds=i), by="bench", via="sms"
+            )
+
+    counter = iter(range(10**9))
+
+    def whole_call() -> None:
+        for _ in range(n // 10):
+            i = next(counter)
+            sid = f"CAbench{i}"
+            t = base + dt.timedelta(seconds=i)
+            store.started(sid, "+31612345678", t, None)
+            store.routed(sid, plan, t)
+            store.leg(sid, 1, "anna", "no-answer", 20, t + dt.timedelta(seconds=50))
+            store.leg(sid, 2, "bram", "completed", 8, t + dt.timedelta(seconds=60))
+            store.answered(sid, "bram", t + dt.timedelta(seconds=60), leg=2)
+            store.ended(sid, 300, t + dt.timedelta(seconds=300))
+
+    raw_record = median_seconds(lambda: raw(record_fields), repeat)
+    lua_record = median_seconds(records, repeat)
+    raw_outcome = median_seconds(lambda: raw(outcome_fields), repeat)
+    lua_outcome = median_seconds(outcomes, repeat)
+    call_s = median_seconds(whole_call, repeat)
+    calls = n // 10
+    return [
+        [
+            f"record ({len(record_fields)} fields): raw XADD *",
+            f"{n:,}",
+            rate(n, raw_record),
+            us(raw_record / n),
+            "1.0x",
+        ],
+        [
+            "record: CallStore.append_record",
+            f"{n:,}",
+            rate(n, lua_record),
+            us(lua_record / n),
+            f"{lua_record / raw_record:.2f}x",
+        ],
+        [
+            f"triage ({len(outcome_fields)} fields): raw XADD *",
+            f"{n:,}",
+            rate(n, raw_outcome),
+            us(raw_outcome / n),
+            "1.0x",
+        ],
+        [
+            "triage: CallStore.report_outcome",
+            f"{n:,}",
+            rate(n, lua_outcome),
+            us(lua_outcome / n),
+            f"{lua_outcome / raw_outcome:.2f}x",
+        ],
+        [
+            "whole call: 6 sink calls -> 1 record",
+            f"{calls:,}",
+            rate(calls, call_s),
+            us(call_s / calls),
+            f"{call_s / calls / (raw_record / n):.1f}x",
+        ],
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="10,000 records, fewer repeats")
+    args = parser.parse_args()
+    count = 10_000 if args.quick else args.records
+    repeat = 3 if args.quick else 5
+    began = time.perf_counter()
+    print(
+        f"records_bench: Python {platform.python_version()} ({platform.machine()}), "
+        f"redis-py {redis.__version__}; median of {repeat} runs; GC paused while timing"
+    )
+    with EmbeddedRedis() as server:
+        conn = redis.Redis.from_url(server.url)
+        print(f"redis-server {conn.info('server')['redis_version']} on loopback")
+
+        rows = bench_appends(conn, 2000 if args.quick else 5000, repeat)
+        table(
+            "1. appends, one round trip at a time (as live calls write)",
+            ["what", "n", "per second", "each", "x raw"],
+            rows,
+            note="CallStore appends run a Lua script that picks the id from the event's\n"
+            "moment (XINFO + XADD); `x raw` compares with XADD * of the same fields.\n"
+            "A whole call is 6 sink calls: ~10 round trips incl. the fold and commit;\n"
+            "its `x raw` is against one raw record append.",
+        )
+
+        store = CallStore(conn, None)
+        t = time.perf_counter()
+        fill(conn, store, count)
+        fill_s = time.perf_counter() - t
+        entries = conn.xlen(store.stream)
+        memory = conn.memory_usage(store.stream) or 0
+        config = load(CONFIG)
+        start, end = period_bounds(dt.date(2026, 10, 1), dt.date(2026, 11, 1), config.timezone)
+        sla, sla_text = sla_by_caller(config)
+        codes = codes_from(config.extra.get("triage"))
+        records = store.records(start, end)
+        report = build_report(
+            records,
+            start=start,
+            end=end,
+            tz=config.timezone,
+            callback_sla=sla,
+            sla_text=sla_text,
+            codes=codes,
+        )
+        assert report.calls == count, (report.calls, count)
+        read_s = median_seconds(lambda: store.records(start, end), repeat)
+        agg_s = median_seconds(
+            lambda: build_report(
+                records,
+                start=start,
+                end=end,
+                tz=config.timezone,
+                callback_sla=sla,
+                sla_text=sla_text,
+                codes=codes,
+            ),
+            repeat,
+        )
+        tab_s = median_seconds(lambda: table_text(report), repeat)
+        csv_s = median_seconds(lambda: csv_text(report), repeat)
+        json_s = median_seconds(lambda: json_text(report), repeat)
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "report.png"
+            plot(report, png)  # first call pays the matplotlib import
+            plot_s = median_seconds(lambda: plot(report, png), max(1, repeat - 2))
+        total = read_s + agg_s + tab_s
+        table(
+            f"2. report over {count:,} calls ({entries:,} stream entries incl. triage, "
+            f"{memory / 1e6:,.1f} MB in Redis; written in {fill_s:,.1f} s pipelined)",
+            ["step", "time", "per call"],
+            [
+                ["read + parse + join (CallStore.records)", ms(read_s), us(read_s / count)],
+                ["aggregate (build_report)", ms(agg_s), us(agg_s / count)],
+                ["render table", ms(tab_s), ""],
+                ["render CSV", ms(csv_s), ""],
+                ["render JSON", ms(json_s), ""],
+                ["plot PNG (1800x1200)", ms(plot_s), ""],
+                ["report --format table, total", ms(total), us(total / count)],
+            ],
+        )
+        conn.close()
+    print(f"\ntotal bench time {time.perf_counter() - began:,.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
