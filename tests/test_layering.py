@@ -22,6 +22,8 @@ PURE_PACKAGES = ("routing",)
 PURE_MODULES = (
     "privacy",
     "callbacks.lifecycle",
+    "calls.codec",
+    "calls.policy",
     "calls.record",
     "calls.reporting",
     "calls.triage",

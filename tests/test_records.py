@@ -9,6 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callrouter.calls.codec import (
+    assemble,
+    entry_from_fields,
+    event_from_json,
+    event_to_json,
+    from_fields,
+    link_fields,
+    to_fields,
+)
+from callrouter.calls.policy import RecordsPolicy, parse_policy
 from callrouter.calls.record import (
     Answered,
     CallbackChanged,
@@ -19,20 +29,11 @@ from callrouter.calls.record import (
     Outcome,
     OutcomeReported,
     ReachedBy,
-    RecordsPolicy,
     Routed,
     Started,
     apply,
-    assemble,
-    entry_from_fields,
-    event_from_json,
-    event_to_json,
     fold,
-    from_fields,
     leg_result,
-    link_fields,
-    parse_policy,
-    to_fields,
     who_of,
 )
 from callrouter.routing.model import Source

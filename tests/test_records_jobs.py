@@ -12,7 +12,7 @@ from rq.registry import ScheduledJobRegistry
 
 from callrouter import clock
 from callrouter.callbacks import service as queueing
-from callrouter.calls.jobs import ensure_purge, purge_expired_now
+from callrouter.calls.purge import ensure_purge, purge_expired, purge_expired_now
 from callrouter.calls.store import CallStore
 from callrouter.routing.plan import CallerFacts
 from tests.helpers import CONFIG_DIR, sample_config
@@ -31,7 +31,7 @@ def test_the_job_purges_old_calls_records_stale_ones_and_schedules_the_next_run(
     store.started("CA-lost", "+31612344567", now - dt.timedelta(hours=8))  # no end ever came
     queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
 
-    job = queue.enqueue("callrouter.calls.jobs.purge_expired")
+    job = queue.enqueue(purge_expired)
     SimpleWorker([queue], connection=redis_conn).work(burst=True)
 
     job = Job.fetch(job.id, connection=redis_conn)

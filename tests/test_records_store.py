@@ -11,8 +11,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.outcomes import TriageDesk
+from callrouter.calls.reader import ms_of
 from callrouter.calls.record import ReachedBy
-from callrouter.calls.store import CallStore, PseudonymKeyError, ms_of, pseudonym_key
+from callrouter.calls.store import CallStore, PseudonymKeyError, pseudonym_key
 from callrouter.devtools.redis_server import free_port
 from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import ams, sample_config
@@ -184,10 +187,11 @@ def test_triage_outcomes_are_entries_of_their_own_found_by_ref_sid_or_callback(
     ref = answered_call(store)
     store.callback("CA1", "cb-9", "requested", s(700))
 
+    desk = TriageDesk(store, CallbackStore(store.conn))
     for name in (ref, "CA1", "cb-9"):
-        assert store.resolve(name) == "CA1"
-    assert store.resolve("999") is None
-    assert store.resolve("CA-unknown") is None
+        assert desk.resolve(name) == "CA1"
+    assert desk.resolve("999") is None
+    assert desk.resolve("CA-unknown") is None
 
     store.report_outcome("CA1", "advies", s(900), by="bram", via="sms")
     store.report_outcome("CA1", "ambulant", s(950), by="bram", via="cli")

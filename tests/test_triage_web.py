@@ -22,6 +22,7 @@ from rq.job import Job
 from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as queueing
 from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.jobs import ask_triage
 from callrouter.calls.record import CallRecord, Outcome
 from callrouter.calls.store import CallStore
 from callrouter.config.files import load
@@ -211,7 +212,7 @@ def test_staff_who_took_a_call_get_one_sms_asking_for_the_outcome(
     ref = record_of(redis_conn, call).ref
 
     job = Job.fetch(f"triage-ask-{ref}", connection=redis_conn)
-    assert job.func_name == "callrouter.calls.jobs.ask_triage"
+    assert job.func_name == f"{ask_triage.__module__}.{ask_triage.__name__}"
     run_jobs(redis_conn)
 
     [sms] = fake.messages()

@@ -40,6 +40,7 @@ from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as queueing
 from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.purge import ensure_purge
 from callrouter.config.files import load
 from callrouter.errors import ProviderError
 from callrouter.routing.model import Config
@@ -394,7 +395,5 @@ def sweep() -> dict[str, int]:
     if s.spool.pending():
         summary["replayed"] = queueing.replay_spool(s.ctx, s.spool, now).applied
     queueing.ensure_sweep(s.ctx.conn, now)
-    from callrouter.calls.jobs import ensure_purge
-
     ensure_purge(s.ctx.conn, now)
     return summary

@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -65,8 +65,6 @@ _FUNCS: dict[cb.Job, str] = {
     cb.Job.TELL_CLAIMED: "callrouter.callbacks.jobs.tell_claimed",
     cb.Job.PURGE: "callrouter.callbacks.jobs.purge_number",
 }
-TRIAGE_ASK = "callrouter.calls.jobs.ask_triage"
-"""The call log's post-call SMS asking for the triage outcome (`ask_triage`)."""
 _RETRIED = {cb.Job.NOTIFY, cb.Job.BRIDGE, cb.Job.TELL_CLAIMED}
 """Jobs that talk to Twilio and so are retried with backoff."""
 
@@ -141,7 +139,7 @@ def schedule(
 
 def enqueue_once(
     queue: Queue,
-    func: str,
+    func: str | Callable[..., Any],
     args: tuple[Any, ...],
     jid: str,
     *,
@@ -170,18 +168,6 @@ def enqueue_once(
     else:
         queue.enqueue(func, *args, **options)
     return True
-
-
-def ask_triage(conn: redis.Redis, call_sid: str, ref: str, policy: cb.CallbackPolicy) -> bool:
-    """An answered call ended: SMS the staff member who took it for the triage
-    outcome (``jobs_records.ask_triage``). Once per call: the job id names the
-    call's ref, so a repeated Dial action enqueues nothing. True when enqueued."""
-    if not ref:
-        return False
-    retry = Retry(max=len(policy.retry_backoff), interval=list(policy.retry_backoff))
-    return enqueue_once(
-        rq_queue(conn), TRIAGE_ASK, (call_sid, ref), f"triage-ask-{ref}", retry=retry
-    )
 
 
 # --------------------------------------------------------------------------- operations

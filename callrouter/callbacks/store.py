@@ -37,6 +37,8 @@ QUEUE_KEY = f"{_P}queue"
 ACTIVE_KEY = f"{_P}active"
 ALL_KEY = f"{_P}all"
 _MARKER_TTL = 30 * 86400
+RECENT_FOR_CODES = 500
+"""How many recent requests `call_sid_of` searches for a released claim code."""
 
 _OPEN_JSON = json.dumps({s.value: True for s in OPEN})
 _TERMINAL_JSON = json.dumps({s.value: True for s in TERMINAL})
@@ -275,6 +277,18 @@ class CallbackStore:
     def recent(self, limit: int = 50) -> list[Request]:
         """The latest requests in any state, newest first."""
         return self.get_many(_s(m) for m in self.conn.zrevrange(ALL_KEY, 0, limit - 1))
+
+    def call_sid_of(self, reference: str) -> str | None:
+        """The CallSid of the call behind a request id or claim code (the call
+        log's `CallbackLookup`). A claim code is released when the callback is
+        done, which is exactly when staff report the outcome: the latest
+        request that had the code is the one they mean."""
+        ref = reference.strip()
+        request_id = self.resolve(ref)
+        request = self.get(request_id) if request_id else None
+        if request is None and len(ref) == 3 and ref.isdigit():
+            request = next((r for r in self.recent(RECENT_FOR_CODES) if r.code == ref), None)
+        return request.call_sid if request is not None and request.call_sid else None
 
     def older_than(self, moment: dt.datetime) -> list[str]:
         return [_s(m) for m in self.conn.zrangebyscore(ALL_KEY, "-inf", moment.timestamp())]

@@ -3,7 +3,7 @@
 ``POST /api/calls/<ref>/triage`` with JSON ``{"code": "advies", "by": "anna",
 "note": "..."}`` and the admin token (`callrouter.web.admin_auth`). `ref` is
 what staff see: the call's short ref, a callback's id or claim code, or a
-CallSid (`CallStore.resolve`). `code` may be a code, alias, label or keypad
+CallSid (`TriageDesk.resolve`). `code` may be a code, alias, label or keypad
 digit, like in an SMS. Answers:
 
 - 201 with the stored outcome;
@@ -29,7 +29,7 @@ from flask.typing import ResponseReturnValue
 
 from callrouter import clock
 from callrouter.callbacks import lifecycle as cb
-from callrouter.calls.store import CallStore
+from callrouter.calls.outcomes import TriageDesk
 from callrouter.calls.triage import codes_from
 from callrouter.routing.model import Config
 from callrouter.web.admin_auth import require_admin
@@ -45,14 +45,14 @@ ADMIN = "admin"
 
 @dataclass(frozen=True)
 class CallsApi:
-    store: CallStore | None
+    desk: TriageDesk | None
     """None without Redis: there is no call log to report to."""
     config: Callable[[], Config]
     """The live config (triage codes, members)."""
 
 
-def init_app(app: Flask, store: CallStore | None, config: Callable[[], Config]) -> None:
-    app.extensions[EXTENSION] = CallsApi(store, config)
+def init_app(app: Flask, desk: TriageDesk | None, config: Callable[[], Config]) -> None:
+    app.extensions[EXTENSION] = CallsApi(desk, config)
     app.register_blueprint(api)
 
 
@@ -80,14 +80,14 @@ def triage(ref: str) -> ResponseReturnValue:
     by = str(body.get("by") or ADMIN).strip()
     if by != ADMIN and cb.member_by_id(config, by) is None:
         return jsonify(error=f"unknown member {by!r}"), 400
-    if calls.store is None:
+    if calls.desk is None:
         return jsonify(error="no call log: Redis is not configured"), 503
     try:
-        call_sid = calls.store.resolve(ref)
+        call_sid = calls.desk.resolve(ref)
         if call_sid is None:
             return jsonify(error=f"no call {ref!r} in the call log"), 404
         at = _now()
-        calls.store.report_outcome(call_sid, code.code, at, by=by, via="api")
+        calls.desk.store.report_outcome(call_sid, code.code, at, by=by, via="api")
     except redis.RedisError as exc:
         logger.error("triage for call %s not stored: %s", ref, type(exc).__name__)
         return jsonify(error="the call log is unreachable; try again"), 503

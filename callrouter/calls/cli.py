@@ -21,8 +21,12 @@ import redis
 
 from callrouter import clock
 from callrouter.callbacks import lifecycle as callbacks
-from callrouter.calls.jobs import purge_expired_now
-from callrouter.calls.record import CallRecord, policy_from
+from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.outcomes import TriageDesk
+from callrouter.calls.policy import policy_from
+from callrouter.calls.purge import purge_expired_now
+from callrouter.calls.reader import CallReader
+from callrouter.calls.record import CallRecord
 from callrouter.calls.render import duration_text, plot, render
 from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
@@ -65,9 +69,9 @@ def connect(args: argparse.Namespace) -> redis.Redis:
     return conn
 
 
-def store_for(conn: redis.Redis) -> CallStore:
-    """A read/triage store: no pseudonymisation key needed (nothing is pseudonymised here)."""
-    return CallStore(conn, None)
+def desk_for(conn: redis.Redis) -> TriageDesk:
+    """Triage by hand: no pseudonymisation key needed (nothing is pseudonymised here)."""
+    return TriageDesk(CallStore(conn, None), CallbackStore(conn))
 
 
 def _date(raw: str, flag: str) -> dt.date:
@@ -99,7 +103,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"--format {args.format!r}: use one of {', '.join(FORMATS)}")
     start, stop = period_bounds(first, end, config.timezone)
     conn = connect(args)
-    records = store_for(conn).records(start, stop)
+    records = CallReader(conn).records(start, stop)
     sla, sla_text = sla_by_caller(config)
     report = build_report(
         records,
@@ -129,7 +133,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
     if args.last < 1:
         raise UsageError("--last must be at least 1")
     tz = config.timezone
-    records = store_for(connect(args)).recent(args.last)
+    records = CallReader(connect(args)).recent(args.last)
     rows = []
     for r in records:
         started = r.started_at.astimezone(tz).strftime("%a %d-%m %H:%M") if r.started_at else "?"
@@ -186,14 +190,14 @@ def cmd_triage(args: argparse.Namespace) -> int:
     parsed = resolve(args.call, " ".join(args.code), codes)
     if isinstance(parsed, TriageRejected):
         raise UsageError(parsed.reply)
-    store = store_for(connect(args))
-    call_sid = store.resolve(args.call)
+    desk = desk_for(connect(args))
+    call_sid = desk.resolve(args.call)
     if call_sid is None:
         raise UsageError(
             f"no call {args.call!r} in the call log: use the ref shown by "
             "`callrouter calls`, a CallSid or a callback id"
         )
-    store.report_outcome(call_sid, parsed.code, clock.now(), by=args.by, via="cli")
+    desk.store.report_outcome(call_sid, parsed.code, clock.now(), by=args.by, via="cli")
     print(f"call {args.call}: triage outcome {parsed.code} ({codes.label(parsed.code)}) recorded")
     return 0
 

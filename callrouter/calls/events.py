@@ -1,10 +1,12 @@
-"""The seam between the voice webhooks and the call records.
+"""The seams between the call log and the code around it, as Protocols.
 
-The voice blueprint tells a `CallEvents` sink what happened to each call;
-what is kept, and where, is the records' business. The method set is the
-event half of `callrouter.calls.store.CallStore`, so that store plugs in
-as it is. The default sink does nothing, and the blueprint never lets a
-sink's failure reach the caller: paperwork must not drop a crisis call.
+`CallEvents`: the voice blueprint tells a sink what happened to each call;
+what is kept, and where, is the records' business. `CallbackLog` and
+`CallbackLookup`: the call log and the callbacks talk through these two,
+one per direction, wired by the composition root. `CallStore` implements
+`CallEvents` and `CallbackLog` as it is. The default sink does nothing,
+and the blueprint never lets a sink's failure reach the caller: paperwork
+must not drop a crisis call.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class CallEvents(Protocol):
         kind: str = "",
     ) -> None:
         """Leg `index` (1-based; the final line counts on) ended. `member` names who
-        rang (`core.records.who_of`), `result` is answered, busy, no-answer,
+        rang (`callrouter.calls.record.who_of`), `result` is answered, busy, no-answer,
         failed, canceled or declined (answered without pressing 1)."""
         return None
 
@@ -62,3 +64,19 @@ class CallEvents(Protocol):
 
 class NoCallEvents(CallEvents):
     """The default sink when there are no call records (no Redis): keeps nothing."""
+
+
+class CallbackLog(Protocol):
+    """What the callback service tells the call log (`CallStore.callback` fits):
+    each lifecycle step of a callback, joined to the call by its CallSid.
+    Injected into the callback service, so callbacks never import the call log."""
+
+    def callback(self, call_sid: str, callback_id: str, state: str, at: dt.datetime) -> None: ...
+
+
+class CallbackLookup(Protocol):
+    """What the call log asks the callbacks (injected, so the call log never
+    imports them): the CallSid of the call behind a callback reference that
+    staff typed (a request id or its 3-digit claim code), or None."""
+
+    def call_sid_of(self, reference: str) -> str | None: ...

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callrouter.callbacks import lifecycle as callbacks
-from callrouter.calls import record as records
+from callrouter.calls import policy as records
 from callrouter.calls import triage
 from callrouter.config.yaml_marks import MarkedDoc, PathKey, load_file
 from callrouter.errors import ConfigError

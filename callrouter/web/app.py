@@ -22,13 +22,16 @@ from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callrouter import clock
-from callrouter.callbacks import service as queueing
 from callrouter.callbacks import web as callbacks
 from callrouter.callbacks.lifecycle import policy_of
+from callrouter.callbacks.store import CallbackStore
 from callrouter.calls import api as calls_api
 from callrouter.calls.events import NoCallEvents
-from callrouter.calls.record import policy_from
-from callrouter.calls.store import CallStore, PseudonymKeyError, pseudonym_key, triage_sms_handler
+from callrouter.calls.jobs import enqueue_ask_triage
+from callrouter.calls.outcomes import TriageDesk, triage_sms_handler
+from callrouter.calls.policy import policy_from
+from callrouter.calls.store import CallStore, PseudonymKeyError, pseudonym_key
+from callrouter.calls.triage import codes_from
 from callrouter.config.live import LiveConfig
 from callrouter.settings import ENV_NAMES, Settings, SettingsError
 from callrouter.web import admin_auth, health, sms, voice
@@ -83,12 +86,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     callbacks.init_app(app, callback_web)
     sms.init_app(
         app,
-        handlers=[triage_sms_handler(CallStore(conn, None), lambda: live.current().config)]
+        handlers=[
+            triage_sms_handler(
+                TriageDesk(CallStore(conn, None), CallbackStore(conn)),
+                lambda: codes_from(live.current().config.extra.get("triage")),
+            )
+        ]
         if conn is not None
         else [],
     )
     calls_api.init_app(
-        app, CallStore(conn, None) if conn is not None else None, lambda: live.current().config
+        app,
+        TriageDesk(CallStore(conn, None), CallbackStore(conn)) if conn is not None else None,
+        lambda: live.current().config,
     )
     return app
 
@@ -97,7 +107,7 @@ def triage_asker(conn: redis.Redis, live: LiveConfig) -> Callable[[str, str], bo
     """After a conversation with staff: queue the SMS asking them for the outcome."""
 
     def ask(call_sid: str, ref: str) -> bool:
-        return queueing.ask_triage(conn, call_sid, ref, policy_of(live.current().config))
+        return enqueue_ask_triage(conn, call_sid, ref, policy_of(live.current().config))
 
     return ask
 

@@ -1,0 +1,90 @@
+"""Staff report a call's triage outcome: which call they mean, and the SMS reply.
+
+Staff name a call by what they were shown: the call's short ref (whisper,
+`callrouter calls`), a callback's id or 3-digit claim code (callback SMS),
+or a CallSid. Callbacks are asked through the injected `CallbackLookup`
+(`callrouter.calls.events`), so the call log never imports them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from callrouter.calls.events import CallbackLookup
+from callrouter.calls.store import CallStore
+from callrouter.calls.triage import (
+    TriageCodes,
+    TriageRejected,
+    is_triage_message,
+    parse_reply,
+)
+from callrouter.routing.model import Member
+
+
+class TriageDesk:
+    """Resolves staff's references to calls and records outcomes sent by SMS."""
+
+    def __init__(self, store: CallStore, callbacks: CallbackLookup | None) -> None:
+        self.store = store
+        self.callbacks = callbacks
+
+    def resolve(self, reference: str) -> str | None:
+        """The CallSid staff mean by `reference`, or None.
+
+        Short refs start at 1000 so they never look like a claim code.
+        """
+        ref = reference.strip()
+        if not ref:
+            return None
+        prefix = self.store.prefix
+        for key in (f"{prefix}:ref:{ref}", f"{prefix}:by-callback:{ref}"):
+            sid = self.store.conn.get(key)
+            if sid:
+                return sid.decode() if isinstance(sid, bytes) else str(sid)
+        if self.store.conn.exists(self.store.live_key(ref)):
+            return ref
+        found = self.callbacks.call_sid_of(ref) if self.callbacks is not None else None
+        if found:
+            return found
+        if ref.startswith("CA") and self.store.has_record(ref):
+            # A CallSid whose working state has expired.
+            return ref
+        return None
+
+    def sms(self, text: str, codes: TriageCodes, *, by: str, at: dt.datetime) -> str:
+        """Record a staff SMS such as 'T 1234 advies'; returns the reply to send.
+
+        For the SMS webhook: check `triage.is_triage_message` first, then call
+        this. Never raises: a storage failure becomes a reply saying so.
+        """
+        parsed = parse_reply(text, codes)
+        if isinstance(parsed, TriageRejected):
+            return parsed.reply
+        try:
+            call_sid = self.resolve(parsed.ref)
+            if call_sid is None:
+                return (
+                    f"Gesprek {parsed.ref} is onbekend. Gebruik het gespreksnummer uit de "
+                    "whisper of de code uit de terugbel-sms."
+                )
+            self.store.report_outcome(call_sid, parsed.code, at, by=by, via="sms")
+        except Exception as exc:  # noqa: BLE001 -- the sender gets an answer either way
+            self.store.log_failure("triage", parsed.ref, exc)
+            return "De uitkomst is door een storing niet opgeslagen. Probeer het later opnieuw."
+        return f"Vastgelegd voor gesprek {parsed.ref}: {codes.label(parsed.code)}."
+
+
+def triage_sms_handler(
+    desk: TriageDesk, codes: Callable[[], TriageCodes]
+) -> Callable[[Member, str, dt.datetime], str | None]:
+    """A staff-SMS handler for `callrouter.web.sms.init_app`: takes 'T 1234 advies'
+    messages (codes from the live config), leaves every other SMS to the claim logic."""
+
+    def handle(member: Member, body: str, at: dt.datetime) -> str | None:
+        current = codes()
+        if not is_triage_message(body, current):
+            return None
+        return desk.sms(body, current, by=member.id, at=at)
+
+    return handle

@@ -1,0 +1,113 @@
+"""Retention of the call log: the hourly `purge_expired` job and `callrouter purge`.
+
+Each run records calls whose end was never reported (`finish_stale`, so
+every call is accounted for), deletes call-log entries past
+`records.retention_days`, and has the callbacks forget raw callback numbers
+past `callbacks.keep_raw_numbers`, so one run covers every kind of call data.
+
+`purge_expired` is a plain function RQ runs; `ensure_purge` keeps its next
+run scheduled with an id per hour (the callback sweep calls it every minute),
+so scheduling it twice is harmless and a lost job only delays one purge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from rq import get_current_job
+
+from callrouter import clock
+from callrouter.callbacks import lifecycle as callbacks
+from callrouter.callbacks import service as callback_service
+from callrouter.calls.policy import policy_from
+from callrouter.calls.reader import PurgeResult
+from callrouter.calls.store import CallStore
+from callrouter.config.files import load
+from callrouter.routing.model import Config
+
+logger = logging.getLogger(__name__)
+
+PURGE_EVERY = dt.timedelta(hours=1)
+
+ForgetNumbers = Callable[[dt.datetime, bool], int]
+"""(now, dry_run) -> how many raw callback numbers were (or would be) forgotten."""
+
+
+@dataclass(frozen=True)
+class PurgeSummary:
+    records: PurgeResult
+    stale: int
+    callback_numbers: int
+    """Raw callback numbers forgotten."""
+
+
+def purge_expired_now(
+    conn: redis.Redis,
+    config: Config,
+    now: dt.datetime,
+    *,
+    forget_numbers: ForgetNumbers | None = None,
+    dry_run: bool = False,
+) -> PurgeSummary:
+    """Apply the retention periods at `now` (shared by the job and `callrouter purge`).
+    `forget_numbers` defaults to the callbacks' own purge under `callbacks.keep_raw_numbers`."""
+    policy = policy_from(config.extra.get("records"))
+    retention = dt.timedelta(days=policy.retention_days)
+    store = CallStore(conn, None, ref_ttl=retention)
+    stale = 0 if dry_run else store.finish_stale(now)
+    result = store.purge(now, retention, dry_run=dry_run)
+    forget = forget_numbers or callback_numbers_purger(conn, config)
+    return PurgeSummary(result, stale, forget(now, dry_run))
+
+
+def callback_numbers_purger(conn: redis.Redis, config: Config) -> ForgetNumbers:
+    """The callbacks' purge of raw numbers of finished requests past
+    `callbacks.keep_raw_numbers` (their sweep runs it every minute too)."""
+    keep = dt.timedelta(seconds=callbacks.policy_of(config).keep_raw_numbers_seconds)
+
+    def forget(now: dt.datetime, dry_run: bool) -> int:
+        return callback_service.purge_numbers(conn, now - keep, now, dry_run=dry_run)
+
+    return forget
+
+
+def purge_expired() -> dict[str, object]:
+    """The RQ job: make sure the next run is scheduled, then purge now."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("purge_expired runs as an RQ job; use `callrouter purge` by hand")
+    conn = job.connection
+    now = clock.now()
+    ensure_purge(conn, now)
+    config = load(os.environ.get("CALLROUTER_CONFIG_DIR", "config"))
+    summary = purge_expired_now(conn, config, now)
+    logger.info(
+        "purge: %d call-log entries deleted, %d stale calls recorded, "
+        "%d raw callback numbers forgotten",
+        summary.records.entries,
+        summary.stale,
+        summary.callback_numbers,
+    )
+    return {
+        "deleted": summary.records.entries,
+        "stale": summary.stale,
+        "callback_numbers": summary.callback_numbers,
+    }
+
+
+def ensure_purge(conn: redis.Redis, now: dt.datetime) -> str:
+    """Keep the next purge scheduled, at the start of the next hour.
+
+    Idempotent (the job id names the hour), so the callback sweep can call it
+    every minute: a lost job or a worker that was down only delays a purge
+    until the next sweep, never stops them.
+    """
+    at = (now + PURGE_EVERY).replace(minute=0, second=0, microsecond=0)
+    job_id = f"purge-expired-{at.astimezone(dt.UTC):%Y%m%d%H}"
+    callback_service.enqueue_once(callback_service.rq_queue(conn), purge_expired, (), job_id, at=at)
+    return job_id
