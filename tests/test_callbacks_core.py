@@ -260,9 +260,9 @@ def test_the_loser_of_a_claim_is_told_who_took_it() -> None:
     [
         ("0612345678", None),
         ("024 343 65 40", None),
-        ("0900 1234567", cb.Refusal.PREMIUM),
-        ("112", cb.Refusal.INVALID),
-        ("1233", cb.Refusal.INVALID),
+        ("0900 1234567", cb.Refusal.SERVICE),
+        ("112", cb.Refusal.SERVICE),
+        ("1233", cb.Refusal.SERVICE),
         ("06123", cb.Refusal.INVALID),
         ("+32 470 12 34 56", cb.Refusal.FOREIGN),
         ("0032470123456", cb.Refusal.FOREIGN),

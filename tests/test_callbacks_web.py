@@ -98,9 +98,7 @@ def test_another_number_is_checked_read_back_and_confirmed(
 ) -> None:
     call = nobody_answers(phone).press("2")
     call.expect_say("Toets het telefoonnummer in")
-    call.press("0900123456").expect_say("betaalde nummers").expect_say(
-        "Toets het telefoonnummer in"
-    )
+    call.press("0900123456").expect_say("servicenummers").expect_say("Toets het telefoonnummer in")
     call.press("0031499123456").expect_say("U toetste 0499123456").press("1")
     call.expect_say("genoteerd").expect_ended()
     [request] = store(redis_conn).active()
@@ -110,7 +108,8 @@ def test_another_number_is_checked_read_back_and_confirmed(
 @pytest.mark.parametrize(
     ("typed", "explanation"),
     [
-        ("112", "geen volledig telefoonnummer"),
+        ("112", "korte nummers en servicenummers"),
+        ("06123", "geen volledig telefoonnummer"),
         ("+32470123456", "alleen naar Nederlandse nummers"),
         ("0032470123456", "alleen naar Nederlandse nummers"),
     ],

@@ -260,7 +260,12 @@ def test_unknown_reference_is_reported_with_its_line(
 @pytest.mark.parametrize(
     ("file", "old", "new", "what"),
     [
-        ("teams.yaml", '"+31 6 1000 0003"', '"+31 6 1000 003"', "is not a valid number"),
+        (
+            "teams.yaml",
+            '"+31 6 1000 0003"',
+            '"+31 6 1000 003"',
+            "has 9 digits; a Dutch mobile has 10",
+        ),
         ("routing.yaml", '"+31 24 700 0100"', '"0900-1234567"', "premium-rate"),
         ("routing.yaml", '"+31 88 000 1199"', '"112"', "short codes"),
         ("routing.yaml", '"+31 88 000 1133"', '"1233"', "short codes"),

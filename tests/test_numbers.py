@@ -7,7 +7,9 @@ import pytest
 from callrouter.routing.numbers import (
     NumberError,
     NumberPolicy,
+    Refusal,
     area_code,
+    callback_number,
     dialable,
     is_mobile,
     normalise,
@@ -51,7 +53,7 @@ def test_premium_rate_numbers_are_refused_even_when_foreign_numbers_are_allowed(
 
 @pytest.mark.parametrize("short", ["112", "113", "1233", "0800"])
 def test_short_codes_are_refused(short: str) -> None:
-    with pytest.raises(NumberError, match="not a valid number"):
+    with pytest.raises(NumberError, match="short code"):
         normalise(short)
     with pytest.raises(NumberError):
         dialable(short)
@@ -115,3 +117,72 @@ def test_area_code_of_a_number(e164: str, code: str | None) -> None:
 )
 def test_area_code_suggests_a_configured_region(e164: str, region: str | None) -> None:
     assert region_for(e164, sample_config().regions) == region
+
+
+# ------------------------------------------------------------------ callback numbers
+# Issue 9: the callback number policy is a positive list. Every class an attacker
+# typed on the landed main is held here, with the class of refusal a caller hears.
+
+CALLBACK_REFUSED = [
+    ("0800-0113", Refusal.SERVICE, "toll free"),
+    ("0800 1234567", Refusal.SERVICE, "toll free"),
+    ("0900-1234567", Refusal.SERVICE, "premium rate"),
+    ("0906-1234567", Refusal.SERVICE, "premium rate"),
+    ("0909-1234567", Refusal.SERVICE, "premium rate"),
+    ("084-1234567", Refusal.SERVICE, "service number"),
+    ("087-1234567", Refusal.SERVICE, "service number"),
+    ("066-1234567", Refusal.SERVICE, "pager"),
+    ("+31 970 1012 3456", Refusal.SERVICE, "machine-to-machine"),
+    ("14024", Refusal.SERVICE, "service number"),
+    ("1400", Refusal.SERVICE, "short code"),
+    ("112", Refusal.SERVICE, "short code"),
+    ("113", Refusal.SERVICE, "short code"),
+    ("1233", Refusal.SERVICE, "short code"),
+    ("+882 1234 5678", Refusal.SERVICE, "international network"),
+    ("+883 5100 1234 5678", Refusal.SERVICE, "international network"),
+    ("+870 773 123456", Refusal.SERVICE, "international network"),
+    ("+881 6 1234 5678", Refusal.SERVICE, "international network"),
+    ("06 1234 5678 ext 12", Refusal.INVALID, "extension"),
+    ("06-1234567", Refusal.INVALID, "digit missing"),
+    ("06-123456789", Refusal.INVALID, "digit missing or extra"),
+    ("not a number", Refusal.INVALID, "not a phone number"),
+]
+
+
+@pytest.mark.parametrize(("typed", "reason", "message"), CALLBACK_REFUSED)
+@pytest.mark.parametrize("allow_foreign", [False, True])
+def test_callback_numbers_outside_the_positive_list_are_refused(
+    typed: str, reason: Refusal, message: str, allow_foreign: bool
+) -> None:
+    with pytest.raises(NumberError, match=message) as refused:
+        callback_number(typed, NumberPolicy(allow_foreign=allow_foreign))
+    assert refused.value.reason is reason
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("06 1234 5678", "+31612345678"),  # mobile
+        ("024-343 65 40", "+31243436540"),  # geographic
+        ("085-123 45 67", "+31851234567"),  # VoIP
+        ("091-123 45 67", "+31911234567"),  # VoIP
+        ("088-012 34 56", "+31880123456"),  # company number (GP practices, care providers)
+    ],
+)
+def test_callback_numbers_on_the_positive_list_are_accepted(typed: str, e164: str) -> None:
+    assert callback_number(typed) == e164
+
+
+@pytest.mark.parametrize("foreign", ["+32 470 12 34 56", "+49 30 1234567", "+49 151 12345678"])
+def test_foreign_mobiles_and_landlines_only_with_allow_foreign(foreign: str) -> None:
+    with pytest.raises(NumberError) as refused:
+        callback_number(foreign)
+    assert refused.value.reason is Refusal.FOREIGN
+    assert callback_number(foreign, NumberPolicy(allow_foreign=True)).startswith("+")
+
+
+def test_a_mobile_missing_a_digit_is_not_called_a_short_code() -> None:
+    with pytest.raises(NumberError) as refused:
+        normalise("06 1234 567")
+    assert "short code" not in str(refused.value)
+    assert "has 9 digits; a Dutch mobile has 10" in str(refused.value)

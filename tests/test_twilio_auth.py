@@ -75,6 +75,11 @@ def app() -> Flask:
     def incoming() -> str:
         return "<Response/>"
 
+    @app.route("/voice/state/<path:token>", methods=["POST"])
+    @twilio_signed
+    def with_state(token: str) -> str:
+        return f"<Response><!-- {len(token)} --></Response>"
+
     return app
 
 
@@ -190,3 +195,50 @@ def test_behind_proxyfix_request_url_is_the_public_url(app: Flask) -> None:
     response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
 
     assert response.status_code == 200
+
+
+ESCAPED = "/voice/state/a%20b%2Fc%C3%A9"
+
+
+def test_a_signature_over_a_percent_escaped_path_is_checked_over_the_raw_path(
+    client: FlaskClient,
+) -> None:
+    # Issue 9: the check rebuilt the URL from the decoded path ("/a b/cé"), so a
+    # genuine signature over the escaped path Twilio requested got 403.
+    headers = _sign("http://localhost" + ESCAPED, CALL)
+
+    response = client.post(ESCAPED, data=CALL, headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_under_gunicorn_the_raw_uri_is_what_is_checked(client: FlaskClient) -> None:
+    headers = _sign("http://localhost" + ESCAPED + "?attempt=1", CALL)
+    raw = {"RAW_URI": ESCAPED + "?attempt=1", "REQUEST_URI": ""}
+
+    served = client.post(ESCAPED + "?attempt=1", data=CALL, headers=headers, environ_overrides=raw)
+    decoded = _sign("http://localhost/voice/state/a b/cé?attempt=1", CALL)
+    refused = client.post(ESCAPED + "?attempt=1", data=CALL, headers=decoded, environ_overrides=raw)
+
+    assert (served.status_code, refused.status_code) == (200, 403)
+
+
+def test_with_a_public_base_url_the_host_header_cannot_choose_the_signed_url(
+    app: Flask,
+) -> None:
+    # A request Twilio signed for another app on the same account, replayed here
+    # with that app's Host header: only the configured public URL counts.
+    app.config["PUBLIC_BASE_URL"] = "https://crisis.example.nl"
+    other = _sign("https://other-app.example.com/voice/incoming", CALL)
+    ours = _sign("https://crisis.example.nl/voice/incoming", CALL)
+    client = app.test_client()
+
+    replayed = client.post(
+        "/voice/incoming",
+        data=CALL,
+        headers={**other, "Host": "other-app.example.com"},
+        base_url="https://other-app.example.com",
+    )
+    genuine = client.post("/voice/incoming", data=CALL, headers=ours)
+
+    assert (replayed.status_code, genuine.status_code) == (403, 200)

@@ -850,33 +850,18 @@ def parse_reply(body: str) -> Reply:
 # --------------------------------------------------------------------------- numbers
 
 
-class Refusal(StrEnum):
-    """Why a number a caller typed cannot be called back, for a spoken explanation."""
-
-    INVALID = "invalid"
-    """Not a complete number, or a short code such as 112 or 1233."""
-    PREMIUM = "premium"
-    """Premium-rate or shared-cost (090x, 084x/087x)."""
-    FOREIGN = "foreign"
+Refusal = numbers.Refusal
+"""Why a typed number cannot be called back; each value names a spoken explanation."""
 
 
 def check_callback_number(raw: str, policy: CallbackPolicy) -> tuple[str | None, Refusal | None]:
-    """(E.164, None) when we may call `raw` back, else (None, why not)."""
+    """(E.164, None) when we may call `raw` back, else (None, why not).
+
+    The positive list of number types is `numbers.callback_number`."""
     try:
-        return numbers.dialable(raw, policy.number_policy()), None
-    except numbers.NumberError:
-        pass
-    try:
-        e164 = numbers.normalise(raw, policy.number_policy().home_region)
-    except numbers.NumberError:
-        return None, Refusal.INVALID
-    parsed = numbers.parse(e164)
-    if phonenumbers.number_type(parsed) in (
-        phonenumbers.PhoneNumberType.PREMIUM_RATE,
-        phonenumbers.PhoneNumberType.SHARED_COST,
-    ):
-        return None, Refusal.PREMIUM
-    return None, Refusal.FOREIGN
+        return numbers.callback_number(raw, policy.number_policy()), None
+    except numbers.NumberError as exc:
+        return None, exc.reason
 
 
 # --------------------------------------------------------------------------- follow-ups

@@ -200,7 +200,8 @@ _PROMPTS: dict[str, dict[str, str]] = {
             "hekje."
         ),
         "invalid": "Dat is geen volledig telefoonnummer.",
-        "premium": "Naar betaalde nummers, zoals 0900-nummers, kunnen wij niet terugbellen.",
+        "service": "Naar korte nummers en servicenummers, zoals 0800- en 0900-nummers,"
+        " kunnen wij niet terugbellen.",
         "foreign": "Wij kunnen alleen naar Nederlandse nummers terugbellen.",
         "confirm": "U toetste {digits}. Klopt dit? Druk 1. Wilt u het opnieuw invoeren? Druk 2.",
         "created": (
@@ -243,7 +244,8 @@ _PROMPTS: dict[str, dict[str, str]] = {
         ),
         "enter": "Please enter the phone number we can call you back on, followed by the hash key.",
         "invalid": "That is not a complete phone number.",
-        "premium": "We cannot call back premium-rate numbers, such as 0900 numbers.",
+        "service": "We cannot call back short codes or service numbers, such as 0800 or 0900"
+        " numbers.",
         "foreign": "We can only call back Dutch numbers.",
         "confirm": "You entered {digits}. If that is right, press 1. To enter it again, press 2.",
         "created": (

@@ -7,9 +7,10 @@ this module only states the crisis service's policy on top of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, shortnumberinfo
 
 from callrouter.routing.model import Region
 
@@ -21,8 +22,48 @@ _REFUSED_TYPES = {
 }
 
 
+class Refusal(StrEnum):
+    """Why a number will not be called back, in the classes a caller is told about."""
+
+    INVALID = "invalid"
+    """Not a complete number: too short, too long, letters, an extension."""
+    SERVICE = "service"
+    """A short code or service number: 112, 113, 14024, 0800, 090x, 084/087,
+    066 pagers, 097 machine numbers, international networks."""
+    FOREIGN = "foreign"
+    """A foreign mobile or landline while `allow_foreign` is off."""
+
+
 class NumberError(ValueError):
     """A number that cannot be used, with a reason a person can act on."""
+
+    def __init__(self, message: str, reason: Refusal = Refusal.INVALID) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+CALLBACK_TYPES = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.VOIP,
+    }
+)
+"""The positive list: number types a crisis worker can simply ring back
+(NL 06, geographic 010-0599, VoIP 085/091; abroad mobiles and landlines).
+Everything else (toll-free, premium, shared cost, UAN 084/087/14xxx,
+pagers, personal numbers, voicemail access) is refused."""
+
+_NL_M2M_PREFIX = "97"
+"""NL 097: machine-to-machine numbers. libphonenumber types them MOBILE,
+so the positive list alone would let them through."""
+_NL_COMPANY_PREFIX = "88"
+"""NL 088: company numbers, typed UAN but charged and answered like a
+geographic number (GP practices and care providers use them)."""
+_NON_GEOGRAPHIC_REGION = "001"
+"""Where phonenumbers puts +800, +808, +870, +881, +882, +883, +979: global
+services and satellite networks, expensive and never a person's phone."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +86,49 @@ def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
     """E.164 form of any written number ('024-123 45 67' -> '+31241234567')."""
     number = parse(raw, region)
     if not phonenumbers.is_valid_number(number):
-        raise NumberError(
-            f"{raw!r} is not a valid number (short codes such as 112 or 1233 cannot be used)"
-        )
+        raise NumberError(_why_invalid(raw, number, region), _invalid_reason(number, region))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_SHORT_CODE_DIGITS = 6
+"""NL numbers this short are short codes (112, 113, 1233, 14024), never a phone."""
+_NL_DIGITS = 9
+"""Digits after the trunk 0 in every Dutch number that can take a call."""
+
+
+def _is_short_code(number: phonenumbers.PhoneNumber, region: str) -> bool:
+    if number.country_code != phonenumbers.country_code_for_region(region):
+        return False
+    national = phonenumbers.national_significant_number(number)
+    return bool(
+        shortnumberinfo.is_valid_short_number_for_region(number, region)
+        or len(national) <= _SHORT_CODE_DIGITS - 2
+    )
+
+
+def _invalid_reason(number: phonenumbers.PhoneNumber, region: str) -> Refusal:
+    if _is_short_code(number, region):
+        return Refusal.SERVICE
+    if phonenumbers.region_code_for_number(number) == _NON_GEOGRAPHIC_REGION:
+        return Refusal.SERVICE
+    return Refusal.INVALID
+
+
+def _why_invalid(raw: str, number: phonenumbers.PhoneNumber, region: str) -> str:
+    """A reason a person can act on: a short code, a network number, digits off."""
+    if _is_short_code(number, region):
+        return f"{raw!r} is a short code (like 112, 113 or 14024); short codes cannot be used"
+    where = phonenumbers.region_code_for_number(number)
+    if where == _NON_GEOGRAPHIC_REGION:
+        return f"{raw!r} is an international network number"
+    national = phonenumbers.national_significant_number(number)
+    if where == DEFAULT_REGION and len(national) != _NL_DIGITS:
+        kind = "mobile" if national.startswith("6") else "number"
+        return (
+            f"{raw!r} has {len(national) + 1} digits; a Dutch {kind} has 10"
+            f" (0{national[:1]} and {_NL_DIGITS - 1} more): is a digit missing or extra?"
+        )
+    return f"{raw!r} is not a valid number: no such number range exists"
 
 
 def dialable(raw: str, policy: NumberPolicy = NumberPolicy()) -> str:
@@ -70,6 +150,46 @@ def dialable(raw: str, policy: NumberPolicy = NumberPolicy()) -> str:
             f"{raw!r} is a foreign number; only {policy.home_region} numbers are dialled"
         )
     return e164
+
+
+def callback_number(raw: str, policy: NumberPolicy = NumberPolicy()) -> str:
+    """Normalise a number a caller gave for a callback; refuse all but the positive list.
+
+    A crisis worker rings this number from the crisis line. Only types that
+    reach a person at normal cost qualify (`CALLBACK_TYPES`); NL 097 machine
+    numbers and numbers with an extension never do; NL 088 company numbers
+    do; abroad only mobiles and landlines, and only with `allow_foreign`.
+    Numbers the *service* owns (its own lines, staff mobiles) are refused by
+    the callback policy, which knows the configuration.
+    """
+    e164 = normalise(raw, policy.home_region)
+    number = parse(raw, policy.home_region)
+    if number.extension:
+        raise NumberError(f"{raw!r} has an extension; give a number without one")
+    region = phonenumbers.region_code_for_number(number)
+    national = phonenumbers.national_significant_number(number)
+    kind = phonenumbers.number_type(number)
+    if region == _NON_GEOGRAPHIC_REGION:
+        raise NumberError(f"{raw!r} is an international network number", Refusal.SERVICE)
+    if region == DEFAULT_REGION and national.startswith(_NL_M2M_PREFIX):
+        raise NumberError(f"{raw!r} is a machine-to-machine (097) number", Refusal.SERVICE)
+    company = region == DEFAULT_REGION and national.startswith(_NL_COMPANY_PREFIX)
+    if kind not in CALLBACK_TYPES and not (company and kind == PhoneNumberType.UAN):
+        raise NumberError(f"{raw!r} is a service number ({kind_name(kind)})", Refusal.SERVICE)
+    if region != policy.home_region and not policy.allow_foreign:
+        raise NumberError(
+            f"{raw!r} is a foreign number; only {policy.home_region} numbers are called back",
+            Refusal.FOREIGN,
+        )
+    return e164
+
+
+def kind_name(kind: int) -> str:
+    """'TOLL_FREE' -> 'toll free': phonenumbers' type name, for messages."""
+    for name, value in vars(PhoneNumberType).items():
+        if value == kind and name.isupper():
+            return name.lower().replace("_", " ")
+    return "unknown"
 
 
 def is_mobile(e164: str) -> bool:

@@ -16,6 +16,7 @@ import functools
 import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
+from urllib.parse import quote, urlsplit
 
 from flask import Request, abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -47,6 +48,8 @@ def verify_twilio_request(request: Request, auth_token: str, public_base_url: st
     ``request.url`` itself is not used: it is an IRI, with escapes such as
     ``%C3%A9`` or ``%27`` in the query decoded and the host lower-cased, so a
     signed GET webhook carrying ``SpeechResult=één`` would fail the check.
+    The path is the raw one the server received (`raw_path`), for the same
+    reason: Twilio signs ``/a%2Fb``, not the decoded ``/a/b``.
 
     Form posts are checked with their form fields (repeated keys included).
     A JSON body is only accepted when Twilio signed its hash (``bodySHA256``
@@ -61,7 +64,8 @@ def verify_twilio_request(request: Request, auth_token: str, public_base_url: st
         if public_base_url
         else f"{request.scheme}://{request.host}{request.root_path}"
     )
-    url = origin + (request.full_path if request.query_string else request.path)
+    query = request.query_string.decode("latin-1")
+    url = origin + raw_path(request) + (f"?{query}" if query else "")
     params: object
     if request.mimetype == _FORM:
         params = request.form
@@ -72,6 +76,22 @@ def verify_twilio_request(request: Request, auth_token: str, public_base_url: st
     else:
         params = {}
     return bool(RequestValidator(auth_token).validate(url, params, signature))
+
+
+def raw_path(request: Request) -> str:
+    """The request path exactly as the client sent it, escapes and all.
+
+    gunicorn passes it as ``RAW_URI``, werkzeug as ``REQUEST_URI``; a prefix
+    the server mounts the app under (``SCRIPT_NAME``) is taken off, since the
+    origin already carries it. Without either, the decoded path is quoted
+    again, which is right for every path Twilio is given by this service.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return quote(request.path)
+    path = urlsplit(raw).path if "://" in raw.split("?", 1)[0] else raw.split("?", 1)[0]
+    mount = quote(request.root_path)
+    return path[len(mount) :] if mount and path.startswith(mount) else path
 
 
 def twilio_signed(view: Callable[P, R]) -> Callable[P, R]:
