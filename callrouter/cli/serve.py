@@ -157,7 +157,10 @@ def _banner(url: str, directory: str, generated: list[str], env: Mapping[str, st
         print(
             f"generated for this run only (never use these in production): {', '.join(generated)}"
         )
-    token = env[ENV_NAMES["TWILIO_AUTH_TOKEN"]]
+    # Only a token this run made up is shown: an operator's own token is a
+    # secret, and a banner ends up in terminals, scrollback and CI logs.
+    name = ENV_NAMES["TWILIO_AUTH_TOKEN"]
+    token = env[name] if name in generated else f"${name}"
     print("try a call through the running service:")
     print(f"  TWILIO_AUTH_TOKEN={token} callrouter phone --url {url} --from +31612345678")
     print("stop with Ctrl-C\n", flush=True)

@@ -69,5 +69,7 @@ def test_serve_runs_everything_answers_a_call_and_stops_cleanly(
     assert "embedded Redis on redis://127.0.0.1:" in log and "Twilio dry run" in log
     assert "Listening on callbacks" in log  # the RQ worker
     assert "Traceback" not in log, log
+    assert TOKEN not in log and SECRET not in log  # issue 9: banners never print a secret
+    assert "TWILIO_AUTH_TOKEN=$TWILIO_AUTH_TOKEN callrouter phone" in log
     with pytest.raises(requests.RequestException):
         requests.get(f"{url}/health", timeout=1)
