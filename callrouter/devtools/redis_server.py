@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -142,8 +143,14 @@ class EmbeddedRedis:
         data_dir: str | Path | None = None,
         startup_timeout: float = 10.0,
         executable: str | None = None,
+        config_file: str | Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.appendonly = appendonly
+        self.config_file = config_file
+        """Read first (a sentinel needs one it can rewrite); arguments override it."""
+        self.extra_args = tuple(extra_args)
+        """More redis-server arguments, e.g. ``("--replicaof", host, port)``."""
         self.startup_timeout = startup_timeout
         self._executable = executable
         self._dir: Path | None = Path(data_dir) if data_dir is not None else None
@@ -261,12 +268,14 @@ class EmbeddedRedis:
         assert self._dir is not None
         args = [
             executable,
+            *([str(self.config_file)] if self.config_file is not None else []),
             "--port", str(port),
             "--bind", HOST,
             "--save", "",
             "--appendonly", "yes" if self.appendonly else "no",
             "--dir", str(self._dir),
             "--daemonize", "no",
+            *self.extra_args,
         ]  # fmt: skip
         log_path = self._dir / "redis-server.log"
         self._h.log = log_path.open("ab")
