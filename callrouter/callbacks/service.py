@@ -43,6 +43,7 @@ from callrouter.callbacks.ratelimit import DedupeWindow, RateLimiter
 from callrouter.callbacks.spool import ReplayResult, Spool
 from callrouter.callbacks.store import CallbackStore, Transition
 from callrouter.privacy import pseudonymise
+from callrouter.redis_conn import durable_write
 from callrouter.routing.model import Config
 from callrouter.routing.plan import CallerFacts, route
 
@@ -528,6 +529,8 @@ def replay_spool(ctx: CallbackContext, spool: Spool, now: dt.datetime) -> Replay
             replay=True,
         )
         logger.info("spool replay: callback %s %s", result.request_id, result.outcome.value)
+        if not durable_write(ctx.conn):  # keep the line until a replica holds the request
+            raise redis.ConnectionError(f"callback {result.request_id}: not on a replica yet")
 
     result = spool.replay(apply)
     if result.applied or result.remaining:

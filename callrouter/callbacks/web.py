@@ -57,6 +57,7 @@ from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.store import CallStore
 from callrouter.calls.triage import TriageCodes, codes_from, keypad_prompt
+from callrouter.redis_conn import durable_write
 from callrouter.routing.callers import recognise
 from callrouter.routing.plan import CallerFacts
 from callrouter.web.admin_auth import require_admin
@@ -593,8 +594,11 @@ def _submit(loaded: Loaded, state: _OfferState, number: str) -> VoiceResponse:
         result = queueing.submit(
             ctx, number=number, facts=state.facts, moment=now, call_sid=call_sid, lang=lang
         )
+        durable = not result.request_id or durable_write(ctx.conn)
     except redis.RedisError:
         return _spool(loaded, state, number, now, call_sid)
+    if not durable:  # no replica has it yet: a failover now would lose it (issue 10)
+        return _spool(loaded, state, number, now, call_sid, request_id=result.request_id)
     _replay_if_pending(web, loaded, ctx, now)
     response = VoiceResponse()
     if result.outcome is queueing.Outcome.RATE_LIMITED:
@@ -612,11 +616,16 @@ def _submit(loaded: Loaded, state: _OfferState, number: str) -> VoiceResponse:
 
 
 def _spool(
-    loaded: Loaded, state: _OfferState, number: str, now: dt.datetime, call_sid: str | None
+    loaded: Loaded,
+    state: _OfferState,
+    number: str,
+    now: dt.datetime,
+    call_sid: str | None,
+    request_id: str | None = None,
 ) -> VoiceResponse:
     web = _web()
     record = queueing.spool_record(
-        request_id=queueing.new_request_id(),
+        request_id=request_id or queueing.new_request_id(),
         number=number,
         facts=state.facts,
         moment=now,
