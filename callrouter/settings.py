@@ -172,3 +172,26 @@ def _is_origin(url: str) -> bool:
         and not parts.query
         and not parts.fragment
     )
+
+
+DATA_DIR_ENV = "CALLROUTER_DATA_DIR"
+"""Where `callrouter serve` keeps its local data (default `var`): the embedded
+Redis's append-only file and the state file other commands read."""
+LOG_FORMAT_ENV = "CALLROUTER_LOG_FORMAT"
+"""`text` (default) or `json`, one object per line, for a log shipper."""
+LOG_FORMATS = ("text", "json")
+
+
+def local_data_dir(environ: Mapping[str, str]) -> Path:
+    """The data directory of a local run (`callrouter serve`), relative to the working dir."""
+    return Path(environ.get(DATA_DIR_ENV, "").strip() or "var")
+
+
+def log_format(environ: Mapping[str, str]) -> str:
+    """The log format asked for; a typo is an error, not silently plain text."""
+    value = environ.get(LOG_FORMAT_ENV, "").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        raise SettingsError(
+            [f"{LOG_FORMAT_ENV}={value!r} is not a log format: use {' or '.join(LOG_FORMATS)}"]
+        )
+    return value

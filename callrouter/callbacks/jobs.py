@@ -35,7 +35,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from rq import get_current_job
 
-from callrouter import clock
+from callrouter import clock, logs
 from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as queueing
 from callrouter.callbacks.spool import Spool
@@ -157,6 +157,7 @@ class Worker(rq.Worker):
     once, before forking work horses (which inherit both)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        logs.configure()  # dry-run SMS and job logs reach the terminal, masked
         super().__init__(*args, **kwargs)
         self.connection.set_retry(copy.deepcopy(REDIS_PATIENCE))
         try:

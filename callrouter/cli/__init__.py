@@ -9,12 +9,18 @@ input; they never show a traceback for a configuration mistake.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
+from callrouter import logs
 from callrouter.callbacks import cli as callbacks
 from callrouter.calls import cli as records
 from callrouter.cli import phone, routing, serve
+from callrouter.cli.common import ConfigRejected, UsageError
+from callrouter.devtools import local_run
+from callrouter.errors import ConfigError
+from callrouter.settings import SettingsError
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 MODULES: list[Register] = [
@@ -40,9 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; any configuration or usage mistake is a message, never a traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        logs.configure()
+        if args.command != "serve":  # serve starts its own Redis; the others find it
+            local_run.adopt(os.environ)
+        code: int = args.func(args)
+    except UsageError as exc:
+        print(f"callrouter {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, SettingsError) as exc:
+        print(f"callrouter {args.command}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        print("\n".join(f"  {problem}" for problem in exc.problems), file=sys.stderr)
+        return 1
+    except ConfigRejected:  # its problems were printed where they were found
+        return 1
     return code
 
 

@@ -4,9 +4,17 @@ and `callrouter fallback-twiml`: what Twilio plays when the service is down.
 Web (gunicorn, the app of the Procfile), a worker (`rq worker
 --with-scheduler`, the Procfile's worker) and, when no `REDIS_URL` is given, an embedded real
 redis-server; the sample config (or `--config`); Twilio REST in dry-run
-mode, so SMS and outbound calls are logged, never sent. Missing secrets
-are generated for this run only, and it says so: production gets its
-secrets from the environment and refuses to start without them.
+mode, so SMS and outbound calls are logged in this terminal (numbers
+masked), never sent. Missing secrets are generated for this run only, and
+it says so: production gets its secrets from the environment and refuses
+to start without them.
+
+The embedded Redis listens on a known port (--redis-port, 6380) and keeps
+its data in --data-dir (./var, append-only file in var/redis), so the
+callback queue and the call log survive Ctrl-C; delete the directory to
+start afresh. While serve runs, var/serve.json tells the other commands
+started in this directory (report, calls, callbacks, staff, phone) where
+that Redis is, so they need no REDIS_URL.
 
 Stop with Ctrl-C; every process it started is stopped with it.
 
@@ -23,20 +31,22 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import requests
 
-from callrouter.cli.common import add_config_arg, config_dir_default, load_or_explain
+from callrouter.cli.common import UsageError, add_config_arg, config_dir_default, load_or_explain
 from callrouter.config.live import Loaded
-from callrouter.devtools.redis_server import EmbeddedRedis
-from callrouter.errors import ConfigError
-from callrouter.settings import ENV_NAMES
+from callrouter.devtools.local_run import DEFAULT_REDIS_PORT, REDIS_SUBDIR, LocalRun, forget
+from callrouter.devtools.redis_server import EmbeddedRedis, PortInUse
+from callrouter.settings import DATA_DIR_ENV, ENV_NAMES, local_data_dir
 from ivr import twiml
 from ivr.menus import Prompt
 
@@ -62,6 +72,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="gunicorn web processes (default: 2)"
     )
+    parser.add_argument(
+        "--redis-port",
+        type=int,
+        default=DEFAULT_REDIS_PORT,
+        help=f"port of the embedded Redis (default: {DEFAULT_REDIS_PORT})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help=f"where the local data is kept (default: ${DATA_DIR_ENV} or ./var)",
+    )
     add_config_arg(parser)
     parser.set_defaults(func=run)
     static = sub.add_parser(
@@ -75,11 +97,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def print_fallback_twiml(args: argparse.Namespace) -> int:
     directory = args.config or config_dir_default()
     load_or_explain(directory)  # routing problems, file:line
-    try:
-        loaded = Loaded.from_directory(Path(directory))
-    except ConfigError as exc:  # e.g. no ivr section
-        print("\n".join(exc.problems), file=sys.stderr)
-        return 1
+    loaded = Loaded.from_directory(Path(directory))  # e.g. no ivr section: `main` explains
     menus = loaded.menus
     document = twiml.announce(menus, menus.default_language, Prompt.CONNECTING, first=True)
     print(twiml.dial_line(document, loaded.fallback_number, loaded.config.crisis_number, None))
@@ -96,35 +114,102 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     directory = args.config or config_dir_default()
     load_or_explain(directory)  # a broken config is reported here, file:line, not by gunicorn
+    Loaded.from_directory(Path(directory))  # and what else the web app loads (ivr, ...)
+    data_dir = Path(args.data_dir) if args.data_dir else local_data_dir(os.environ)
     env = dict(os.environ)
     generated = [name for name in _EPHEMERAL if not env.get(name)]
     env.update({name: secrets.token_urlsafe(32) for name in generated})
     env.update({ENV_NAMES["DRY_RUN"]: "1", ENV_NAMES["CONFIG_DIR"]: directory})
     url = f"http://{args.host}:{args.port}"
     with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(_listen(args.host, args.port))
+        kept_in = None
         if not env.get("REDIS_URL"):
-            env["REDIS_URL"] = stack.enter_context(EmbeddedRedis()).url
-            print(f"embedded Redis on {env['REDIS_URL']}")
-        web = ["gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-               "callrouter.web.app:create_app()"]  # fmt: skip
+            kept_in = data_dir / REDIS_SUBDIR
+            env["REDIS_URL"] = stack.enter_context(_embedded_redis(args.redis_port, kept_in)).url
+            print(f"embedded Redis on {env['REDIS_URL']}, data kept in {kept_in}")
+        # gunicorn serves the socket bound above: it cannot end up answering
+        # on a port some other program holds, and the port is never raced for.
+        web = ["gunicorn", "--bind", f"fd://{listener.fileno()}",
+               "--workers", str(args.workers), "callrouter.web.app:create_app()"]  # fmt: skip
         worker = ["rq.cli", "worker", "--with-scheduler", "--worker-class", WORKER_CLASS,
                   "--url", env["REDIS_URL"], *WORKER_QUEUES]  # fmt: skip
-        processes = {"web": _start(stack, env, web), "worker": _start(stack, env, worker)}
+        processes = {
+            "web": _start(stack, env, web, keep=listener.fileno()),
+            "worker": _start(stack, env, worker),
+        }
         if not _wait_until_healthy(url, processes):
             print(
                 "callrouter serve: the web service did not come up (see its output above)",
                 file=sys.stderr,
             )
             return 1
-        _banner(url, directory, generated, env)
+        token = env[ENV_NAMES["TWILIO_AUTH_TOKEN"]]
+        own = ENV_NAMES["TWILIO_AUTH_TOKEN"] in generated
+        state = LocalRun(env["REDIS_URL"], url, os.getpid(), token if own else "")
+        state_file = state.write(data_dir)
+        stack.callback(forget, data_dir, state.pid)
+        _banner(url, directory, generated, env, kept_in, state_file)
         return _wait(processes)
 
 
+@contextlib.contextmanager
+def _listen(host: str, port: int) -> Iterator[socket.socket]:
+    """The web port, bound and listening here; taken, it is a clear error."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise UsageError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): another program is using it; "
+            "stop it or choose another port with --port"
+        ) from None
+    listener.listen(128)
+    listener.set_inheritable(True)
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+@contextlib.contextmanager
+def _embedded_redis(port: int, data_dir: Path) -> Iterator[EmbeddedRedis]:
+    """The local Redis on its known port, with its append-only file in `data_dir`."""
+    server = EmbeddedRedis(port=port, appendonly=True, data_dir=data_dir)
+    try:
+        server.start()
+    except PortInUse:
+        raise UsageError(
+            f"the embedded Redis cannot use port {port}: another program (another "
+            "`callrouter serve`?) is using it; stop it or choose another with --redis-port"
+        ) from None
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 def _start(
-    stack: contextlib.ExitStack, env: Mapping[str, str], module_and_args: list[str]
+    stack: contextlib.ExitStack,
+    env: Mapping[str, str],
+    module_and_args: list[str],
+    keep: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`python -m module args`, with this interpreter, stopped when `stack` closes."""
-    process = subprocess.Popen([sys.executable, "-m", *module_and_args], env=dict(env))
+    """`python -m module args`, with this interpreter, stopped when `stack` closes;
+    `keep` is a file descriptor the child inherits (the web socket).
+
+    In its own session, so Ctrl-C reaches serve alone, which then stops the
+    worker, the web and Redis in that order (all at once, Redis would be gone
+    while the worker still writes, and the output would end in tracebacks).
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", *module_and_args],
+        env=dict(env),
+        pass_fds=() if keep is None else (keep,),
+        start_new_session=True,
+    )
     stack.callback(_stop, process)
     return process
 
@@ -151,8 +236,41 @@ def _wait_until_healthy(url: str, processes: dict[str, subprocess.Popen[bytes]])
     return False
 
 
-def _banner(url: str, directory: str, generated: list[str], env: Mapping[str, str]) -> None:
+def command() -> str:
+    """How to type `callrouter` so that it runs from here: plain when it is on
+    PATH, else the path of the script next to this interpreter (the venv's
+    bin, e.g. `.venv/bin/callrouter`, relative when under the working dir)."""
+    script = Path(sys.executable).parent / "callrouter"
+    on_path = shutil.which("callrouter")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "callrouter"
+    if not script.exists():
+        return f"{sys.executable} -m callrouter.cli"
+    with contextlib.suppress(ValueError):
+        return str(script.absolute().relative_to(Path.cwd()))
+    return str(script)
+
+
+def _banner(
+    url: str,
+    directory: str,
+    generated: list[str],
+    env: Mapping[str, str],
+    kept_in: Path | None,
+    state_file: Path,
+) -> None:
+    cli = command()
     print(f"\ncallrouter is running on {url} with the config in {directory} (Twilio dry run)")
+    if kept_in is not None:
+        print(
+            f"data persists: callbacks and the call log are kept in {kept_in} "
+            "(Redis append-only file) across restarts; delete it to start afresh"
+        )
+    print(
+        f"commands run in this directory use this Redis ({env['REDIS_URL']}) "
+        f"without REDIS_URL, via {state_file}"
+    )
+    print("dry-run SMS and calls are logged below, numbers masked")
     if generated:
         print(
             f"generated for this run only (never use these in production): {', '.join(generated)}"
@@ -162,7 +280,7 @@ def _banner(url: str, directory: str, generated: list[str], env: Mapping[str, st
     name = ENV_NAMES["TWILIO_AUTH_TOKEN"]
     token = env[name] if name in generated else f"${name}"
     print("try a call through the running service:")
-    print(f"  TWILIO_AUTH_TOKEN={token} callrouter phone --url {url} --from +31612345678")
+    print(f"  TWILIO_AUTH_TOKEN={token} {cli} phone --url {url} --from +31612345678")
     print("stop with Ctrl-C\n", flush=True)
 
 

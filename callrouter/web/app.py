@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from callrouter import clock
+from callrouter import clock, logs
 from callrouter.callbacks import web as callbacks
 from callrouter.callbacks.lifecycle import policy_of
 from callrouter.callbacks.store import CallbackStore
@@ -49,6 +49,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Raises `SettingsError` (missing secrets) or `ConfigError` (no valid
     configuration) instead of starting a service that cannot route.
     """
+    if test_config is None:  # a real process (gunicorn): its logs go to stderr, masked
+        logs.configure()
     settings = (
         Settings.from_env(os.environ) if test_config is None else Settings.from_config(test_config)
     )
