@@ -18,6 +18,19 @@ from callrouter.devtools.redis_server import EmbeddedRedis
 from tests.phone import Phone, make_app
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_local_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands run by tests never find a developer's `callrouter serve` (its
+    state file in ./var) and write into its Redis: they look in an empty dir."""
+    before = os.environ.get("CALLROUTER_DATA_DIR")
+    os.environ["CALLROUTER_DATA_DIR"] = str(tmp_path_factory.mktemp("no-local-serve"))
+    yield
+    if before is None:
+        del os.environ["CALLROUTER_DATA_DIR"]
+    else:
+        os.environ["CALLROUTER_DATA_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """URL of the Redis this test session uses."""

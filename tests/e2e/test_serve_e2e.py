@@ -23,7 +23,7 @@ CLI = "import sys; from callrouter.cli import main; sys.exit(main())"
 
 
 def test_serve_runs_everything_answers_a_call_and_stops_cleanly(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -32,7 +32,20 @@ def test_serve_runs_everything_answers_a_call_and_stops_cleanly(
         "CALLROUTER_SECRET": SECRET,
     }
     serve = subprocess.Popen(
-        [sys.executable, "-c", CLI, "serve", "--port", str(port), "--workers", "1"],
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--redis-port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "var"),
+        ],  # fmt: skip
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,0 +1,101 @@
+"""A newcomer's local run: the banner's command works as printed, dry-run SMS show up
+in serve's terminal (masked), and the data is still there after a restart."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from callrouter.cli import main
+from callrouter.devtools.redis_server import free_port
+from tests.helpers import CONFIG_DIR
+
+pytestmark = pytest.mark.e2e
+
+CLI = "import sys; from callrouter.cli import main; sys.exit(main())"
+STAFF_MOBILE = "+31610000021"  # Ilse Hendriks in the sample teams.yaml, who takes the call
+
+
+@contextmanager
+def serving(workdir: Path, port: int, redis_port: int) -> Iterator[list[str]]:
+    """`callrouter serve` started in `workdir` (data in ./var); yields its output lines
+    so far (complete once the block ends)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN")}
+    env.pop("CALLROUTER_DATA_DIR", None)  # the default, ./var of the working directory
+    argv = ["serve", "--port", str(port), "--redis-port", str(redis_port), "--workers", "1",
+            "--config", str(CONFIG_DIR)]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, *argv],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("stop with Ctrl-C"):
+                break
+        assert any("is running on" in line for line in lines), "".join(lines)
+        yield lines
+    finally:
+        process.send_signal(signal.SIGINT)  # as Ctrl-C
+        rest, _ = process.communicate(timeout=30)
+        lines.extend(rest.splitlines(keepends=True))
+    assert process.returncode == 0, "".join(lines)
+    assert "Traceback" not in "".join(lines), "".join(lines)
+
+
+def test_a_local_run_keeps_its_data_logs_dry_runs_and_prints_working_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port, redis_port = free_port(), free_port()
+    with serving(tmp_path, port, redis_port) as banner:
+        text = "".join(banner)
+        assert f"data persists: callbacks and the call log are kept in {Path('var/redis')}" in text
+        printed = next(line.strip() for line in banner if " phone --url " in line)
+        # Exactly as printed, from a shell without the venv on PATH.
+        done = subprocess.run(
+            ["bash", "-c", f"{printed} --digits 1,1 --answer yes --config {CONFIG_DIR}"],
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "connected to Ilse Hendriks" in done.stdout
+        time.sleep(2)  # the worker sends the triage question by (dry-run) SMS
+    log = "".join(banner).split("stop with Ctrl-C", 1)[1]  # what happened after the banner
+    assert re.search(r"dry run: would send SMS SMdry\w+ to \+31 \*{5} 00 21: Gesprek 1000", log)
+    assert STAFF_MOBILE not in log and "+31612345678" not in log
+    assert not (tmp_path / "var" / "serve.json").exists()
+    with pytest.raises(requests.RequestException):
+        requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+
+    with serving(tmp_path, port, redis_port):
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("CALLROUTER_DATA_DIR")
+        monkeypatch.setenv("REDIS_URL", "")  # found through ./var/serve.json
+        code = main(["calls", "--last", "5", "--config", str(CONFIG_DIR)])
+        out = capsys.readouterr().out
+    assert code == 0
+    assert "last 1 call(s)" in out and "1:ilse=answered" in out  # kept across the restart
