@@ -7,6 +7,7 @@ test session starts and stops, so no test ever touches a developer's Redis.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ import redis
 from flask import Flask
 
 from callrouter.devtools.redis_server import EmbeddedRedis
+from callrouter.logs import MaskNumbers
 from tests.phone import Phone, make_app
 
 
@@ -29,6 +31,19 @@ def no_local_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         del os.environ["CALLROUTER_DATA_DIR"]
     else:
         os.environ["CALLROUTER_DATA_DIR"] = before
+
+
+@pytest.fixture(autouse=True)
+def process_logging() -> Iterator[None]:
+    """`callrouter.logs.configure()` sets up logging once per *process*; a test
+    process runs many entry points (CLI, worker), so each test starts afresh."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in root.handlers[:]:
+        if any(isinstance(f, MaskNumbers) for f in handler.filters):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ input; they never show a traceback for a configuration mistake.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -50,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        logs.configure()
+        # Warnings and errors only: a command's output is its own lines; the
+        # service's INFO lines belong to the processes `serve` starts.
+        logs.configure(level=logging.WARNING)
         if args.command != "serve":  # serve starts its own Redis; the others find it
             local_run.adopt(os.environ)
         code: int = args.func(args)
