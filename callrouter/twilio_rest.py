@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -67,15 +68,17 @@ class TwilioProvider:
     ``api_base_url`` (e.g. ``"http://127.0.0.1:8123"``) sends every REST
     request to that origin instead of ``https://api.twilio.com``: tests and
     local runs use the real client, request building and response parsing
-    against a fake endpoint. ``timeout_seconds`` bounds each HTTP request, so
-    a hanging Twilio cannot hold a web request or worker indefinitely.
+    against a fake endpoint. ``from_number`` may be a function, asked at each
+    send, so a worker follows the crisis number of the configuration in use.
+    ``timeout_seconds`` bounds each HTTP request, so a hanging Twilio cannot
+    hold a web request or worker indefinitely.
     """
 
     def __init__(
         self,
         account_sid: str,
         auth_token: str,
-        from_number: str,
+        from_number: str | Callable[[], str],
         api_base_url: str | None = None,
         timeout_seconds: float = 10,
     ) -> None:
@@ -90,11 +93,11 @@ class TwilioProvider:
         )
         self._http_client = http_client
         self._client = Client(account_sid, auth_token, http_client=http_client)
-        self._from = from_number
+        self._from = from_number if callable(from_number) else _constant(from_number)
 
     def send_sms(self, to: str, body: str) -> str:
         try:
-            message = self._client.messages.create(to=to, from_=self._from, body=body)
+            message = self._client.messages.create(to=to, from_=self._from(), body=body)
         except _VENDOR_ERRORS as exc:
             raise _translate(exc, "send SMS") from None
         sid = _require_sid(message.sid, "SMS")
@@ -107,7 +110,7 @@ class TwilioProvider:
         try:
             call = self._client.calls.create(
                 to=to,
-                from_=self._from,
+                from_=self._from(),
                 url=url,
                 status_callback=values.unset if status_callback is None else status_callback,
                 timeout=timeout,
@@ -122,6 +125,10 @@ class TwilioProvider:
         """Release pooled HTTP connections (worker shutdown, end of a test)."""
         if self._http_client.session is not None:
             self._http_client.session.close()
+
+
+def _constant(value: str) -> Callable[[], str]:
+    return lambda: value
 
 
 class _RebasedHttpClient(TwilioHttpClient):

@@ -24,6 +24,11 @@ from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+from callrouter import clock as wall_clock
+from callrouter.redis_conn import Purpose
+from callrouter.services import Services, build
+from callrouter.settings import Process, Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 
@@ -117,6 +122,20 @@ def worker_env(redis_url: str, config_dir: Path, twilio_base: str, **extra: str)
     return env
 
 
+def job_services(
+    config_dir: Path,
+    conn: redis.Redis,
+    twilio_base: str,
+    clock: Callable[[], Any] | None = None,
+    **extra: str,
+) -> Services:
+    """The `Services` a worker with `worker_env` builds, on the test's Redis (and clock)."""
+    kwargs = conn.connection_pool.connection_kwargs
+    url = f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+    settings = Settings.from_env(worker_env(url, config_dir, twilio_base, **extra), Process.WORKER)
+    return build(settings, purpose=Purpose.WORKER, conn=conn, clock=clock or wall_clock.now)
+
+
 def use_env(monkeypatch: Any, env: Mapping[str, str]) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -196,7 +215,7 @@ class RqWorker:
             "worker",
             "--with-scheduler",
             "-w",
-            "callrouter.callbacks.jobs.Worker",
+            "callrouter.worker.Worker",
             "--url",
             self.redis_url,
             "callbacks",

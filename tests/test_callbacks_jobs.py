@@ -18,9 +18,9 @@ from callrouter.callbacks import jobs
 from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as queueing
 from callrouter.callbacks.lifecycle import State
-from callrouter.config.files import load
 from callrouter.errors import ProviderError
 from callrouter.routing.plan import CallerFacts
+from callrouter.services import Services
 from tests.callbacks_kit import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -31,12 +31,10 @@ from tests.callbacks_kit import (
     GGZ_ONCALL,
     ILSE,
     LARS,
-    SECRET,
     YOUTH,
+    job_services,
     make_config_dir,
-    use_env,
     wait_until,
-    worker_env,
 )
 from tests.fakes.twilio_api import FakeTwilioApi
 
@@ -48,19 +46,14 @@ def fake() -> Iterator[FakeTwilioApi]:
 
 
 @pytest.fixture
-def ctx(
-    tmp_path: Path,
-    redis_url: str,
-    redis_conn: redis.Redis,
-    fake: FakeTwilioApi,
-    monkeypatch: pytest.MonkeyPatch,
-) -> queueing.CallbackContext:
-    config_dir = make_config_dir(tmp_path, stable_rotas=True)
-    use_env(monkeypatch, worker_env(redis_url, config_dir, fake.base_url))
-    config = load(config_dir)
-    return queueing.CallbackContext(
-        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-    )
+def svc(tmp_path: Path, redis_conn: redis.Redis, fake: FakeTwilioApi) -> Services:
+    """What the worker hands each job, wired from the worker's environment."""
+    return job_services(make_config_dir(tmp_path, stable_rotas=True), redis_conn, fake.base_url)
+
+
+@pytest.fixture
+def ctx(svc: Services) -> queueing.CallbackContext:
+    return svc.callback_context()
 
 
 def submit(ctx: queueing.CallbackContext) -> cb.Request:
@@ -77,11 +70,11 @@ def sent_to(fake: FakeTwilioApi) -> list[str]:
 
 
 def test_the_first_sms_goes_to_the_oncall_once_even_when_the_job_runs_twice(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
-    assert jobs.notify(request.id, 1, 0) == "notified"
-    assert jobs.notify(request.id, 1, 0) == "notified"
+    assert jobs.notify(svc, request.id, 1, 0) == "notified"
+    assert jobs.notify(svc, request.id, 1, 0) == "notified"
     [sms] = fake.messages()
     assert (sms.field("To"), sms.field("From")) == (ILSE, CRISIS)
     body = sms.field("Body")
@@ -95,11 +88,11 @@ def test_the_first_sms_goes_to_the_oncall_once_even_when_the_job_runs_twice(
 
 
 def test_the_ladder_adds_backup_then_the_team_then_the_fallback_team(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     for step in range(4):
-        jobs.notify(request.id, 1, step)
+        jobs.notify(svc, request.id, 1, step)
     team = [n for m, n in CIT_TEAM.items() if m not in ("ilse", "lars")]
     assert sent_to(fake) == [ILSE, LARS, *team, *GGZ_ONCALL.values()]
     bodies = [m.field("Body") for m in fake.messages()]
@@ -108,64 +101,64 @@ def test_the_ladder_adds_backup_then_the_team_then_the_fallback_team(
 
 
 def test_a_stale_escalation_after_the_claim_does_nothing(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
-    jobs.notify(request.id, 1, 0)
+    jobs.notify(svc, request.id, 1, 0)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
-    assert jobs.notify(request.id, 1, 1) == "stale"
+    assert jobs.notify(svc, request.id, 1, 1) == "stale"
     queueing.release(ctx, request.id, clock.now(), by="ilse")
-    assert jobs.notify(request.id, 1, 2) == "stale"  # a timer of the first round
+    assert jobs.notify(svc, request.id, 1, 2) == "stale"  # a timer of the first round
     assert sent_to(fake) == [ILSE]
 
 
 def test_twilio_5xx_is_retried_and_only_the_missing_sms_is_resent(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
-    jobs.notify(request.id, 1, 0)
+    jobs.notify(svc, request.id, 1, 0)
     fake.fail_next(1, status=503)  # the first of the team's SMS
     with pytest.raises(ProviderError) as info:
-        jobs.notify(request.id, 1, 2)
+        jobs.notify(svc, request.id, 1, 2)
     assert info.value.retryable
     before = len(fake.messages())
-    jobs.notify(request.id, 1, 2)  # what RQ's Retry does, after the backoff
+    jobs.notify(svc, request.id, 1, 2)  # what RQ's Retry does, after the backoff
     assert len(fake.messages()) == before + 1
     assert sorted(sent_to(fake)) == sorted(CIT_TEAM.values())  # each member once; ilse had step 0
 
 
 def test_a_twilio_timeout_is_retryable_and_frees_the_send(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     fake.delay_next(1, 1.3)
     fake.fail_next(1, status=500)  # Twilio never accepted the stalled request
     with pytest.raises(ProviderError) as info:
-        jobs.notify(request.id, 1, 0)
+        jobs.notify(svc, request.id, 1, 0)
     assert info.value.retryable and "Timeout" in str(info.value)
     assert ctx.store.get(request.id).state is State.REQUESTED  # type: ignore[union-attr]
     wait_until(lambda: fake.requests(), what="the stalled request to end at the fake")
-    jobs.notify(request.id, 1, 0)
+    jobs.notify(svc, request.id, 1, 0)
     assert sent_to(fake) == [ILSE]
 
 
 def test_a_number_twilio_refuses_moves_the_ladder_on_at_once(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     fake.fail_next(1, status=400, code=21211)
-    assert jobs.notify(request.id, 1, 0) == "notified"
+    assert jobs.notify(svc, request.id, 1, 0) == "notified"
     assert sent_to(fake) == [LARS]
     assert "sms_failed" in [e.event for e in ctx.store.audit(request.id)]
 
 
 def test_the_bridge_calls_the_claimer_once_per_attempt(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
-    assert jobs.place_bridge(request.id, 1) == "placed"
-    assert jobs.place_bridge(request.id, 1) == "placed"
+    assert jobs.place_bridge(svc, request.id, 1) == "placed"
+    assert jobs.place_bridge(svc, request.id, 1) == "placed"
     [call] = fake.calls()
     base = f"https://crisis.example.nl/voice/callback/bridge/{request.id}"
     assert (
@@ -180,24 +173,24 @@ def test_the_bridge_calls_the_claimer_once_per_attempt(
 
 
 def test_a_bridge_hit_by_a_5xx_is_retried_then_placed(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
     fake.fail_next(1, status=503)
     with pytest.raises(ProviderError):
-        jobs.place_bridge(request.id, 1)
-    assert jobs.place_bridge(request.id, 1) == "placed"
+        jobs.place_bridge(svc, request.id, 1)
+    assert jobs.place_bridge(svc, request.id, 1) == "placed"
     assert len(fake.calls()) == 1
 
 
 def test_a_bridge_twilio_refuses_is_a_failed_attempt(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
     fake.fail_next(1, status=400, code=21215)
-    assert jobs.place_bridge(request.id, 1) == "failed"
+    assert jobs.place_bridge(svc, request.id, 1) == "failed"
     found = ctx.store.get(request.id)
     assert found is not None and (found.state, found.epoch, found.outcome) == (
         State.REQUESTED,
@@ -207,14 +200,14 @@ def test_a_bridge_twilio_refuses_is_a_failed_attempt(
 
 
 def test_everyone_else_offered_is_told_who_took_it(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi
+    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
-    jobs.notify(request.id, 1, 0)
-    jobs.notify(request.id, 1, 1)
+    jobs.notify(svc, request.id, 1, 0)
+    jobs.notify(svc, request.id, 1, 1)
     queueing.claim(ctx, request.id, "lars", clock.now(), via="sms")
-    jobs.tell_claimed(request.id, 1)
-    jobs.tell_claimed(request.id, 1)
+    jobs.tell_claimed(svc, request.id, 1)
+    jobs.tell_claimed(svc, request.id, 1)
     last = fake.messages()[-1]
     assert len(fake.messages()) == 3
     assert (last.field("To"), last.field("Body")) == (
@@ -225,34 +218,41 @@ def test_everyone_else_offered_is_told_who_took_it(
     )
 
 
-def test_the_watchdog_fails_an_attempt_nobody_reported_on(ctx: queueing.CallbackContext) -> None:
+def test_the_watchdog_fails_an_attempt_nobody_reported_on(
+    ctx: queueing.CallbackContext, svc: Services
+) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
     queueing.dial(ctx, request.id, 1, clock.now())
-    assert jobs.watch_bridge(request.id, 1) == "failed"
-    assert jobs.watch_bridge(request.id, 1) == "resolved"
+    assert jobs.watch_bridge(svc, request.id, 1) == "failed"
+    assert jobs.watch_bridge(svc, request.id, 1) == "resolved"
     assert ctx.store.get(request.id).outcome == "no-result"  # type: ignore[union-attr]
 
 
-def test_expiry_closes_only_the_round_it_was_set_for(ctx: queueing.CallbackContext) -> None:
+def test_expiry_closes_only_the_round_it_was_set_for(
+    ctx: queueing.CallbackContext, svc: Services
+) -> None:
     request = submit(ctx)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
     queueing.release(ctx, request.id, clock.now(), by="ilse")
-    assert jobs.expire(request.id, 1) == "stale"
-    assert jobs.expire(request.id, 2) == "expired"
+    assert jobs.expire(svc, request.id, 1) == "stale"
+    assert jobs.expire(svc, request.id, 2) == "expired"
 
 
 def test_jobs_log_no_raw_numbers(
-    ctx: queueing.CallbackContext, fake: FakeTwilioApi, caplog: pytest.LogCaptureFixture
+    ctx: queueing.CallbackContext,
+    svc: Services,
+    fake: FakeTwilioApi,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     request = submit(ctx)
-    jobs.notify(request.id, 1, 0)
+    jobs.notify(svc, request.id, 1, 0)
     fake.fail_next(1, status=503)
     with pytest.raises(ProviderError):
-        jobs.notify(request.id, 1, 1)
+        jobs.notify(svc, request.id, 1, 1)
     queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
-    jobs.place_bridge(request.id, 1)
+    jobs.place_bridge(svc, request.id, 1)
     assert caplog.records
     assert CALLER_DIGITS not in caplog.text
     assert "10000021" not in caplog.text  # nor a staff mobile

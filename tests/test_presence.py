@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from callrouter.web.app import webhook_redis
+from callrouter.redis_conn import Purpose, connect
 from callrouter.web.presence import BUSY_TTL_SECONDS, Presence
 
 ANNA, EVA = "+31610000001", "+31610000005"
@@ -31,7 +31,7 @@ def test_marks_expire_and_keys_hold_no_phone_number(redis_conn: redis.Redis) -> 
 
 
 def test_with_redis_unreachable_nobody_is_busy_and_nothing_raises() -> None:
-    presence = Presence(webhook_redis("redis://127.0.0.1:1/0"), KEY)
+    presence = Presence(connect("redis://127.0.0.1:1/0", Purpose.WEBHOOK), KEY)
 
     presence.mark_busy(ANNA, "CA1")
     presence.clear(ANNA, "CA1")

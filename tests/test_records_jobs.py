@@ -6,23 +6,42 @@ import datetime as dt
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from callrouter import clock
 from callrouter.callbacks import service as queueing
+from callrouter.callbacks.jobs import sweep
 from callrouter.calls.purge import ensure_purge, purge_expired, purge_expired_now
 from callrouter.calls.store import CallStore
 from callrouter.routing.plan import CallerFacts
+from callrouter.services import build
+from callrouter.settings import Process, Settings
+from callrouter.worker import SimpleWorker
 from tests.helpers import CONFIG_DIR, sample_config
 from tests.test_reporting import KEY, write_call
+
+WORKER_ENV = {
+    "CALLROUTER_CONFIG_DIR": str(CONFIG_DIR),
+    "TWILIO_AUTH_TOKEN": "test-token",
+    "CALLROUTER_SECRET": "s" * 40,
+    "CALLROUTER_DRY_RUN": "1",
+}
+
+
+def worker(conn: redis.Redis) -> SimpleWorker:
+    """A real RQ worker in this process, wired from the worker environment the test set."""
+    services = build(Settings.from_env(process=Process.WORKER), conn=conn)
+    return SimpleWorker([queueing.rq_queue(conn)], connection=conn, services=services)
 
 
 def test_the_job_purges_old_calls_records_stale_ones_and_schedules_the_next_run(
     redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CALLROUTER_CONFIG_DIR", str(CONFIG_DIR))
+    for name, value in WORKER_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REDIS_URL", "redis://unused")  # the test's connection is passed in
     now = clock.now()  # the job reads the real clock; moments here are relative to it
     store = CallStore(redis_conn, KEY)
     adult = CallerFacts("resident", "18+")
@@ -32,7 +51,7 @@ def test_the_job_purges_old_calls_records_stale_ones_and_schedules_the_next_run(
     queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
 
     job = queue.enqueue(purge_expired)
-    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    worker(redis_conn).work(burst=True)
 
     job = Job.fetch(job.id, connection=redis_conn)
     assert job.get_status() == "finished", job.latest_result()
@@ -79,18 +98,13 @@ def test_a_dry_run_changes_nothing(redis_conn: redis.Redis) -> None:
 def test_the_callback_sweep_keeps_the_purge_scheduled(
     redis_conn: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {
-        "REDIS_URL": redis_url,
-        "CALLROUTER_CONFIG_DIR": str(CONFIG_DIR),
-        "TWILIO_AUTH_TOKEN": "test-token",
-        "CALLROUTER_SECRET": "s" * 40,
-        "CALLROUTER_DRY_RUN": "1",
-    }.items():
+    for name, value in WORKER_ENV.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REDIS_URL", redis_url)
     queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
 
-    job = queue.enqueue("callrouter.callbacks.jobs.sweep")
-    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    job = queue.enqueue(sweep)
+    worker(redis_conn).work(burst=True)
 
     assert Job.fetch(job.id, connection=redis_conn).get_status() == "finished"
     scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()

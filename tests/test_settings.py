@@ -16,6 +16,7 @@ GOOD = {
     "CALLROUTER_CONFIG_DIR": "/etc/crisislijn",
     "CALLROUTER_PUBLIC_BASE_URL": "https://crisis.example.nl/",
     "CALLROUTER_PROXY_HOPS": "1",
+    "CALLROUTER_PSEUDONYM_KEY": "p" * 32,
 }
 
 

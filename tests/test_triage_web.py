@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
-from rq import SimpleWorker
 from rq.job import Job
 
 from callrouter.callbacks import lifecycle as cb
@@ -26,6 +25,9 @@ from callrouter.calls.jobs import ask_triage
 from callrouter.calls.record import CallRecord, Outcome
 from callrouter.calls.store import CallStore
 from callrouter.config.files import load
+from callrouter.services import build
+from callrouter.settings import Process, Settings
+from callrouter.worker import SimpleWorker
 from tests.callbacks_kit import ACCOUNT_SID, AUTH_TOKEN, use_env, worker_env
 from tests.fakes.twilio_api import FakeTwilioApi
 from tests.helpers import ams, copy_config
@@ -186,8 +188,10 @@ def fake() -> Iterator[FakeTwilioApi]:
 
 
 def run_jobs(redis_conn: redis.Redis) -> None:
-    """A real RQ worker, in this process, until the queue is empty."""
-    worker = SimpleWorker([queueing.rq_queue(redis_conn)], connection=redis_conn)
+    """A real RQ worker, in this process, wired from the (test's) worker environment,
+    until the queue is empty."""
+    services = build(Settings.from_env(process=Process.WORKER), conn=redis_conn)
+    worker = SimpleWorker([queueing.rq_queue(redis_conn)], connection=redis_conn, services=services)
     worker.work(burst=True)
 
 

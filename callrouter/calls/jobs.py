@@ -2,7 +2,7 @@
 
 A plain function RQ runs on the callback queue, enqueued by reference
 (`enqueue_ask_triage`) once per call. Its parts (Redis, config, the Twilio
-provider) come from the worker's wiring. Retention runs in
+provider) are the worker's `Services`, its first argument. Retention runs in
 `callrouter.calls.purge`.
 """
 
@@ -15,10 +15,10 @@ from rq import Retry
 
 from callrouter.callbacks import lifecycle as callbacks
 from callrouter.callbacks import service as callback_service
-from callrouter.callbacks.jobs import services
 from callrouter.calls.reader import CallReader
 from callrouter.calls.triage import ask_sms, codes_from
 from callrouter.errors import ProviderError
+from callrouter.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def enqueue_ask_triage(
     )
 
 
-def ask_triage(call_sid: str, ref: str) -> str:
+def ask_triage(s: Services, call_sid: str, ref: str) -> str:
     """After an answered call: one SMS to the member who took it, asking for the
     outcome ('Gesprek 1042 afgerond. Uitkomst? Antwoord T 1042 <code>: 1 advies, ...').
 
@@ -51,16 +51,16 @@ def ask_triage(call_sid: str, ref: str) -> str:
     ``sms: false``. The SMS names no caller and no number. A Twilio failure
     that may pass is raised so RQ retries it.
     """
-    s = services()
-    record = CallReader(s.ctx.conn).snapshot(call_sid)
-    member = callbacks.member_by_id(s.ctx.config, record.answered_by or "") if record else None
+    config = s.current().config
+    record = CallReader(s.conn).snapshot(call_sid)
+    member = callbacks.member_by_id(config, record.answered_by or "") if record else None
     if member is None:
         logger.info("call %s: no member took it; no triage SMS", ref)
         return "nobody"
     if not member.sms:
         logger.info("call %s: %s gets no SMS (sms: false); no triage SMS", ref, member.id)
         return "no-sms"
-    text = ask_sms(ref, codes_from(s.ctx.config.extra.get("triage")))
+    text = ask_sms(ref, codes_from(config.extra.get("triage")))
     try:
         s.provider.send_sms(member.mobile, text)
     except ProviderError as exc:

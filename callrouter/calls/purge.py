@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from rq import get_current_job
 
-from callrouter import clock
 from callrouter.callbacks import lifecycle as callbacks
 from callrouter.callbacks import service as callback_service
 from callrouter.calls.policy import policy_from
 from callrouter.calls.reader import PurgeResult
 from callrouter.calls.store import CallStore
-from callrouter.config.files import load
 from callrouter.routing.model import Config
+from callrouter.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -76,16 +73,13 @@ def callback_numbers_purger(conn: redis.Redis, config: Config) -> ForgetNumbers:
     return forget
 
 
-def purge_expired() -> dict[str, object]:
-    """The RQ job: make sure the next run is scheduled, then purge now."""
-    job = get_current_job()
-    if job is None:
-        raise RuntimeError("purge_expired runs as an RQ job; use `callrouter purge` by hand")
-    conn = job.connection
-    now = clock.now()
+def purge_expired(s: Services) -> dict[str, object]:
+    """The RQ job (the worker's `Services` first): make sure the next run is
+    scheduled, then purge now."""
+    conn = s.conn
+    now = s.now()
     ensure_purge(conn, now)
-    config = load(os.environ.get("CALLROUTER_CONFIG_DIR", "config"))
-    summary = purge_expired_now(conn, config, now)
+    summary = purge_expired_now(conn, s.current().config, now)
     logger.info(
         "purge: %d call-log entries deleted, %d stale calls recorded, "
         "%d raw callback numbers forgotten",

@@ -47,13 +47,12 @@ from callrouter.config.live import Loaded
 from callrouter.devtools.local_run import DEFAULT_REDIS_PORT, REDIS_SUBDIR, LocalRun, forget
 from callrouter.devtools.redis_server import EmbeddedRedis, PortInUse
 from callrouter.settings import DATA_DIR_ENV, ENV_NAMES, local_data_dir
+from callrouter.worker import QUEUES
 from ivr import twiml
 from ivr.menus import Prompt
 
-WORKER_QUEUES = ("callbacks",)
-"""The RQ queues the worker serves (callrouter.callbacks.service); as in the Procfile."""
-WORKER_CLASS = "callrouter.callbacks.jobs.Worker"
-"""Loads config and phone provider once, before forking each job."""
+WORKER_CLASS = "callrouter.worker.Worker"
+"""Builds the services once, before forking each job; as in the Procfile."""
 READY_SECONDS = 20.0
 _EPHEMERAL = (ENV_NAMES["TWILIO_AUTH_TOKEN"], ENV_NAMES["SECRET"], ENV_NAMES["PSEUDONYM_KEY"])
 
@@ -119,8 +118,14 @@ def _serve(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     generated = [name for name in _EPHEMERAL if not env.get(name)]
     env.update({name: secrets.token_urlsafe(32) for name in generated})
-    env.update({ENV_NAMES["DRY_RUN"]: "1", ENV_NAMES["CONFIG_DIR"]: directory})
     url = f"http://{args.host}:{args.port}"
+    env.update(
+        {
+            ENV_NAMES["DRY_RUN"]: "1",
+            ENV_NAMES["CONFIG_DIR"]: directory,
+            ENV_NAMES["PUBLIC_BASE_URL"]: url,  # absolute URLs, the path production takes
+        }
+    )
     with contextlib.ExitStack() as stack:
         listener = stack.enter_context(_listen(args.host, args.port))
         kept_in = None
@@ -131,9 +136,9 @@ def _serve(args: argparse.Namespace) -> int:
         # gunicorn serves the socket bound above: it cannot end up answering
         # on a port some other program holds, and the port is never raced for.
         web = ["gunicorn", "--bind", f"fd://{listener.fileno()}",
-               "--workers", str(args.workers), "callrouter.web.app:create_app()"]  # fmt: skip
+               "--workers", str(args.workers), "callrouter.web.app:production_app()"]  # fmt: skip
         worker = ["rq.cli", "worker", "--with-scheduler", "--worker-class", WORKER_CLASS,
-                  "--url", env["REDIS_URL"], *WORKER_QUEUES]  # fmt: skip
+                  "--url", env["REDIS_URL"], *QUEUES]  # fmt: skip
         processes = {
             "web": _start(stack, env, web, keep=listener.fileno()),
             "worker": _start(stack, env, worker),

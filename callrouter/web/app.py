@@ -1,145 +1,120 @@
-"""`create_app()`: the web composition root.
+"""`create_app()`: the web app, wired from the composition root.
 
-The one place where settings, the configuration, Redis and the blueprints
-are wired together; nothing is created at import time, and importing the
-routing core never imports Flask (the factory lives here, not in
-`callrouter/__init__.py`). Gunicorn runs ``callrouter.web.app:create_app()``.
+`callrouter.services.build` makes the parts (settings, live config, clock,
+Redis, Twilio, public URLs, stores, queue), exactly as the worker and the
+CLI get them; this module only hands them to the blueprints. Nothing is
+created at import time, and importing the routing core never imports Flask.
+Gunicorn runs ``callrouter.web.app:production_app()`` (the Procfile), which
+refuses to start with one line per missing setting instead of a traceback.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
-import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import redis
 from flask import Flask
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callrouter import clock, logs
 from callrouter.callbacks import web as callbacks
 from callrouter.callbacks.lifecycle import policy_of
-from callrouter.callbacks.store import CallbackStore
 from callrouter.calls import api as calls_api
-from callrouter.calls.events import NoCallEvents
+from callrouter.calls.events import CallEvents, NoCallEvents
 from callrouter.calls.jobs import enqueue_ask_triage
 from callrouter.calls.outcomes import TriageDesk, triage_sms_handler
-from callrouter.calls.policy import policy_from
-from callrouter.calls.store import CallStore, PseudonymKeyError, pseudonym_key
 from callrouter.calls.triage import codes_from
-from callrouter.config.live import LiveConfig
-from callrouter.settings import ENV_NAMES, Settings, SettingsError
+from callrouter.errors import ConfigError
+from callrouter.services import Services, build
+from callrouter.settings import Settings, SettingsError
 from callrouter.web import admin_auth, health, sms, voice
 from callrouter.web.presence import Presence
 from ivr.state import CallStates
 
-REDIS_TIMEOUT_SECONDS = 0.5
-"""A webhook must answer within Twilio's 15 s; a Redis that hangs must cost
-the caller half a second at most, once per request, never a retry loop."""
+SERVICES = "callrouter.services"
+"""`app.extensions[SERVICES]`: the process's `Services` (read by `/health`)."""
+WORKER_BOOT_ERROR = 3
+"""Gunicorn's exit status for a worker that cannot boot: the arbiter stops
+instead of respawning it in a loop."""
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """The Flask app; settings from the environment, or `test_config` (Flask keys).
+def production_app() -> Flask:
+    """Gunicorn's entry point: settings from the environment, and a refusal to
+    start that names every missing or malformed setting, one line each."""
+    try:
+        return create_app()
+    except (SettingsError, ConfigError) as exc:
+        for problem in exc.problems:
+            print(f"callrouter web refuses to start: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(WORKER_BOOT_ERROR) from None
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, services: Services | None = None
+) -> Flask:
+    """The Flask app; from `services`, or built from the environment, or from
+    `test_config` (Flask keys, see `callrouter.settings.ENV_NAMES`).
 
     Raises `SettingsError` (missing secrets) or `ConfigError` (no valid
     configuration) instead of starting a service that cannot route.
     """
-    if test_config is None:  # a real process (gunicorn): its logs go to stderr, masked
-        logs.configure()
-    settings = (
-        Settings.from_env(os.environ) if test_config is None else Settings.from_config(test_config)
-    )
+    if services is None:
+        if test_config is None:  # a real process (gunicorn): its logs go to stderr, masked
+            logs.configure()
+        settings = Settings.from_env() if test_config is None else Settings.from_config(test_config)
+        services = build(settings, clock=(test_config or {}).get("CLOCK", clock.now))
+    settings = services.settings
     app = Flask(__name__)
-    app.config.update(settings.flask_config(), CLOCK=clock.now, CONFIG_CHECK_SECONDS=2.0)
+    app.config.update(settings.flask_config(), CLOCK=services.clock)
     app.config.update(test_config or {})
+    app.extensions[SERVICES] = services
     hops = settings.proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
-    conn = webhook_redis(settings.redis_url) if settings.redis_url else None
-    live = LiveConfig(settings.config_dir, check_every=float(app.config["CONFIG_CHECK_SECONDS"]))
-    admin_auth.init_app(
-        app, str(app.config.get("ADMIN_TOKEN") or os.environ.get("CALLROUTER_ADMIN_TOKEN", ""))
-    )
+    conn = services.redis
+    admin_auth.init_app(app, settings.admin_token)
     callback_web = callbacks.CallbackWeb(
-        live=live,
+        live=services.live,
         conn=conn,
         secret=settings.secret,
-        spool_dir=app.config.get("CALLBACK_SPOOL_DIR")
-        or os.environ.get("CALLROUTER_SPOOL_DIR")
-        or None,
+        spool_dir=str(settings.spool_dir) if settings.spool_dir else None,
     )
+    events: CallEvents = services.call_store(keyed=True) if conn is not None else NoCallEvents()
     app.extensions[voice.EXTENSION] = voice.VoiceServices(
-        live=live,
-        presence=Presence(conn, _derived_key(settings.secret, "presence")),
-        states=CallStates(_derived_key(settings.secret, "ivr-state")),
-        events=call_log(conn, settings, live) if conn is not None else NoCallEvents(),
+        live=services.live,
+        presence=Presence(conn, services.derived_key("presence")),
+        states=CallStates(services.derived_key("ivr-state")),
+        events=events,
         callback_offer=callback_web,
-        ask_triage=triage_asker(conn, live) if conn is not None else None,
+        ask_triage=triage_asker(services) if conn is not None else None,
     )
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     callbacks.init_app(app, callback_web)
+    desk = TriageDesk(services.call_store(), services.callback_store()) if conn else None
     sms.init_app(
         app,
         handlers=[
             triage_sms_handler(
-                TriageDesk(CallStore(conn, None), CallbackStore(conn)),
-                lambda: codes_from(live.current().config.extra.get("triage")),
+                desk, lambda: codes_from(services.current().config.extra.get("triage"))
             )
         ]
-        if conn is not None
+        if desk is not None
         else [],
     )
-    calls_api.init_app(
-        app,
-        TriageDesk(CallStore(conn, None), CallbackStore(conn)) if conn is not None else None,
-        lambda: live.current().config,
-    )
+    calls_api.init_app(app, desk, lambda: services.current().config)
     return app
 
 
-def triage_asker(conn: redis.Redis, live: LiveConfig) -> Callable[[str, str], bool]:
+def triage_asker(services: Services) -> Callable[[str, str], bool]:
     """After a conversation with staff: queue the SMS asking them for the outcome."""
 
     def ask(call_sid: str, ref: str) -> bool:
-        return enqueue_ask_triage(conn, call_sid, ref, policy_of(live.current().config))
+        return enqueue_ask_triage(
+            services.conn, call_sid, ref, policy_of(services.current().config)
+        )
 
     return ask
-
-
-def call_log(conn: redis.Redis, settings: Settings, live: LiveConfig) -> CallStore:
-    """The call records (issue 5): every call leaves one, so no key, no start.
-    `records:` (retention, masked numbers) is read at start-up."""
-    try:
-        key = pseudonym_key({ENV_NAMES["PSEUDONYM_KEY"]: settings.pseudonym_key})
-    except PseudonymKeyError as exc:
-        raise SettingsError([str(exc)]) from None
-    policy = policy_from(live.current().config.extra.get("records"))
-    return CallStore(
-        conn,
-        key,
-        store_masked=policy.store_masked,
-        ref_ttl=dt.timedelta(days=policy.retention_days),
-    )
-
-
-def webhook_redis(url: str) -> redis.Redis:
-    """A Redis client for the webhook path: fails fast, never retries."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
-def _derived_key(secret: str, purpose: str) -> bytes:
-    """One key per purpose from the one secret, so no two uses share a key."""
-    return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()

@@ -13,7 +13,7 @@ What is measured, in one run, on one machine:
   worker, enqueue to end, as the floor that RQ itself sets (fork per job,
   Redis round trips).
 
-The worker is a real `rq worker -w callrouter.callbacks.jobs.Worker` subprocess on a
+The worker is a real `rq worker -w callrouter.worker.Worker` subprocess on a
 private redis-server; escalation steps are an hour away, so each request
 costs exactly one notify job and one SMS.
 """
@@ -91,7 +91,7 @@ def start_worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[b
                 "worker",
                 "--with-scheduler",
                 "-w",
-                "callrouter.callbacks.jobs.Worker",
+                "callrouter.worker.Worker",
                 "--url",
                 url,
                 queueing.QUEUE_NAME,

@@ -4,7 +4,7 @@ Run:  .venv/bin/python bench/voice_bench.py [--seconds 5] [--rounds 3] [--worker
 
 Starts, in one run, on loopback:
   - an embedded redis-server (the app's presence store);
-  - gunicorn with `callrouter.web.app:create_app()` on the sample config;
+  - gunicorn with `callrouter.web.app:production_app()` on the sample config;
   - gunicorn with a bare Flask app (this file's `bare_app()`) that returns a
     static TwiML document of the same shape, with the same gunicorn settings
     (workers, sync worker class, no access log);
@@ -237,7 +237,9 @@ def main() -> None:
             "CALLROUTER_CONFIG_DIR": str(ROOT / "config"),
             "REDIS_URL": redis_url,
         }
-        ours = stack.enter_context(gunicorn("callrouter.web.app:create_app()", args.workers, env))
+        ours = stack.enter_context(
+            gunicorn("callrouter.web.app:production_app()", args.workers, env)
+        )
         bare = stack.enter_context(gunicorn("voice_bench:bare_app()", args.workers, env))
         rows = []
         for name, reqs in scenarios(ours).items():
@@ -272,7 +274,7 @@ def main() -> None:
         ["webhook", "ours", "p50", "p99", "bare Flask", "p50", "p99", "ours/bare"],
         rows,
         note="""
-ours = callrouter.web.app:create_app() on the sample config with a real Redis; bare =
+ours = callrouter.web.app:production_app() on the sample config with a real Redis; bare =
 Flask returning static TwiML. Same gunicorn settings, same signed requests, loopback.
 Load generator and servers share the CPUs.""",
     )

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def start_app(
     env: dict[str, str], log: Path, seconds: float = 20
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`callrouter.web.app:create_app()` under gunicorn (2 workers) on a free port,
+    """`callrouter.web.app:production_app()` under gunicorn (2 workers) on a free port,
     output to `log`; returns the process and its base URL once /health answers."""
     port = free_port()
     with log.open("ab") as out:
@@ -30,7 +30,7 @@ def start_app(
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
-                "callrouter.web.app:create_app()",
+                "callrouter.web.app:production_app()",
             ],
             cwd=ROOT,
             env=env,

@@ -1,0 +1,169 @@
+"""The composition root: the one place that builds the service's parts.
+
+The web app (`callrouter.web.app.create_app`), the RQ worker
+(`callrouter.worker.Worker`) and the CLI all call `build(settings, ...)` and
+get the same `Services`: settings, the live configuration, the clock, Redis,
+the Twilio provider, the public URL builder, the stores and the job queue.
+Nothing here is cached at module level and nothing reads the environment
+(that is `callrouter.settings`): a test builds its own `Services` with its
+own clock and Redis and hands them to the code under test, exactly as
+production does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from rq import Queue
+
+from callrouter import clock as wall_clock
+from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import service as queueing
+from callrouter.callbacks.spool import Spool
+from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.policy import policy_from
+from callrouter.calls.store import CallStore
+from callrouter.config.live import LiveConfig, Loaded
+from callrouter.redis_conn import Purpose, connect
+from callrouter.settings import Settings
+from callrouter.twilio_rest import DryRunProvider, PhoneProvider, TwilioProvider
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class PublicUrls:
+    """Absolute URLs for Twilio, from `CALLROUTER_PUBLIC_BASE_URL`.
+
+    Twilio's API refuses relative URLs ("must match format uri"), so every
+    URL the service hands Twilio, from the web or from the worker, is built
+    here. Settings require the base whenever Twilio is not in dry-run; a dry
+    run without one keeps the path (nothing reaches Twilio then).
+    """
+
+    base: str | None
+
+    def absolute(self, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"an app path starts with '/': {path!r}")
+        return f"{self.base}{path}" if self.base else path
+
+    def bridge(self, request_id: str, leg: str, attempt: int) -> str:
+        """Where Twilio fetches the bridged callback's staff TwiML (`leg` "staff")
+        or posts its progress (`leg` "status"); served by `callrouter.callbacks.web`."""
+        return self.absolute(f"/voice/callback/bridge/{request_id}/{leg}?attempt={attempt}")
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a webhook, a job or a CLI command needs, built once per process."""
+
+    settings: Settings
+    live: LiveConfig
+    clock: Clock
+    redis: redis.Redis | None
+    provider: PhoneProvider
+    urls: PublicUrls
+
+    @property
+    def conn(self) -> redis.Redis:
+        """The Redis connection; an error (never None) when this process has none."""
+        if self.redis is None:
+            raise redis.ConnectionError("no Redis configured (REDIS_URL)")
+        return self.redis
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def current(self) -> Loaded:
+        """The configuration generation in use right now."""
+        return self.live.current()
+
+    def queue(self) -> Queue:
+        return queueing.rq_queue(self.conn)
+
+    def callback_context(self, loaded: Loaded | None = None) -> queueing.CallbackContext:
+        """What every callback operation needs, for one configuration generation."""
+        config = (loaded or self.current()).config
+        return queueing.CallbackContext(
+            self.conn, config, cb.policy_of(config), queueing.pseudonym_key(self.settings.secret)
+        )
+
+    def callback_store(self) -> CallbackStore:
+        return CallbackStore(self.conn)
+
+    def spool(self, loaded: Loaded | None = None) -> Spool:
+        """Where callback requests wait while Redis is unreachable."""
+        if self.settings.spool_dir is not None:
+            return Spool(self.settings.spool_dir)
+        return Spool(cb.policy_of((loaded or self.current()).config).spool_dir)
+
+    def call_store(self, *, keyed: bool = False) -> CallStore:
+        """The call log; `keyed` (the web, which writes records) uses the pseudonym key."""
+        if not keyed:
+            return CallStore(self.conn, None)
+        policy = policy_from(self.current().config.extra.get("records"))
+        return CallStore(
+            self.conn,
+            self.settings.pseudonym_key.encode("utf-8"),
+            store_masked=policy.store_masked,
+            ref_ttl=dt.timedelta(days=policy.retention_days),
+        )
+
+    def derived_key(self, purpose: str) -> bytes:
+        """One key per purpose from the one secret, so no two uses share a key."""
+        return hmac.new(
+            self.settings.secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256
+        ).digest()
+
+    def close(self) -> None:
+        close = getattr(self.provider, "close", None)
+        if close is not None:
+            close()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build(
+    settings: Settings,
+    *,
+    purpose: Purpose = Purpose.WEBHOOK,
+    clock: Clock = wall_clock.now,
+    conn: redis.Redis | None = None,
+    live: LiveConfig | None = None,
+    provider: PhoneProvider | None = None,
+) -> Services:
+    """Wire the parts from `settings`; tests pass their own clock, Redis or provider.
+
+    Raises `ConfigError` when no configuration can be loaded at all.
+    """
+    if conn is None and settings.redis_url:
+        conn = connect(settings.redis_url, purpose)
+    live = live or LiveConfig(settings.config_dir, check_every=settings.config_check_seconds)
+    return Services(
+        settings=settings,
+        live=live,
+        clock=clock,
+        redis=conn,
+        provider=provider or phone_provider(settings, live),
+        urls=PublicUrls(settings.public_base_url),
+    )
+
+
+def phone_provider(settings: Settings, live: LiveConfig) -> PhoneProvider:
+    """Twilio, or its dry-run twin; SMS and calls come from the crisis number of
+    the configuration in use when they are sent."""
+    if settings.dry_run:
+        return DryRunProvider()
+    return TwilioProvider(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        lambda: live.current().config.crisis_number,
+        api_base_url=settings.twilio_api_base_url,
+        timeout_seconds=settings.twilio_timeout_seconds,
+    )
