@@ -23,9 +23,12 @@ PURE_MODULES = (
     "privacy",
     "callbacks.lifecycle",
     "calls.codec",
+    "calls.labels",
     "calls.policy",
     "calls.record",
+    "calls.render",
     "calls.reporting",
+    "calls.rows",
     "calls.triage",
 )
 """Pure modules inside feature packages (the rest of a feature does I/O)."""

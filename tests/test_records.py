@@ -28,7 +28,7 @@ from callrouter.calls.record import (
     LegTried,
     Outcome,
     OutcomeReported,
-    ReachedBy,
+    Reach,
     Routed,
     Started,
     apply,
@@ -51,10 +51,9 @@ def evening_plan():
     return route(T0, CallerFacts("resident", "18+"), sample_config())
 
 
-def test_from_plan_keeps_window_facts_and_rule_but_no_number() -> None:
-    record = CallRecord.from_plan(
-        "CA1", evening_plan(), at=T0, caller_ref="abc123", caller_masked="+31 ***** 45 67", ref="7"
-    )
+def test_a_routed_call_keeps_window_facts_and_rule_but_no_number() -> None:
+    started = Started(T0, "7", "abc123", "+31 ***** 45 67")
+    record = fold("CA1", [started, Routed.from_plan(evening_plan(), T0)])
 
     assert (record.window, record.caller_type, record.age_group) == ("avond", "resident", "18+")
     assert record.rule == evening_plan().rule
@@ -94,7 +93,7 @@ def test_events_fold_into_one_record_in_any_order() -> None:
     assert forward == backward
     assert [a.who for a in forward.legs] == ["anna", "bram"]
     assert forward.answered_by == "bram"
-    assert forward.reached_by is ReachedBy.LATER_LEG
+    assert forward.reach is Reach.LATER_LEG
     assert forward.time_to_person == 70
     assert forward.duration == 400
 
@@ -115,7 +114,7 @@ def test_answered_on_the_first_leg() -> None:
         ],
     )
 
-    assert record.reached_by is ReachedBy.FIRST_LEG
+    assert record.reach is Reach.FIRST_LEG
     assert record.legs[0].result == "answered"
 
 
@@ -132,7 +131,7 @@ def test_callback_reached_the_caller() -> None:
         ],
     )
 
-    assert record.reached_by is ReachedBy.CALLBACK
+    assert record.reach is Reach.CALLBACK
     assert record.callback_id == "cb1"
     assert [st.state for st in record.callback_steps] == ["requested", "claimed", "completed"]
     assert record.callback_requested_at == s(90)
@@ -144,7 +143,7 @@ def test_nobody_reached() -> None:
         "CA1", [Started(T0), LegTried(LegAttempt(1, "anna", "busy", 0, s(30))), Ended(s(35), 35)]
     )
 
-    assert record.reached_by is ReachedBy.NOT_REACHED
+    assert record.reach is Reach.NOBODY
     assert record.time_to_person is None
 
 

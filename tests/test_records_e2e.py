@@ -16,10 +16,12 @@ import redis
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from callrouter.calls.record import ReachedBy
+from callrouter.calls.reader import CallReader
+from callrouter.calls.record import Reach
 from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
 from callrouter.calls.triage import codes_from
+from callrouter.cli import main
 from callrouter.devtools.twilio_sim import SIGNATURE_HEADER
 from callrouter.settings import SettingsError
 from callrouter.web.voice import EXTENSION, VoiceServices
@@ -82,7 +84,7 @@ def test_a_voice_journey_leaves_one_record_that_reads_back(phone: Phone, calls: 
         (1, "anna", "no-answer"),
         (2, "eva", "answered"),
     ]
-    assert record.answered_by == "eva" and record.reached_by is ReachedBy.LATER_LEG
+    assert record.answered_by == "eva" and record.reach is Reach.LATER_LEG
     assert record.time_to_person == 33
     assert record.duration == 333 and record.end_reason == "completed"
     assert record.caller_masked == "+31 ***** 45 67" and len(record.caller_ref) == 16
@@ -95,19 +97,20 @@ def test_a_report_over_the_calls_the_phone_made(phone: Phone, calls: CallStore) 
     call.sim.report_end("completed", 20)
 
     start, end = period_bounds(dt.date(2026, 4, 1), dt.date(2026, 5, 1), AMS)
-    sla, text = sla_by_caller(sample_config())
+    sla, minutes = sla_by_caller(sample_config())
     report = build_report(
-        calls.records(start, end),
+        calls.report_rows(start, end),
         start=start,
         end=end,
         tz=AMS,
         callback_sla=sla,
-        sla_text=text,
+        sla_minutes=minutes,
         codes=codes_from(sample_config().extra["triage"]),
     )
 
     assert report.calls == 2
-    assert dict(report.reached) == {"first_leg": 0, "later_leg": 1, "callback": 0, "not_reached": 1}
+    reach = {k: n for k, n in report.reach if n}
+    assert reach == {"later_leg": 1, "hung_up_menu": 1}
     assert report.heatmap[1][10] == 1 and report.heatmap[1][23] == 1
 
 
@@ -131,6 +134,26 @@ def test_staff_report_the_outcome_by_sms_to_the_crisis_number(
         "eva",
         "sms",
     )
+
+
+def test_a_call_placed_with_callrouter_phone_closes_in_the_call_log(
+    redis_url: str, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The simulated Twilio reports the end of the call to the status callback, as
+    Twilio does: the call gets its record and counts in a report (issue 13)."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    argv = ["--from", RESIDENT, "--at", "2026-04-28T10:00", "--digits", "2,2,1"]
+
+    assert main(["phone", *argv, "--answer", "no,yes"]) == 0
+    capsys.readouterr()
+
+    reader = CallReader(redis_conn)
+    [record] = reader.records(ams(2026, 4, 28), ams(2026, 4, 29))
+    assert record.ended_at is not None and record.reach is Reach.LATER_LEG
+    assert [r.reach for r in reader.report_rows(ams(2026, 4, 28), ams(2026, 4, 29))] == [
+        "later_leg"
+    ]
+    assert reader.open_calls() == []
 
 
 def test_the_web_app_will_not_run_without_the_pseudonymisation_key(redis_url: str) -> None:

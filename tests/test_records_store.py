@@ -14,7 +14,7 @@ from redis.retry import Retry
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.outcomes import TriageDesk
 from callrouter.calls.reader import ms_of
-from callrouter.calls.record import ReachedBy
+from callrouter.calls.record import Reach
 from callrouter.calls.store import CallStore, PseudonymKeyError, pseudonym_key
 from callrouter.devtools.redis_server import free_port
 from callrouter.routing.plan import CallerFacts, route
@@ -58,7 +58,7 @@ def test_a_call_leaves_one_record_with_everything_but_the_number(store: CallStor
         (1, "anna", "no-answer"),
         (2, "bram", "answered"),
     ]
-    assert record.reached_by is ReachedBy.LATER_LEG
+    assert record.reach is Reach.LATER_LEG
     assert record.time_to_person == 66 and record.duration == 600
     assert record.caller_masked == "+31 ***** 45 67"
     assert len(record.caller_ref) == 16 and record.caller_ref.isalnum()
@@ -169,7 +169,7 @@ def test_a_callback_after_the_call_is_linked_to_its_record(store: CallStore) -> 
 
     [record] = store.records(T0, s(3600))
 
-    assert record.reached_by is ReachedBy.CALLBACK
+    assert record.reach is Reach.CALLBACK
     assert [st.state for st in record.callback_steps] == [
         "requested",
         "claimed",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from callrouter.calls.render import PLOT_DPI, PLOT_SIZE_INCHES
+from callrouter.calls.plot import PLOT_DPI, PLOT_SIZE_INCHES
 from callrouter.calls.store import CallStore
 from callrouter.cli import main
 from callrouter.routing.plan import CallerFacts
@@ -51,29 +51,55 @@ def calls(redis_conn: redis.Redis) -> CallStore:
     return store
 
 
-def test_report_table_is_readable(cli, calls) -> None:
+def test_report_table_is_readable_dutch_with_config_labels(cli, calls) -> None:
     code, out, _ = cli("report", "--from", "2026-10-01", "--to", "2026-11-01")
+    lines = [" ".join(line.split()) for line in out.splitlines()]
 
     assert code == 0
     assert out.startswith("Crisislijn: oproepen 1 okt 2026 t/m 31 okt 2026\nAantal oproepen: 3\n")
-    assert "Eerste poging aangenomen  1  33%" in out
-    assert "Via terugbelverzoek       1  33%" in out
-    assert "binnen de norm geclaimd" in out
-    assert "Ambulante crisishulp / IHT" in out
+    assert "Mens op de eerste poging 1 33%" in lines
+    assert "Teruggebeld en gesproken 1 33%" in lines
+    assert "Niemand gesproken 0 0%" in lines
+    assert "binnen 60 s 33% 1" in lines
+    assert "Rijk van Nijmegen 100% 1 van 1" in lines
+    assert "Huisarts of huisartsenpost 100% 1 van 1" in lines
+    assert "binnen de beloofde tijd geclaimd 1 100%" in lines
+    assert "Ambulante crisishulp / IHT 1 33%" in lines
+    assert "5 okt 2026 3 aangenomen 67%, binnen 30 s 0%" in lines
+    assert "verwijzers 10 min, naasten 20 min, inwoners 20 min" in out
+    assert "Drukste uren (opgeteld over 31 dagen, 4,4 weken)" in out
     assert "di 10:00-11:00" in out
+    # Values are labels, never the config's ids.
+    for raw_id in ("resident", "referrer", "nijmegen", "first_leg", "kantoortijd", "not_reached"):
+        assert raw_id not in out
 
 
-def test_report_csv_is_long_and_pivotable(cli, calls) -> None:
+def test_report_in_english(cli, calls) -> None:
+    code, out, _ = cli("report", "--from", "2026-10-01", "--to", "2026-11-01", "--lang", "en")
+
+    assert code == 0
+    assert out.startswith("Crisis line: calls 1 Oct 2026 to 31 Oct 2026\nCalls: 3\n")
+    assert "Person on the first leg" in out and "Service level" in out
+    assert "Busiest hours (summed over 31 days, 4.4 weeks)" in out
+    assert "Tue 10:00-11:00" in out
+
+
+def test_report_csv_keeps_ids_and_labels_in_their_own_columns(cli, calls) -> None:
     code, out, _ = cli("report", "--from", "2026-10-01", "--to", "2026-11-01", "--format", "csv")
 
     rows = list(csv.reader(io.StringIO(out)))
-    assert code == 0 and rows[0] == ["section", "item", "value"]
-    values = {(r[0], r[1]): r[2] for r in rows[1:]}
-    assert values[("calls", "total")] == "3"
-    assert values[("reached", "later_leg")] == "1"
-    assert values[("outcome", "advies")] == "1"
-    assert values[("callbacks", "within_sla")] == "1"
-    assert values[("weekday_hour", "tue 19")] == "1"
+    assert code == 0 and rows[0] == ["section", "id", "label", "measure", "value"]
+    values = {(r[0], r[1], r[3]): r[4] for r in rows[1:]}
+    labels = {(r[0], r[1]): r[2] for r in rows[1:]}
+    assert values[("calls", "total", "count")] == "3"
+    assert values[("reach", "later_leg", "count")] == "1"
+    assert values[("outcome", "advies", "count")] == "1"
+    assert values[("callbacks", "claimed_in_time", "count")] == "1"
+    assert values[("answer_by_region", "nijmegen", "calls")] == "1"
+    assert values[("service_level", "60s", "within")] == "1"
+    assert values[("weekday_hour", "1 19", "count")] == "1"
+    assert labels[("region", "nijmegen")] == "Rijk van Nijmegen"
+    assert labels[("caller_type", "huisarts")] == "Huisarts of huisartsenpost"
     assert len([r for r in rows if r[0] == "weekday_hour"]) == 7 * 24
 
 
@@ -82,9 +108,15 @@ def test_report_json(cli, calls) -> None:
 
     data = json.loads(out)
     assert code == 0 and data["calls"] == 3
-    assert data["time_to_person_live"] == {"count": 2, "median_seconds": 50.0, "p90_seconds": 70.0}
-    assert data["by_window"] == {"kantoortijd": 1, "avond": 1, "nacht": 1}
-    assert data["busiest_hours"][0] == {"weekday": "tue", "hour": 10, "calls": 1}
+    assert data["period"]["days"] == 31
+    assert data["time_to_person"]["live"] == {
+        "label": "direct aan de lijn",
+        "count": 2,
+        "median_seconds": "50",
+        "p90_seconds": "70",
+    }
+    assert data["window"]["kantoortijd"] == {"label": "Kantoortijd (IHT, werkdagen)", "count": 1}
+    assert data["reach"]["nobody"]["count"] == 0
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -145,17 +177,29 @@ def test_report_without_redis_says_so(monkeypatch, capsys) -> None:
     assert code == 2 and "set REDIS_URL" in capsys.readouterr().err
 
 
-def test_calls_shows_recent_calls_masked(cli, calls) -> None:
+def test_calls_shows_recent_calls_masked_narrow_and_states_apart(cli, calls) -> None:
     calls.started("CA-live", RAW, ams(2026, 11, 2, 10, 0))
 
     code, out, _ = cli("calls", "--last", "3")
 
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("last 3 call(s), newest first")
-    assert "bezig" in lines[3] and "+31 ***** 45 67" in lines[3]
-    assert "1:first_leg" not in out and "first_leg" in lines[4]
-    assert "612344567" not in out
+    assert lines[0].startswith("laatste 3 oproep(en), nieuwste eerst")
+    header = lines[1].split()
+    assert header[:6] == ["ref", "begin", "beller", "soort", "status", "afloop"]
+    live, done = lines[3], lines[4]
+    # In progress: a status, no outcome yet; a finished call: its outcome by label.
+    assert "bezig" in live and "+31 ***** 45 67" in live and "Niemand" not in live
+    assert "klaar" in done and "Mens op de eerste" in done
+    assert "first_leg" not in out and "612344567" not in out
+    assert max(len(line) for line in lines) < 120
+
+
+def test_calls_in_english(cli, calls) -> None:
+    code, out, _ = cli("calls", "--last", "2", "--lang", "en")
+
+    assert code == 0 and out.startswith("last 2 call(s), newest first")
+    assert "Person on the fi" in out and "done" in out
 
 
 def test_triage_by_ref_code_alias_or_digit(cli, calls, monkeypatch) -> None:
@@ -201,3 +245,16 @@ def test_purge_dry_run_then_purge(cli, calls, monkeypatch) -> None:
         "CA-c",
         "CA-d",
     ]
+    # The report rows of the purged calls are gone too.
+    rows = calls.report_rows(ams(2026, 10, 1), ams(2026, 12, 1))
+    assert len(rows) == 2
+
+
+def test_report_rebuild_recomputes_rows_from_the_call_log(cli, calls) -> None:
+    calls.conn.delete(*calls.conn.keys(f"{calls.prefix}:rows:*"))
+    assert "Aantal oproepen: 0" in cli("report", "--from", "2026-10-01", "--to", "2026-11-01")[1]
+
+    code, out, err = cli("report", "--from", "2026-10-01", "--to", "2026-11-01", "--rebuild")
+
+    assert code == 0 and "report rows rebuilt from the call log: 3" in err
+    assert "Aantal oproepen: 3" in out

@@ -566,8 +566,9 @@ class Recorder:
         ring_seconds: float,
         at: dt.datetime,
         kind: str = "",
+        talk_seconds: float = 0.0,
     ) -> None:
-        self.events.append(("leg", (index, member, result, ring_seconds, kind)))
+        self.events.append(("leg", (index, member, result, ring_seconds, kind, talk_seconds)))
 
     def answered(self, call_sid: str, member: str, at: dt.datetime, leg: int | None = None) -> None:
         self.events.append(("answered", (call_sid, member, leg)))
@@ -587,15 +588,16 @@ def test_call_events_tell_the_records_what_happened(app: Flask, phone: Phone) ->
     phone.clock.advance(3)
     call.whisper_press("1")
     sid = call.sim.call_sid
+    phone.clock.advance(300)
     call.end_conversation()
     call.sim.report_end("completed", 330)
 
     assert recorder.events == [
         ("started", (sid, RESIDENT, TUESDAY_10)),
         ("routed", (sid, "iht")),
-        ("leg", (1, "anna", "no-answer", 12, "oncall")),
+        ("leg", (1, "anna", "no-answer", 12, "oncall", 0.0)),
         ("answered", (sid, "eva", 2)),
-        ("leg", (2, "eva", "answered", 3, "oncall")),
+        ("leg", (2, "eva", "answered", 3, "oncall", 300.0)),
         ("ended", (sid, 330.0, "completed")),
     ]
 

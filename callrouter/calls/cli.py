@@ -22,12 +22,12 @@ import redis
 from callrouter import clock
 from callrouter.callbacks import lifecycle as callbacks
 from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.labels import LANGUAGES, Labels
 from callrouter.calls.outcomes import TriageDesk
 from callrouter.calls.policy import policy_from
 from callrouter.calls.purge import purge_expired_now
 from callrouter.calls.reader import CallReader
-from callrouter.calls.record import CallRecord
-from callrouter.calls.render import duration_text, plot, render
+from callrouter.calls.render import FORMATS, duration_text, render
 from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
 from callrouter.calls.triage import TriageRejected, codes_from, resolve
@@ -39,8 +39,6 @@ from callrouter.cli.common import (
     load_or_explain,
     table,
 )
-
-FORMATS = ("table", "csv", "json")
 
 
 def add_redis_arg(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +84,12 @@ def _date(raw: str, flag: str) -> dt.date:
 # --------------------------------------------------------------------------- report
 
 
+def _lang(raw: str) -> str:
+    if raw not in LANGUAGES:
+        raise UsageError(f"--lang {raw!r}: use one of {', '.join(LANGUAGES)}")
+    return raw
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     config = load_or_explain(args.config or config_dir_default())
     first = _date(args.first, "--from")
@@ -101,83 +105,74 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     if args.format not in FORMATS:
         raise UsageError(f"--format {args.format!r}: use one of {', '.join(FORMATS)}")
+    codes = codes_from(config.extra.get("triage"))
+    labels = Labels.of(config, codes, _lang(args.lang))
     start, stop = period_bounds(first, end, config.timezone)
     conn = connect(args)
-    records = CallReader(conn).records(start, stop)
-    sla, sla_text = sla_by_caller(config)
+    if args.rebuild:
+        rebuilt = CallStore(conn, None).rebuild_rows(start, stop)
+        print(f"report rows rebuilt from the call log: {rebuilt}", file=sys.stderr)
+    sla, sla_minutes = sla_by_caller(config)
     report = build_report(
-        records,
+        CallReader(conn).report_rows(start, stop),
         start=start,
         end=stop,
         tz=config.timezone,
         callback_sla=sla,
-        sla_text=sla_text,
-        codes=codes_from(config.extra.get("triage")),
+        sla_minutes=sla_minutes,
+        codes=codes,
     )
-    sys.stdout.write(render(report, args.format))
+    sys.stdout.write(render(report, args.format, labels))
     if args.plot:
-        path = plot(report, args.plot)
+        # matplotlib takes a second to import: only `--plot` pays for it.
+        from callrouter.calls.plot import plot
+
+        path = plot(report, labels, args.plot)
         print(f"plot written to {path}", file=sys.stderr)
     return 0
 
 
 # --------------------------------------------------------------------------- calls
 
+COLUMN_CHARS = {"type": 14, "reach": 20, "by": 10, "triage": 12}
+"""Widest text per column, so `calls` stays under 120 characters."""
 
-def _legs(record: CallRecord) -> str:
-    return " ".join(f"{a.index}:{a.who}={a.result}" for a in record.legs) or "-"
+
+def _cut(text: str, column: str) -> str:
+    width = COLUMN_CHARS[column]
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
     config = load_or_explain(args.config or config_dir_default())
     if args.last < 1:
         raise UsageError("--last must be at least 1")
+    labels = Labels.of(config, codes_from(config.extra.get("triage")), _lang(args.lang))
     tz = config.timezone
     records = CallReader(connect(args)).recent(args.last)
     rows = []
     for r in records:
-        started = r.started_at.astimezone(tz).strftime("%a %d-%m %H:%M") if r.started_at else "?"
-        status = "bezig" if r.ended_at is None else r.reached_by.value
-        outcome = r.outcome.code if r.outcome else "-"
+        started = "?"
+        if r.started_at is not None:
+            local = r.started_at.astimezone(tz)
+            started = f"{labels.weekday(local.weekday())} {local:%d-%m %H:%M}"
+        done = r.ended_at is not None
         rows.append(
             [
                 r.ref or "-",
                 started,
-                r.caller_masked or ("anoniem" if not r.caller_ref else "-"),
-                r.caller_type or "-",
-                r.age_group or "-",
-                r.window or "-",
-                status,
-                r.answered_by or "-",
+                r.caller_masked or (labels.t("calls.anonymous") if not r.caller_ref else "-"),
+                _cut(labels.value("caller_type", r.caller_type or ""), "type"),
+                labels.t("calls.done" if done else "calls.open"),
+                _cut(labels.t(f"reach.{r.reach.value}"), "reach") if done else "-",
                 duration_text(r.time_to_person),
-                f"{r.callback_id} {r.callback_state}" if r.callback_id else "-",
-                outcome,
-                _legs(r),
+                _cut(labels.value("member", r.answered_by), "by") if r.answered_by else "-",
+                _cut(labels.value("outcome", r.outcome.code), "triage") if r.outcome else "-",
             ]
         )
-    print(
-        f"last {len(rows)} call(s), newest first (times {tz.key}); "
-        "report an outcome with: callrouter triage REF CODE"
-    )
-    print(
-        table(
-            [
-                "ref",
-                "start",
-                "caller",
-                "type",
-                "age",
-                "window",
-                "reached",
-                "by",
-                "to person",
-                "callback",
-                "triage",
-                "legs",
-            ],
-            rows,
-        )
-    )
+    print(labels.t("calls.header", count=len(rows), tz=tz.key))
+    columns = ("ref", "start", "caller", "type", "status", "reach", "to_person", "by", "triage")
+    print(table([labels.t(f"calls.{c}") for c in columns], rows))
     return 0
 
 
@@ -252,12 +247,20 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--format", default="table", help="table (default), csv or json")
     p.add_argument("--plot", metavar="PNG", help="also write a picture for the report")
+    p.add_argument("--lang", default="nl", help="nl (default) or en")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="first recompute the period's report rows from the call log "
+        "(records written before rows were kept, or imported)",
+    )
     p.set_defaults(func=guard(cmd_report))
 
     p = sub.add_parser("calls", help="the most recent calls, masked, for on-call staff")
     add_config_arg(p)
     add_redis_arg(p)
     p.add_argument("--last", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument("--lang", default="nl", help="nl (default) or en")
     p.set_defaults(func=guard(cmd_calls))
 
     p = sub.add_parser("triage", help="record the triage outcome of a call or callback")

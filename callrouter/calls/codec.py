@@ -81,6 +81,7 @@ def event_to_json(event: CallEvent) -> str:
                 "result": a.result,
                 "ring": a.ring_seconds,
                 "kind": a.kind,
+                "talk": a.talk_seconds,
             }
         case Answered():
             data = {"e": "answered", "at": _iso(event.at), "by": event.by, "leg": event.leg}
@@ -133,6 +134,7 @@ def event_from_json(text: str | bytes) -> CallEvent:
                 float(data.get("ring") or 0),
                 at,
                 data.get("kind", ""),
+                float(data.get("talk") or 0),
             )
         )
     if kind == "answered":
@@ -172,7 +174,10 @@ def to_fields(record: CallRecord) -> dict[str, str]:
         "region": record.region or "",
         "rule": record.rule or "",
         "legs": json.dumps(
-            [[a.index, a.who, a.result, a.ring_seconds, _iso(a.at), a.kind] for a in record.legs],
+            [
+                [a.index, a.who, a.result, a.ring_seconds, _iso(a.at), a.kind, a.talk_seconds]
+                for a in record.legs
+            ],
             separators=(",", ":"),
         )
         if record.legs
@@ -197,8 +202,13 @@ def from_fields(fields: Mapping[str, str]) -> CallRecord:
     """Inverse of `to_fields`."""
     get = fields.get
     legs = tuple(
-        LegAttempt(int(i), who, result, float(ring), dt.datetime.fromisoformat(at), kind)
-        for i, who, result, ring, at, kind in json.loads(get("legs") or "[]")
+        LegAttempt(
+            int(i), who, result, float(ring), dt.datetime.fromisoformat(at), kind, float(talk)
+        )
+        # Records written before talk time was kept have six items per leg.
+        for i, who, result, ring, at, kind, talk in (
+            (*leg, 0) if len(leg) == 6 else leg for leg in json.loads(get("legs") or "[]")
+        )
     )
     steps = tuple(
         CallbackStep(state, dt.datetime.fromisoformat(at))

@@ -45,10 +45,12 @@ class CallEvents(Protocol):
         ring_seconds: float,
         at: dt.datetime,
         kind: str = "",
+        talk_seconds: float = 0.0,
     ) -> None:
         """Leg `index` (1-based; the final line counts on) ended. `member` names who
         rang (`callrouter.calls.record.who_of`), `result` is answered, busy, no-answer,
-        failed, canceled or declined (answered without pressing 1)."""
+        failed, canceled or declined (answered without pressing 1); `talk_seconds`
+        is Twilio's DialCallDuration of an answered leg (`ring_seconds` excludes it)."""
         return None
 
     def answered(self, call_sid: str, member: str, at: dt.datetime, leg: int | None = None) -> None:

@@ -8,7 +8,8 @@ Keys (prefix ``callrouter:calls``): ``live:<CallSid>`` (a call's working
 hash), ``open`` (calls in progress, scored by start ms) and ``log`` (the
 stream: one ``kind=call`` entry per call plus linked ``triage``/``event``
 entries, ids = the moment in ms, so a period is one XRANGE and retention
-one ``XTRIM MINID``).
+one ``XTRIM MINID``) and ``rows:<YYYY-MM>`` (report rows by call id, per
+UTC month of the call's start, see `callrouter.calls.rows`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import redis
 
 from callrouter.calls.codec import assemble, entry_from_fields, event_from_json
 from callrouter.calls.record import CallEvent, CallRecord, fold
+from callrouter.calls.rows import ReportRow, decode_row
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,28 @@ class CallReader:
 
     def live_key(self, call_sid: str) -> str:
         return f"{self.prefix}:live:{call_sid}"
+
+    def rows_key(self, start_ms: int) -> str:
+        month = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC)
+        return f"{self.prefix}:rows:{month:%Y-%m}"
+
+    def _row_keys(self, start: dt.datetime, end: dt.datetime) -> list[str]:
+        first = start.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        keys = []
+        while first < end:
+            keys.append(self.rows_key(ms_of(first)))
+            first = (first + dt.timedelta(days=32)).replace(day=1)
+        return keys
+
+    def report_rows(self, start: dt.datetime, end: dt.datetime) -> list[ReportRow]:
+        """Report rows of the calls that started in [start, end): one HVALS per
+        month, no folding (see `callrouter.calls.rows`)."""
+        low, high = ms_of(start), ms_of(end)
+        pipe = self.conn.pipeline(transaction=False)
+        for key in self._row_keys(start, end):
+            pipe.hvals(key)
+        rows = [decode_row(raw) for values in pipe.execute() for raw in values]
+        return [r for r in rows if low <= r.start_ms < high]
 
     def _entries(
         self, low: str, high: str, *, reverse: bool = False
@@ -170,7 +194,25 @@ class CallReader:
                     break
                 low = "(" + text(batch[-1][0])
             return PurgeResult(cutoff, count, True)
+        self._purge_rows(cutoff_ms)
         if not self.conn.exists(self.stream):
             return PurgeResult(cutoff, 0, False)
         removed = self.conn.xtrim(self.stream, minid=str(cutoff_ms), approximate=False)
         return PurgeResult(cutoff, int(removed), False)
+
+    def _purge_rows(self, cutoff_ms: int) -> None:
+        """Report rows of calls that started before the cutoff: whole months, then
+        the rows of the cutoff's month one by one."""
+        boundary = self.rows_key(cutoff_ms)
+        for raw_key in self.conn.scan_iter(match=f"{self.prefix}:rows:*", count=1000):
+            key = text(raw_key)
+            if key < boundary:
+                self.conn.delete(key)
+            elif key == boundary:
+                old = [
+                    call_id
+                    for call_id, raw in self.conn.hgetall(key).items()
+                    if decode_row(raw).start_ms < cutoff_ms
+                ]
+                if old:
+                    self.conn.hdel(key, *old)

@@ -47,17 +47,35 @@ def leg_result(raw: str) -> str:
     return value or LegResult.FAILED.value
 
 
-class ReachedBy(StrEnum):
-    """How (whether) the caller reached a person: the 'answered by' buckets of a report."""
+class Reach(StrEnum):
+    """How a call ended for the caller: the outcome categories a manager acts on.
+
+    Each points at a different lever: staff on the first leg (the rota works),
+    a later leg (the first person did not answer), the 24/7 line inside the
+    plan, overflow (the final fallback line after every leg failed), a
+    callback, a caller who hung up in the menu (the menu is too long) or
+    while it rang (the wait is too long), and nobody at all.
+    """
 
     FIRST_LEG = "first_leg"
     LATER_LEG = "later_leg"
+    LINE = "line"
+    OVERFLOW = "overflow"
     CALLBACK = "callback"
-    NOT_REACHED = "not_reached"
+    HUNG_UP_MENU = "hung_up_menu"
+    HUNG_UP_RINGING = "hung_up_ringing"
+    NOBODY = "nobody"
+
+
+LIVE_REACH = frozenset({Reach.FIRST_LEG, Reach.LATER_LEG, Reach.LINE, Reach.OVERFLOW})
+"""A person took the call while the caller was on the line."""
+FINAL_LEG_KIND = "final"
+"""`LegAttempt.kind` of the final fallback line (the plan's legs carry `LegKind` values)."""
+LINE_PREFIX = "line:"
 
 
 CALLBACK_REACHED_STATES = frozenset({"completed"})
-"""Callback states (`core.callbacks.State`) meaning a person spoke with the caller."""
+"""Callback states (`callbacks.lifecycle.State`) meaning a person spoke with the caller."""
 CALLBACK_CLAIMED_STATES = frozenset({"claimed", "calling", "completed"})
 """Callback states meaning a staff member took the request: what its SLA measures."""
 
@@ -72,8 +90,14 @@ class LegAttempt:
     result: str
     ring_seconds: float
     at: dt.datetime
-    """When the leg's result was known."""
+    """When the leg's result was known (for an answered leg: when the conversation ended)."""
     kind: str = ""
+    talk_seconds: float = 0.0
+    """Twilio's DialCallDuration of an answered leg: how long the conversation lasted."""
+
+    @property
+    def is_line(self) -> bool:
+        return self.who.startswith(LINE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -119,33 +143,56 @@ class CallRecord:
     end_reason: str = ""
     outcomes: tuple[Outcome, ...] = field(default=())
 
-    @classmethod
-    def from_plan(
-        cls,
-        call_id: str,
-        plan: RoutePlan,
-        *,
-        at: dt.datetime,
-        caller_ref: str = "",
-        caller_masked: str = "",
-        ref: str = "",
-    ) -> CallRecord:
-        """A record for a call that started at `at` and was routed by `plan`."""
-        started = Started(at, ref, caller_ref, caller_masked)
-        return apply(apply(cls(call_id), started), Routed.from_plan(plan, at))
-
     # -- derived facts used by reports and `callrouter calls` ----------------------------
 
     @property
-    def reached_by(self) -> ReachedBy:
-        if self.answered_at is not None or self.answered_by is not None:
-            leg = self.answered_leg
-            if leg is None:
-                leg = next((a.index for a in self.legs if a.result == LegResult.ANSWERED), None)
-            return ReachedBy.FIRST_LEG if leg == 1 else ReachedBy.LATER_LEG
+    def answered_leg_attempt(self) -> LegAttempt | None:
+        """The leg on which a person took the call (staff who pressed 1, or a line)."""
+        if self.answered_leg is not None:
+            chosen = next((a for a in self.legs if a.index == self.answered_leg), None)
+            if chosen is not None:
+                return chosen
+        return next((a for a in self.legs if a.result == LegResult.ANSWERED), None)
+
+    @property
+    def reach(self) -> Reach:
+        """The outcome category of the call (see `Reach`)."""
+        leg = self.answered_leg_attempt
+        if self.answered_at is not None or self.answered_by is not None or leg is not None:
+            if leg is not None and leg.is_line:
+                return Reach.OVERFLOW if leg.kind == FINAL_LEG_KIND else Reach.LINE
+            index = self.answered_leg or (leg.index if leg is not None else None)
+            return Reach.FIRST_LEG if index == 1 else Reach.LATER_LEG
         if self.callback_reached_at is not None:
-            return ReachedBy.CALLBACK
-        return ReachedBy.NOT_REACHED
+            return Reach.CALLBACK
+        if not self.legs:
+            return Reach.HUNG_UP_MENU if self.callback_requested_at is None else Reach.NOBODY
+        if self.legs[-1].result == LegResult.CANCELED and self.callback_requested_at is None:
+            return Reach.HUNG_UP_RINGING
+        return Reach.NOBODY
+
+    @property
+    def person_at(self) -> dt.datetime | None:
+        """When a person first spoke with the caller: the answer on a leg (for a
+        line: its end minus the conversation), else the callback reaching them."""
+        if self.answered_at is not None:
+            return self.answered_at
+        leg = self.answered_leg_attempt
+        if leg is not None:
+            return leg.at - dt.timedelta(seconds=leg.talk_seconds)
+        return self.callback_reached_at
+
+    @property
+    def talk_seconds(self) -> float | None:
+        """How long the caller talked with a person on a leg; None when nobody took
+        the call live or the length is unknown."""
+        leg = self.answered_leg_attempt
+        if leg is not None and leg.talk_seconds > 0:
+            return leg.talk_seconds
+        if self.answered_at is not None and self.ended_at is not None:
+            end = leg.at if leg is not None else self.ended_at
+            return max(0.0, (end - self.answered_at).total_seconds()) or None
+        return None
 
     @property
     def callback_requested_at(self) -> dt.datetime | None:
@@ -171,10 +218,8 @@ class CallRecord:
     def time_to_person(self) -> float | None:
         """Seconds from the start of the call until a person spoke with the caller
         (a leg answered, or the callback reached them); None when nobody did."""
-        if self.started_at is None:
-            return None
-        reached = self.answered_at if self.answered_at is not None else self.callback_reached_at
-        if reached is None:
+        reached = self.person_at
+        if self.started_at is None or reached is None:
             return None
         return max(0.0, (reached - self.started_at).total_seconds())
 

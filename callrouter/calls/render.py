@@ -1,52 +1,26 @@
-"""A `core.reporting.Report` as a table, CSV, JSON or a PNG for a progress report.
+"""A `reporting.Report` as a table, CSV or JSON, in the reader's language.
 
-The report's readers are the crisis service and the municipal working
-group (ambtelijke werkgroep crisis), so headings are Dutch. The CSV is long
-("tidy": section, item, value) so it pivots in a spreadsheet without
-reshaping. The plot is one picture for a report page: when calls come in
-(weekday x hour), whether callers reached a person, and what triage
-concluded.
-
-matplotlib is imported only by `plot`, through its Agg canvas (no pyplot,
-no display, no global backend switch), so the CLI starts fast and works on
-a server.
+Every section says what it counts and over which period; values show
+their config labels (`callrouter.calls.labels`). The CSV is long ("tidy":
+section, id, label, measure, value) so it pivots in a spreadsheet without
+reshaping, with ids in their own column next to the label. The picture
+for a report page is `callrouter.calls.plot`.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from callrouter.calls.reporting import Durations, Report
-from callrouter.routing.model import WEEKDAYS
+from callrouter.calls.labels import Labels
+from callrouter.calls.reporting import AnswerRate, Durations, Report
 
-REACHED_LABELS = {
-    "first_leg": "Eerste poging aangenomen",
-    "later_leg": "Latere poging aangenomen",
-    "callback": "Via terugbelverzoek",
-    "not_reached": "Niemand gesproken",
-}
-WEEKDAY_LABELS = ("ma", "di", "wo", "do", "vr", "za", "zo")
-MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
-
-PLOT_SIZE_INCHES = (12.0, 8.0)
-PLOT_DPI = 150
-"""1800 x 1200 pixels: sharp on an A4 page at full width."""
-
-
-def period_text(report: Report) -> str:
-    """'1 okt 2026 t/m 31 okt 2026' (the end of a period is exclusive)."""
-    end = report.end
-    last = (end - dt.timedelta(days=1)).date() if end.time() == dt.time() else end.date()
-
-    def day(d: dt.date) -> str:
-        return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
-
-    return f"{day(report.start.date())} t/m {day(last)}"
+FORMATS = ("table", "csv", "json")
+Row = tuple[str, str, str, str, str | int | float]
+"""(section, id, label, measure, value): one line of the CSV."""
 
 
 def duration_text(seconds: float | None) -> str:
@@ -59,229 +33,278 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _share(count: int, total: int) -> str:
+def share(count: int, total: int) -> str:
     return f"{100 * count / total:.0f}%" if total else "-"
 
 
-def _block(title: str, rows: Sequence[tuple[str, str, str]]) -> list[str]:
-    if not rows:
-        return [title, "  (geen)", ""]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    return [
-        title,
-        *(
-            f"  {a:<{w0}}  {b.rjust(w1) if b.isdigit() else b.ljust(w1)}  {c}".rstrip()
-            for a, b, c in rows
-        ),
-        "",
+def weeks_text(report: Report, labels: Labels) -> str:
+    """'4,4' weeks in Dutch, '4.4' in English."""
+    return f"{report.days / 7:.1f}".replace(".", labels.t("decimal"))
+
+
+def sla_text(report: Report, labels: Labels) -> str:
+    """The promised callback times; `callbacks.sla` names caller kinds or caller types."""
+    parts = [
+        labels.t(
+            "minutes",
+            who=labels.t(f"kind.{who}")
+            if f"kind.{who}" in labels.texts
+            else labels.value("caller_type", who),
+            minutes=minutes,
+        )
+        for who, minutes in report.callbacks.sla_minutes
     ]
+    return ", ".join(parts) or "-"
 
 
-def _counts(pairs: Sequence[tuple[str, int]], total: int) -> list[tuple[str, str, str]]:
-    return [(k, str(n), _share(n, total)) for k, n in pairs]
-
-
-def _durations(label: str, d: Durations) -> tuple[str, str, str]:
-    return (
-        label,
-        f"mediaan {duration_text(d.median)}",
-        f"p90 {duration_text(d.p90)}  (n={d.count})",
-    )
-
-
-def table(report: Report) -> str:
-    n = report.calls
-    cb = report.callbacks
-    lines = [f"Crisislijn: oproepen {period_text(report)}", f"Aantal oproepen: {n}", ""]
-    lines += _block("Per tijdvak", _counts(report.by_window, n))
-    lines += _block("Per soort beller", _counts(report.by_caller_type, n))
-    lines += _block("Per leeftijdsgroep", _counts(report.by_age_group, n))
-    lines += _block("Per regio", _counts(report.by_region, n))
-    lines += _block(
-        "Iemand gesproken",
-        [(REACHED_LABELS.get(k, k), str(c), _share(c, n)) for k, c in report.reached],
-    )
-    lines += _block(
-        "Tijd tot een mens (u:mm:ss)",
-        [
-            _durations("alle", report.time_to_person),
-            _durations("direct aangenomen", report.time_to_person_live),
-            _durations("via terugbellen", report.time_to_person_callback),
-        ],
-    )
-    lines += _block(
-        f"Terugbelverzoeken (norm voor claimen: {cb.sla_text or '-'})",
-        [
-            ("aangevraagd", str(cb.requested), ""),
-            ("binnen de norm geclaimd", str(cb.within_sla), _share(cb.within_sla, cb.requested)),
-            ("te laat geclaimd", str(cb.late), _share(cb.late, cb.requested)),
-            ("niet geclaimd", str(cb.not_claimed), _share(cb.not_claimed, cb.requested)),
-            ("beller teruggebeld en gesproken", str(cb.reached), _share(cb.reached, cb.requested)),
-        ],
-    )
-    reported = sum(o.count for o in report.outcomes)
-    lines += _block(
-        "Triage-uitkomsten",
-        [(o.label, str(o.count), _share(o.count, reported)) for o in report.outcomes],
-    )
-    lines += _block(
-        "Drukste uren",
-        [
-            (
-                f"{WEEKDAY_LABELS[WEEKDAYS.index(day)]} {hour:02d}:00-{hour + 1:02d}:00",
-                str(count),
-                "",
-            )
-            for day, hour, count in report.busiest
-        ],
-    )
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def csv_text(report: Report) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["section", "item", "value"])
-    writer.writerow(["period", "from", report.start.isoformat()])
-    writer.writerow(["period", "to", report.end.isoformat()])
-    writer.writerow(["calls", "total", report.calls])
-    for section, pairs in (
-        ("window", report.by_window),
-        ("caller_type", report.by_caller_type),
-        ("age_group", report.by_age_group),
-        ("region", report.by_region),
-        ("reached", report.reached),
+def rows(report: Report, labels: Labels) -> Iterator[Row]:
+    """Every figure of the report once: the lines of the CSV, the entries of the JSON."""
+    yield ("calls", "total", labels.t("calls_axis"), "count", report.calls)
+    for key, count in report.reach:
+        yield ("reach", key, labels.t(f"reach.{key}"), "count", count)
+    for level in report.service_levels:
+        within = labels.t("within", seconds=level.seconds)
+        yield ("service_level", f"{level.seconds}s", within, "within", level.within)
+        yield ("service_level", f"{level.seconds}s", within, "offered", level.offered)
+    for section, dimension, pairs in (
+        ("window", "window", report.by_window),
+        ("caller_type", "caller_type", report.by_caller_type),
+        ("age_group", "age_group", report.by_age_group),
+        ("region", "region", report.by_region),
     ):
         for key, count in pairs:
-            writer.writerow([section, key, count])
-    for name, d in (
+            yield (section, key, labels.value(dimension, key), "count", count)
+    for section, dimension, rates in (
+        ("answer_by_region", "region", report.answer_by_region),
+        ("answer_by_caller_type", "caller_type", report.answer_by_caller_type),
+    ):
+        for rate in rates:
+            label = labels.value(dimension, rate.key)
+            yield (section, rate.key, label, "calls", rate.calls)
+            yield (section, rate.key, label, "answered", rate.answered)
+    for key, d in (
         ("all", report.time_to_person),
         ("live", report.time_to_person_live),
         ("callback", report.time_to_person_callback),
     ):
-        writer.writerow([f"time_to_person_{name}", "count", d.count])
-        writer.writerow([f"time_to_person_{name}", "median_seconds", _num(d.median)])
-        writer.writerow([f"time_to_person_{name}", "p90_seconds", _num(d.p90)])
+        yield from _durations("time_to_person", key, labels.t(f"to_person.{key}"), d)
+    yield from _durations("talk", "live", labels.t("to_person.live"), report.talk)
+    yield ("talk", "live", labels.t("to_person.live"), "total_seconds", _num(report.talk.total))
     cb = report.callbacks
-    for key, value in (
-        ("sla", cb.sla_text),
-        ("requested", cb.requested),
-        ("within_sla", cb.within_sla),
-        ("late", cb.late),
-        ("not_claimed", cb.not_claimed),
-        ("reached", cb.reached),
-    ):
-        writer.writerow(["callbacks", key, value])
+    for key in ("requested", "claimed_in_time", "claimed_late", "not_claimed", "reached"):
+        yield ("callbacks", key, labels.t(f"callbacks.{key}"), "count", getattr(cb, key))
+    yield (
+        "callbacks",
+        "reached_in_time",
+        labels.t("callbacks.reached_in_time"),
+        "count",
+        cb.reached_in_time,
+    )
+    for who, minutes in cb.sla_minutes:
+        yield ("callback_sla", who, labels.value("caller_type", who), "minutes", minutes)
     for o in report.outcomes:
-        writer.writerow(["outcome", o.code, o.count])
-    for d, row in enumerate(report.heatmap):
-        for hour, count in enumerate(row):
-            writer.writerow(["weekday_hour", f"{WEEKDAYS[d]} {hour:02d}", count])
-    return out.getvalue()
+        yield ("outcome", o.code, labels.value("outcome", o.code), "count", o.count)
+    for week in report.trend:
+        day = week.monday.isoformat()
+        for measure in ("calls", "answered", "offered", "within_30"):
+            yield ("week", day, labels.day(week.monday), measure, getattr(week, measure))
+    for weekday, hours in enumerate(report.heatmap):
+        for hour, count in enumerate(hours):
+            yield (
+                "weekday_hour",
+                f"{weekday} {hour:02d}",
+                f"{labels.weekday(weekday)} {hour:02d}",
+                "count",
+                count,
+            )
+
+
+def _durations(section: str, key: str, label: str, d: Durations) -> Iterator[Row]:
+    yield (section, key, label, "count", d.count)
+    yield (section, key, label, "median_seconds", _num(d.median))
+    yield (section, key, label, "p90_seconds", _num(d.p90))
 
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def json_text(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+# --------------------------------------------------------------------------- table
 
 
-def render(report: Report, fmt: str) -> str:
-    if fmt == "table":
-        return table(report)
-    if fmt == "csv":
-        return csv_text(report)
-    if fmt == "json":
-        return json_text(report)
-    raise ValueError(f"unknown report format {fmt!r}; use table, csv or json")
+def _block(title: str, lines: Sequence[tuple[str, str, str]], labels: Labels) -> list[str]:
+    if not lines:
+        return [title, f"  {labels.t('none')}", ""]
+    w0 = max(len(r[0]) for r in lines)
+    w1 = max(len(r[1]) for r in lines)
+    return [title, *(f"  {a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in lines), ""]
 
 
-def plot(report: Report, path: str | Path) -> Path:
-    """Write the report's picture as PNG: heat map, reached-a-person bars, outcome bars."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=PLOT_SIZE_INCHES, dpi=PLOT_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(2, 2, height_ratios=[1.05, 1], width_ratios=[1, 1.25])
-    live = report.time_to_person_live
-    cb = report.callbacks
-    sla = f"{cb.within_sla} van {cb.requested} binnen de norm geclaimd" if cb.requested else "geen"
-    fig.suptitle(
-        f"Crisislijn: {report.calls} oproepen, {period_text(report)}\n"
-        f"tijd tot een mens (direct): mediaan {duration_text(live.median)}, "
-        f"p90 {duration_text(live.p90)}   ·   terugbelverzoeken: {sla}",
-        fontsize=13,
-    )
-
-    heat = fig.add_subplot(grid[0, :])
-    data = [list(row) for row in report.heatmap]
-    peak = max((max(row) for row in data), default=0)
-    image = heat.imshow(
-        data, aspect="auto", cmap="YlOrRd", vmin=0, vmax=max(peak, 1), interpolation="nearest"
-    )
-    heat.set_yticks(range(7), WEEKDAY_LABELS)
-    heat.set_xticks(range(24), [f"{h:02d}" for h in range(24)], fontsize=8)
-    heat.set_xlabel("uur van de dag (lokale tijd)")
-    heat.set_title("Oproepen per weekdag en uur", loc="left", fontsize=11)
-    for d, row in enumerate(data):
-        for h, count in enumerate(row):
-            if count:
-                heat.text(
-                    h,
-                    d,
-                    str(count),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if count > 0.6 * peak else "black",
-                )
-    fig.colorbar(image, ax=heat, label="oproepen", shrink=0.9)
-
-    reached = fig.add_subplot(grid[1, 0])
-    labels = [REACHED_LABELS.get(k, k) for k, _ in report.reached]
-    counts = [c for _, c in report.reached]
-    colours = ["#2e7d32", "#81c784", "#1e88e5", "#c62828"][: len(counts)]
-    _bars(reached, labels, counts, colours, report.calls)
-    reached.set_title("Iemand gesproken?", loc="left", fontsize=11)
-
-    outcomes = fig.add_subplot(grid[1, 1])
-    shown = list(report.outcomes)
-    total = sum(o.count for o in shown)
-    _bars(
-        outcomes,
-        [o.label for o in shown],
-        [o.count for o in shown],
-        ["#9e9e9e" if o.code == "geen_uitkomst" else "#5e35b1" for o in shown],
-        total,
-    )
-    outcomes.set_title("Triage-uitkomsten", loc="left", fontsize=11)
-
-    target = Path(path)
-    fig.savefig(target, format="png")
-    return target
+def _counts(
+    pairs: Sequence[tuple[str, int]], total: int, labels: Labels, dimension: str
+) -> list[tuple[str, str, str]]:
+    return [(labels.value(dimension, k), str(n), share(n, total)) for k, n in pairs]
 
 
-def _bars(ax: object, labels: list[str], counts: list[int], colours: list[str], total: int) -> None:
-    from matplotlib.axes import Axes
-
-    assert isinstance(ax, Axes)
-    positions = list(range(len(labels)))
-    ax.barh(positions, counts, color=colours)
-    ax.set_yticks(positions, labels, fontsize=9)
-    ax.invert_yaxis()
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.set_xlabel("aantal")
-    top = max(counts, default=0)
-    ax.set_xlim(0, max(top, 1) * 1.25)
-    for y, count in zip(positions, counts, strict=True):
-        ax.text(
-            count + max(top, 1) * 0.01,
-            y,
-            f"{count} ({_share(count, total)})",
-            va="center",
-            fontsize=9,
+def _rates(
+    rates: Sequence[AnswerRate], labels: Labels, dimension: str
+) -> list[tuple[str, str, str]]:
+    return [
+        (
+            labels.value(dimension, r.key),
+            share(r.answered, r.calls),
+            labels.t("of", part=r.answered, whole=r.calls),
         )
+        for r in rates
+    ]
+
+
+def _duration_line(label: str, d: Durations, labels: Labels) -> tuple[str, str, str]:
+    return (
+        label,
+        f"{labels.t('median')} {duration_text(d.median)}",
+        f"p90 {duration_text(d.p90)}  (n={d.count})",
+    )
+
+
+def table(report: Report, labels: Labels) -> str:
+    n = report.calls
+    cb = report.callbacks
+    period = labels.period(report.start, report.end)
+    lines = [labels.t("title", period=period), labels.t("calls_total", calls=n), ""]
+    lines += _block(
+        labels.t("reach"),
+        [(labels.t(f"reach.{k}"), str(c), share(c, n)) for k, c in report.reach],
+        labels,
+    )
+    offered = report.service_levels[0].offered if report.service_levels else 0
+    lines += _block(
+        labels.t("service_level", offered=offered),
+        [
+            (labels.t("within", seconds=s.seconds), share(s.within, s.offered), str(s.within))
+            for s in report.service_levels
+        ],
+        labels,
+    )
+    lines += _block(
+        labels.t("answer_by_region"), _rates(report.answer_by_region, labels, "region"), labels
+    )
+    lines += _block(
+        labels.t("answer_by_caller_type"),
+        _rates(report.answer_by_caller_type, labels, "caller_type"),
+        labels,
+    )
+    lines += _block(labels.t("by_window"), _counts(report.by_window, n, labels, "window"), labels)
+    lines += _block(
+        labels.t("by_age_group"), _counts(report.by_age_group, n, labels, "age_group"), labels
+    )
+    lines += _block(
+        labels.t("time_to_person"),
+        [
+            _duration_line(labels.t("to_person.all"), report.time_to_person, labels),
+            _duration_line(labels.t("to_person.live"), report.time_to_person_live, labels),
+            _duration_line(labels.t("to_person.callback"), report.time_to_person_callback, labels),
+        ],
+        labels,
+    )
+    talk = report.talk
+    lines += _block(
+        labels.t("talk"),
+        [
+            _duration_line(labels.t("talk.calls"), talk, labels),
+            (labels.t("total"), duration_text(talk.total), ""),
+        ],
+        labels,
+    )
+    lines += _block(
+        labels.t("callbacks", sla=sla_text(report, labels)),
+        [
+            (
+                labels.t(f"callbacks.{key}"),
+                str(getattr(cb, key)),
+                share(getattr(cb, key), cb.requested),
+            )
+            for key in (
+                "requested",
+                "claimed_in_time",
+                "claimed_late",
+                "not_claimed",
+                "reached",
+                "reached_in_time",
+            )
+        ],
+        labels,
+    )
+    reported = sum(o.count for o in report.outcomes)
+    lines += _block(
+        labels.t("outcomes"),
+        [
+            (labels.value("outcome", o.code), str(o.count), share(o.count, reported))
+            for o in report.outcomes
+        ],
+        labels,
+    )
+    lines += _block(
+        labels.t("trend"),
+        [
+            (
+                labels.day(w.monday),
+                str(w.calls),
+                f"{labels.t('trend.answered')} {share(w.answered, w.calls)}, "
+                f"{labels.t('trend.within')} {share(w.within_30, w.offered)}",
+            )
+            for w in report.trend
+        ],
+        labels,
+    )
+    lines += _block(
+        labels.t("busiest", days=report.days, weeks=weeks_text(report, labels)),
+        [
+            (f"{labels.weekday(day)} {hour:02d}:00-{hour + 1:02d}:00", str(count), "")
+            for day, hour, count in report.busiest
+        ],
+        labels,
+    )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- csv, json
+
+
+def csv_text(report: Report, labels: Labels) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "id", "label", "measure", "value"])
+    writer.writerow(["period", "from", "", "", report.start.isoformat()])
+    writer.writerow(["period", "to", "", "", report.end.isoformat()])
+    writer.writerows(rows(report, labels))
+    return out.getvalue()
+
+
+def json_text(report: Report, labels: Labels) -> str:
+    """Sections of {id: {label, measure: value, ...}}; the period up front."""
+    data: dict[str, Any] = {
+        "period": {
+            "from": report.start.isoformat(),
+            "to": report.end.isoformat(),
+            "label": labels.period(report.start, report.end),
+            "days": report.days,
+        },
+        "calls": report.calls,
+    }
+    for section, key, label, measure, value in rows(report, labels):
+        if section == "calls":
+            continue
+        entry = data.setdefault(section, {}).setdefault(key, {"label": label})
+        entry[measure] = value
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(report: Report, fmt: str, labels: Labels) -> str:
+    if fmt == "table":
+        return table(report, labels)
+    if fmt == "csv":
+        return csv_text(report, labels)
+    if fmt == "json":
+        return json_text(report, labels)
+    raise ValueError(f"unknown report format {fmt!r}; use {', '.join(FORMATS)}")

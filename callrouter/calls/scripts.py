@@ -32,10 +32,25 @@ local function next_id(stream, at_ms)
 end
 """
 
+# A row's first item is how many events were folded into it: a fold that saw
+# fewer events (a slower process) never overwrites one that saw more.
+ROW_IF_NEWER = """
+local function row_if_newer(key, call_id, row)
+  local old = redis.call('HGET', key, call_id)
+  if old and tonumber(string.match(old, '^%[(%d+)')) > tonumber(string.match(row, '^%[(%d+)')) then
+    return 0
+  end
+  redis.call('HSET', key, call_id, row)
+  return 1
+end
+"""
+
 # KEYS: live hash, stream, open set. ARGV: field, event json, ttl s, at ms,
 # call id, 'start' or '', then the link entry's field/value pairs.
 # An open call's event goes into its hash; once the call is sealed (or gone)
-# it becomes a linked stream entry, so no event is ever dropped.
+# it becomes a linked stream entry, so no event is ever dropped. A sealed
+# call's hash (kept `sealed_ttl`) takes the event too, so its report row can
+# be folded again: then the reply is {id, 1}, else {id, 0} or 'live'.
 EVENT = (
     NEXT_ID
     + """
@@ -49,7 +64,11 @@ if not sealed and (open or ARGV[6] == 'start') then
 end
 local id = next_id(KEYS[2], ARGV[4])
 redis.call('XADD', KEYS[2], id, unpack(ARGV, 7))
-return id
+if sealed then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return {id, 1}
+end
+return {id, 0}
 """
 )
 
@@ -63,18 +82,45 @@ redis.call('HSET', KEYS[1], '_finished', 'pending')
 return redis.call('HGETALL', KEYS[1])
 """
 
-# Append the folded record of a sealed call, once. KEYS: live hash, stream,
-# open set. ARGV: at ms, call id, ttl s, then the record's field/value pairs.
+# Append the folded record of a sealed call, once, and keep its report row.
+# KEYS: live hash, stream, open set, rows hash. ARGV: at ms, call id, sealed
+# ttl s, row (JSON, version first), then the record's field/value pairs.
 COMMIT = (
     NEXT_ID
+    + ROW_IF_NEWER
     + """
 if redis.call('HGET', KEYS[1], '_finished') ~= 'pending' then return 'done' end
 local id = next_id(KEYS[2], ARGV[1])
-redis.call('XADD', KEYS[2], id, unpack(ARGV, 4))
+redis.call('XADD', KEYS[2], id, unpack(ARGV, 5))
 redis.call('HSET', KEYS[1], '_finished', id)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[2])
+row_if_newer(KEYS[4], ARGV[2], ARGV[4])
 return id
+"""
+)
+
+# A report row folded again after a late event. KEYS: rows hash. ARGV: call id, row.
+ROW = (
+    ROW_IF_NEWER
+    + """
+return row_if_newer(KEYS[1], ARGV[1], ARGV[2])
+"""
+)
+
+# A triage outcome: always its own stream entry (what an auditor looks for),
+# and into the call's hash while it exists, so the call's report row has it
+# whether the call is still open or already sealed. KEYS: live hash, stream.
+# ARGV: field, event json, at ms, then the entry's field/value pairs.
+# Reply: {id, 1 when the call was sealed (fold its row again) else 0}.
+OUTCOME = (
+    NEXT_ID
+    + """
+local id = next_id(KEYS[2], ARGV[3])
+redis.call('XADD', KEYS[2], id, unpack(ARGV, 4))
+if redis.call('EXISTS', KEYS[1]) == 0 then return {id, 0} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {id, redis.call('HEXISTS', KEYS[1], '_finished')}
 """
 )
 

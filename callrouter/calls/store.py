@@ -33,7 +33,7 @@ from callrouter.calls.codec import (
     link_fields,
     to_fields,
 )
-from callrouter.calls.reader import PREFIX, CallReader, ms_of, text
+from callrouter.calls.reader import LINK_WINDOW, PREFIX, CallReader, ms_of, text
 from callrouter.calls.record import (
     Answered,
     CallbackChanged,
@@ -49,6 +49,7 @@ from callrouter.calls.record import (
     fold,
     leg_result,
 )
+from callrouter.calls.rows import encode_row, row_of
 from callrouter.calls.triage import OutcomeCode, TriageCodes, from_digits
 from callrouter.errors import CallrouterError
 from callrouter.privacy import mask_number, mask_numbers_in, pseudonymise
@@ -106,6 +107,7 @@ class CallStore(CallReader):
         *,
         store_masked: bool = True,
         live_ttl: dt.timedelta = dt.timedelta(days=3),
+        sealed_ttl: dt.timedelta = LINK_WINDOW,
         ref_ttl: dt.timedelta = dt.timedelta(days=730),
         prefix: str = PREFIX,
     ) -> None:
@@ -113,11 +115,16 @@ class CallStore(CallReader):
         self._key = pseudonym_key
         self.store_masked = store_masked
         self.live_ttl = live_ttl
+        self.sealed_ttl = sealed_ttl
+        """How long a finished call's events stay together, so a late callback step
+        or triage outcome folds into its report row (as long as reports read links)."""
         self.ref_ttl = ref_ttl
         self._event = conn.register_script(scripts.EVENT)
         self._seal = conn.register_script(scripts.SEAL)
         self._commit = conn.register_script(scripts.COMMIT)
         self._append = conn.register_script(scripts.APPEND)
+        self._row = conn.register_script(scripts.ROW)
+        self._outcome = conn.register_script(scripts.OUTCOME)
 
     # ------------------------------------------------------------------ the event sink
 
@@ -158,10 +165,14 @@ class CallStore(CallReader):
         ring_seconds: float,
         at: dt.datetime,
         kind: str = "",
+        talk_seconds: float = 0.0,
     ) -> None:
         """Leg `index` (1-based) ended: `member` is who rang (member id(s) or
-        'line:<id>', see `record.who_of`), `result` a DialCallStatus."""
-        attempt = LegAttempt(index, member, leg_result(result), float(ring_seconds), at, kind)
+        'line:<id>', see `record.who_of`), `result` a DialCallStatus,
+        `talk_seconds` Twilio's DialCallDuration when it was answered."""
+        attempt = LegAttempt(
+            index, member, leg_result(result), float(ring_seconds), at, kind, float(talk_seconds)
+        )
         self._safely("leg", call_sid, LegTried(attempt))
 
     def answered(self, call_sid: str, member: str, at: dt.datetime, leg: int | None = None) -> None:
@@ -229,18 +240,45 @@ class CallStore(CallReader):
         if reason:
             events.append(Ended(at, None, reason))
         record = fold(call_sid, events)
+        row = row_of(record)
+        start_ms = row.start_ms if row is not None else ms_of(at)
         result = text(
             self._commit(
-                keys=[key, self.stream, self.open_set],
+                keys=[key, self.stream, self.open_set, self.rows_key(start_ms)],
                 args=[
                     ms_of(at),
                     call_sid,
-                    int(self.live_ttl.total_seconds()),
+                    int(self.sealed_ttl.total_seconds()),
+                    encode_row(row, len(events)) if row is not None else "[0]",
                     *_flat(to_fields(record)),
                 ],
             )
         )
         return None if result == "done" else result
+
+    def refresh_row(self, call_sid: str) -> None:
+        """Fold a finished call's events again (a late event arrived) into its report row."""
+        raw = self.conn.hgetall(self.live_key(call_sid))
+        events = [event_from_json(text(v)) for k, v in raw.items() if not text(k).startswith("_")]
+        row = row_of(fold(call_sid, events)) if events else None
+        if row is not None:
+            self._row(
+                keys=[self.rows_key(row.start_ms)], args=[call_sid, encode_row(row, len(events))]
+            )
+
+    def rebuild_rows(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Recompute the report rows of calls that started in [start, end) from the
+        stream (the record of truth): for records written before rows were kept,
+        or imported. Returns how many rows were written."""
+        pipe = self.conn.pipeline(transaction=False)
+        written = 0
+        for record in self.records(start, end):
+            row = row_of(record)
+            if row is not None:
+                pipe.hset(self.rows_key(row.start_ms), record.call_id, encode_row(row, 0))
+                written += 1
+        pipe.execute()
+        return written
 
     def finish_stale(self, now: dt.datetime, older_than: dt.timedelta = STALE_AFTER) -> int:
         """Record calls that started long ago but never reported their end
@@ -258,14 +296,30 @@ class CallStore(CallReader):
         at = record.ended_at or record.started_at
         if at is None:
             raise ValueError("a record needs a start or end moment")
-        return text(self._append(keys=[self.stream], args=[ms_of(at), *_flat(to_fields(record))]))
+        entry = text(self._append(keys=[self.stream], args=[ms_of(at), *_flat(to_fields(record))]))
+        row = row_of(record)
+        if row is not None:
+            self._row(keys=[self.rows_key(row.start_ms)], args=[record.call_id, encode_row(row, 0)])
+        return entry
 
     def report_outcome(
         self, call_sid: str, code: str, at: dt.datetime, *, by: str = "", via: str = ""
     ) -> str:
         """Append a triage outcome (its own stream entry, linked by call id)."""
-        fields = link_fields(call_sid, OutcomeReported(Outcome(code, at, by, via)))
-        return text(self._append(keys=[self.stream], args=[ms_of(at), *_flat(fields)]))
+        event = OutcomeReported(Outcome(code, at, by, via))
+        ms = ms_of(at)
+        entry, sealed = self._outcome(
+            keys=[self.live_key(call_sid), self.stream],
+            args=[
+                field_of(event, ms),
+                event_to_json(event),
+                ms,
+                *_flat(link_fields(call_sid, event)),
+            ],
+        )
+        if sealed:
+            self.refresh_row(call_sid)
+        return text(entry)
 
     def triage_keypad(
         self, call_sid: str, digits: str, codes: TriageCodes, *, by: str, at: dt.datetime
@@ -281,20 +335,24 @@ class CallStore(CallReader):
 
     def _write(self, call_sid: str, event: CallEvent, *, start: bool = False) -> str:
         ms = ms_of(event.at)
-        return text(
-            self._event(
-                keys=[self.live_key(call_sid), self.stream, self.open_set],
-                args=[
-                    field_of(event, ms),
-                    event_to_json(event),
-                    int(self.live_ttl.total_seconds()),
-                    ms,
-                    call_sid,
-                    "start" if start else "",
-                    *_flat(link_fields(call_sid, event)),
-                ],
-            )
+        reply = self._event(
+            keys=[self.live_key(call_sid), self.stream, self.open_set],
+            args=[
+                field_of(event, ms),
+                event_to_json(event),
+                int(self.live_ttl.total_seconds()),
+                ms,
+                call_sid,
+                "start" if start else "",
+                *_flat(link_fields(call_sid, event)),
+            ],
         )
+        if not isinstance(reply, list):
+            return text(reply)
+        entry, sealed = reply
+        if sealed:
+            self.refresh_row(call_sid)
+        return text(entry)
 
     def _safely(self, what: str, call_sid: str, event: CallEvent) -> None:
         try:

@@ -131,6 +131,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     call.start()
     _drive(call, menu_answers, leg_answers, _ask)
+    # Twilio reports the end of every call to the number's status callback;
+    # without it the call log never closes the call.
+    call.report_end()
     return 0
 
 

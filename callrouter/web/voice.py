@@ -376,7 +376,9 @@ def _leg_ended(call: Call, ctx: RouteContext, event: Event) -> None:
     call_sid = param("CallSid")
     plan = ctx.plan(call)
     at = now()
-    ring = max(0, int(at.timestamp()) - call.since)
+    talk = param("DialCallDuration")
+    talk_seconds = float(talk) if talk.isdigit() else 0.0
+    ring = max(0, int(at.timestamp()) - call.since - int(talk_seconds))
     leg = _leg_of(call, plan)
     if leg is not None:
         for target in leg.targets:
@@ -390,7 +392,10 @@ def _leg_ended(call: Call, ctx: RouteContext, event: Event) -> None:
             "final",
         )
     result = _leg_result(event)
-    _record("leg", lambda: svc.events.leg(call_sid, index, member, result, ring, at, kind))
+    _record(
+        "leg",
+        lambda: svc.events.leg(call_sid, index, member, result, ring, at, kind, talk_seconds),
+    )
 
 
 @bp.post("/fallback")

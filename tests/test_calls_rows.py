@@ -1,0 +1,79 @@
+"""Report rows kept as calls close: their stored form, and that no fold is lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import redis
+
+from callrouter.calls.record import Answered, Ended, LegAttempt, LegTried, Reach, Started, fold
+from callrouter.calls.rows import ReportRow, decode_row, encode_row, row_of
+from callrouter.calls.store import CallStore
+from tests.helpers import ams
+
+KEY = b"test-pseudonym-key-0123456789"
+T0 = ams(2026, 10, 6, 19, 0)
+
+
+def s(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def test_a_row_reads_back_as_written() -> None:
+    record = fold(
+        "CA1",
+        [
+            Started(T0, "1001"),
+            LegTried(LegAttempt(1, "anna", "completed", 20, s(320), "oncall", 300)),
+            Answered(s(20), "anna", 1),
+            Ended(s(330), 330),
+        ],
+    )
+    row = row_of(record)
+
+    assert row is not None and row.reach == Reach.FIRST_LEG and row.talk == 300
+    assert decode_row(encode_row(row, 4)) == row
+
+
+def test_a_line_answer_is_timed_from_its_end_minus_the_conversation() -> None:
+    record = fold(
+        "CA1",
+        [
+            Started(T0),
+            LegTried(LegAttempt(2, "line:fallback", "completed", 20, s(300), "final", 240)),
+        ],
+    )
+
+    assert record.reach is Reach.OVERFLOW
+    assert record.time_to_person == 60 and record.talk_seconds == 240
+
+
+def test_a_fold_that_saw_fewer_events_never_overwrites_a_newer_row(
+    redis_conn: redis.Redis,
+) -> None:
+    store = CallStore(redis_conn, KEY)
+    newer = ReportRow(1, "", "", "", "", "callback", 60.0, None, 1, 2, 3, "advies")
+    older = newer._replace(reach="nobody", outcome="")
+    key = store.rows_key(1)
+
+    store._row(keys=[key], args=["CA1", encode_row(newer, 7)])
+    store._row(keys=[key], args=["CA1", encode_row(older, 5)])
+
+    assert decode_row(redis_conn.hget(key, "CA1")) == newer
+
+
+def test_an_outcome_reported_while_the_call_is_open_reaches_its_row(
+    redis_conn: redis.Redis,
+) -> None:
+    store = CallStore(redis_conn, KEY)
+    store.started("CA1", "+31612344567", T0)
+    store.leg("CA1", 1, "anna", "completed", 20, s(320), "oncall", 300)
+    store.answered("CA1", "anna", s(20), leg=1)
+    store.report_outcome("CA1", "advies", s(310), by="anna", via="sms")
+    store.ended("CA1", 330, s(330))
+
+    [row] = store.report_rows(T0, s(3600))
+    [record] = store.records(T0, s(3600))
+
+    assert row.outcome == "advies" and row.reach == "first_leg"
+    assert [o.code for o in record.outcomes] == ["advies"]  # once, not twice
