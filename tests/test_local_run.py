@@ -72,5 +72,5 @@ def test_report_commands_find_the_local_redis_without_redis_url(
     code = main(["calls", "--last", "3", "--config", str(CONFIG_DIR)])
 
     assert code == 0, capsys.readouterr().err
-    assert "last 0 call(s)" in capsys.readouterr().out
+    assert "laatste 0 oproep(en)" in capsys.readouterr().out
     assert os.environ["REDIS_URL"] == redis_url

@@ -98,4 +98,5 @@ def test_a_local_run_keeps_its_data_logs_dry_runs_and_prints_working_commands(
         code = main(["calls", "--last", "5", "--config", str(CONFIG_DIR)])
         out = capsys.readouterr().out
     assert code == 0
-    assert "last 1 call(s)" in out and "1:ilse=answered" in out  # kept across the restart
+    # kept across the restart: the call, closed, answered by Ilse on the first leg
+    assert "laatste 1 oproep(en)" in out and "klaar" in out and "Ilse" in out
