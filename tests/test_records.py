@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given
@@ -269,3 +270,11 @@ def test_records_policy_defaults_and_checks() -> None:
         "unknown key 'callback_sla' in records",
     ]
     assert problems[1][2] == "did you mean 'retention_days'?"
+
+
+def test_legs_written_before_talk_time_was_kept_still_read() -> None:
+    fields = to_fields(fold("CA1", _events()))
+    old = json.loads(fields["legs"])
+    fields["legs"] = json.dumps([leg[:6] for leg in old])
+
+    assert [a.talk_seconds for a in from_fields(fields).legs] == [0.0] * len(old)

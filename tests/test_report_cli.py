@@ -161,6 +161,7 @@ def test_report_of_an_empty_period_still_works(cli, redis_conn, tmp_path: Path) 
             ["--from", "2026-10-01", "--format", "xml"],
             "--format 'xml': use one of table, csv, json",
         ),
+        (["--from", "2026-10-01", "--lang", "de"], "--lang 'de': use one of nl, en"),
     ],
 )
 def test_report_refuses_bad_input_clearly(cli, redis_conn, args, message) -> None:
