@@ -30,6 +30,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from callrouter.errors import ProviderError
+from callrouter.metrics import provider_failed
 from callrouter.privacy import mask_number, mask_numbers_in
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class TwilioProvider:
         try:
             message = self._client.messages.create(to=to, from_=self._from(), body=body)
         except _VENDOR_ERRORS as exc:
-            raise _translate(exc, "send SMS") from None
+            raise _counted(_translate(exc, "send SMS"), "sms") from None
         sid = _require_sid(message.sid, "SMS")
         logger.info("SMS %s accepted by Twilio for %s", sid, mask_number(to))
         return sid
@@ -116,7 +117,7 @@ class TwilioProvider:
                 timeout=timeout,
             )
         except _VENDOR_ERRORS as exc:
-            raise _translate(exc, "place call") from None
+            raise _counted(_translate(exc, "place call"), "call") from None
         sid = _require_sid(call.sid, "call")
         logger.info("call %s accepted by Twilio for %s", sid, mask_number(to))
         return sid
@@ -182,6 +183,12 @@ class _RebasedHttpClient(TwilioHttpClient):
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
+
+
+def _counted(error: ProviderError, kind: str) -> ProviderError:
+    """Count the failure for `/metrics` (by Twilio error code) on its way out."""
+    provider_failed(kind, error.code)
+    return error
 
 
 def _translate(exc: Exception, action: str) -> ProviderError:

@@ -46,6 +46,7 @@ from callrouter.cli.common import UsageError, add_config_arg, config_dir_default
 from callrouter.config.live import Loaded
 from callrouter.devtools.local_run import DEFAULT_REDIS_PORT, REDIS_SUBDIR, LocalRun, forget
 from callrouter.devtools.redis_server import EmbeddedRedis, PortInUse
+from callrouter.metrics import MULTIPROC_ENV
 from callrouter.settings import DATA_DIR_ENV, ENV_NAMES, local_data_dir
 from callrouter.worker import QUEUES
 from ivr import twiml
@@ -128,6 +129,8 @@ def _serve(args: argparse.Namespace) -> int:
     )
     with contextlib.ExitStack() as stack:
         listener = stack.enter_context(_listen(args.host, args.port))
+        if not env.get(MULTIPROC_ENV):  # /metrics adds up every web worker and job
+            env[MULTIPROC_ENV] = str(_fresh(data_dir / "metrics"))
         kept_in = None
         if not env.get("REDIS_URL"):
             kept_in = data_dir / REDIS_SUBDIR
@@ -156,6 +159,14 @@ def _serve(args: argparse.Namespace) -> int:
         stack.callback(forget, data_dir, state.pid)
         _banner(url, directory, generated, env, kept_in, state_file)
         return _wait(processes)
+
+
+def _fresh(directory: Path) -> Path:
+    """An empty directory: prometheus_client's multiprocess files from an
+    earlier run would otherwise be added to this one's."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
 
 
 @contextlib.contextmanager
@@ -276,6 +287,7 @@ def _banner(
         f"without REDIS_URL, via {state_file}"
     )
     print("dry-run SMS and calls are logged below, numbers masked")
+    print(f"metrics for Prometheus: {url}/metrics")
     if generated:
         print(
             f"generated for this run only (never use these in production): {', '.join(generated)}"

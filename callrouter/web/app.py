@@ -28,7 +28,7 @@ from callrouter.calls.triage import codes_from
 from callrouter.errors import ConfigError
 from callrouter.services import Services, build
 from callrouter.settings import Settings, SettingsError
-from callrouter.web import admin_auth, health, sms, voice
+from callrouter.web import admin_auth, health, metrics, sms, voice
 from callrouter.web.presence import Presence
 from ivr.state import CallStates
 
@@ -93,6 +93,7 @@ def create_app(
     )
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
+    metrics.init_app(app, conn, services.live, services.clock)
     callbacks.init_app(app, callback_web)
     desk = TriageDesk(services.call_store(), services.callback_store()) if conn else None
     sms.init_app(

@@ -84,6 +84,10 @@ def test_a_local_run_keeps_its_data_logs_dry_runs_and_prints_working_commands(
         assert done.returncode == 0, done.stdout + done.stderr
         assert "connected to Ilse Hendriks" in done.stdout
         time.sleep(2)  # the worker sends the triage question by (dry-run) SMS
+        # Added up over gunicorn's processes (multiprocess mode), with Redis facts.
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'callrouter_webhook_seconds_count{endpoint="voice.incoming"} 1.0' in metrics
+        assert "callrouter_workers 1.0" in metrics and "callrouter_redis_up 1.0" in metrics
     log = "".join(banner).split("stop with Ctrl-C", 1)[1]  # what happened after the banner
     assert re.search(r"dry run: would send SMS SMdry\w+ to \+31 \*{5} 00 21: Gesprek 1000", log)
     assert STAFF_MOBILE not in log and "+31612345678" not in log
