@@ -95,16 +95,16 @@ class RedisFacts(Collector):
         yield from _workers(conn, now)
         calls = GaugeMetricFamily(
             "callrouter_calls_last_24h",
-            "Calls that started in the last 24 hours, by how the caller reached a person "
-            "and by time window.",
-            labels=["reached", "window"],
+            "Calls that started in the last 24 hours, by outcome category (calls.record.Reach: "
+            "first_leg, later_leg, line, overflow, callback, hung_up_menu, ...) and time window.",
+            labels=["reach", "window"],
         )
         tally = Counter(
-            (str(r.reached_by), r.window or "none")
+            (str(r.reach), r.window or "none")
             for r in CallReader(conn).records(now - CALLS_PERIOD, now)
         )
-        for (reached, window), count in sorted(tally.items()):
-            calls.add_metric([reached, window], count)
+        for (reach, window), count in sorted(tally.items()):
+            calls.add_metric([reach, window], count)
         yield calls
 
 
