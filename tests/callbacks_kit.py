@@ -208,7 +208,7 @@ class RqWorker:
         self.burst = burst
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> RqWorker:
+    def command(self) -> list[str]:
         rq = str(Path(sys.executable).parent / "rq")
         args = [
             rq,
@@ -220,11 +220,12 @@ class RqWorker:
             self.redis_url,
             "callbacks",
         ]
-        if self.burst:
-            args.append("--burst")
+        return [*args, "--burst"] if self.burst else args
+
+    def start(self) -> RqWorker:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            args,
+            self.command(),
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from callrouter import logs
 from callrouter.callbacks import cli as callbacks
 from callrouter.calls import cli as records
-from callrouter.cli import phone, routing, serve
+from callrouter.cli import phone, routing, serve, worker
 from callrouter.cli.common import ConfigRejected, UsageError
 from callrouter.devtools import local_run
 from callrouter.errors import ConfigError
@@ -30,6 +30,7 @@ MODULES: list[Register] = [
     callbacks.register,
     serve.register,
     phone.register,
+    worker.register,
 ]
 
 

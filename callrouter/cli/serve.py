@@ -1,8 +1,9 @@
 """`callrouter serve`: the whole service on this machine, with one command;
 and `callrouter fallback-twiml`: what Twilio plays when the service is down.
 
-Web (gunicorn, the app of the Procfile), a worker (`rq worker
---with-scheduler`, the Procfile's worker) and, when no `REDIS_URL` is given, an embedded real
+Web (gunicorn, the app of the Procfile), a worker (`callrouter worker`, the
+Procfile's worker, started again whenever it dies, as systemd does in
+production) and, when no `REDIS_URL` is given, an embedded real
 redis-server; the sample config (or `--config`); Twilio REST in dry-run
 mode, so SMS and outbound calls are logged in this terminal (numbers
 masked), never sent. Missing secrets are generated for this run only, and
@@ -37,7 +38,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import requests
@@ -48,12 +49,11 @@ from callrouter.devtools.local_run import DEFAULT_REDIS_PORT, REDIS_SUBDIR, Loca
 from callrouter.devtools.redis_server import EmbeddedRedis, PortInUse
 from callrouter.metrics import MULTIPROC_ENV
 from callrouter.settings import DATA_DIR_ENV, ENV_NAMES, local_data_dir
-from callrouter.worker import QUEUES
 from ivr import twiml
 from ivr.menus import Prompt
 
-WORKER_CLASS = "callrouter.worker.Worker"
-"""Builds the services once, before forking each job; as in the Procfile."""
+RESTART_PAUSE_SECONDS = 1.0
+"""A worker that died is started again after this pause (no tight crash loop)."""
 READY_SECONDS = 20.0
 _EPHEMERAL = (ENV_NAMES["TWILIO_AUTH_TOKEN"], ENV_NAMES["SECRET"], ENV_NAMES["PSEUDONYM_KEY"])
 
@@ -140,8 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
         # on a port some other program holds, and the port is never raced for.
         web = ["gunicorn", "--bind", f"fd://{listener.fileno()}",
                "--workers", str(args.workers), "callrouter.web.app:production_app()"]  # fmt: skip
-        worker = ["rq.cli", "worker", "--with-scheduler", "--worker-class", WORKER_CLASS,
-                  "--url", env["REDIS_URL"], *QUEUES]  # fmt: skip
+        worker = ["callrouter.cli", "worker"]
         processes = {
             "web": _start(stack, env, web, keep=listener.fileno()),
             "worker": _start(stack, env, worker),
@@ -158,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
         state_file = state.write(data_dir)
         stack.callback(forget, data_dir, state.pid)
         _banner(url, directory, generated, env, kept_in, state_file)
-        return _wait(processes)
+        return _wait(processes, {"worker": lambda: _start(stack, env, worker)})
 
 
 def _fresh(directory: Path) -> Path:
@@ -301,8 +300,13 @@ def _banner(
     print("stop with Ctrl-C\n", flush=True)
 
 
-def _wait(processes: dict[str, subprocess.Popen[bytes]]) -> int:
-    """Until Ctrl-C / SIGTERM (exit 0) or until a process dies (exit 1)."""
+def _wait(
+    processes: dict[str, subprocess.Popen[bytes]],
+    restart: Mapping[str, Callable[[], subprocess.Popen[bytes]]],
+) -> int:
+    """Until Ctrl-C / SIGTERM (exit 0) or until a process without a `restart`
+    dies (exit 1). A dead worker is started again (at most once a second): a
+    worker that is gone means no SMS to staff and no timers."""
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -313,12 +317,20 @@ def _wait(processes: dict[str, subprocess.Popen[bytes]]) -> int:
     try:
         while not stopping:
             for name, process in processes.items():
-                if process.poll() is not None:
+                if process.poll() is None:
+                    continue
+                if name not in restart:
                     print(
                         f"callrouter serve: {name} exited ({process.returncode}); stopping",
                         file=sys.stderr,
                     )
                     return 1
+                print(
+                    f"callrouter serve: {name} exited ({process.returncode}); starting it again",
+                    file=sys.stderr,
+                )
+                time.sleep(RESTART_PAUSE_SECONDS)
+                processes[name] = restart[name]()
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Self
 
 import redis
+from redis.sentinel import Sentinel
 
 from callrouter.devtools.redis_server import HOST, EmbeddedRedis, EmbeddedRedisError
 
@@ -36,7 +37,7 @@ class SentinelSet:
         *,
         replicas: int = 1,
         sentinels: int = 1,
-        down_after_ms: int = 800,
+        down_after_ms: int = 2000,
         failover_timeout_ms: int = 3000,
     ) -> None:
         self._root = Path(tempfile.mkdtemp(prefix="crisislijn-sentinel-"))
@@ -73,18 +74,16 @@ class SentinelSet:
         return self
 
     def master(self) -> int:
-        """The port the sentinels currently name as master."""
-        for sentinel in self.sentinels:
-            if not sentinel.running:
-                continue
-            try:
-                with _redis(sentinel.port) as conn:
-                    reply = conn.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE)
-            except redis.RedisError:
-                continue
-            if reply:
-                return int(reply[1])
-        raise EmbeddedRedisError("no sentinel answered")
+        """The port of the master as clients see it: what redis-py's `Sentinel`
+        discovers (a master no sentinel thinks is down)."""
+        manager = Sentinel(
+            [(HOST, s.port) for s in self.sentinels if s.running],
+            sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
+        )
+        try:
+            return int(manager.discover_master(SERVICE)[1])
+        except redis.RedisError as exc:
+            raise EmbeddedRedisError(f"no master for {SERVICE}: {exc}") from None
 
     def node(self, port: int) -> EmbeddedRedis:
         return next(n for n in self.nodes if n.port == port)

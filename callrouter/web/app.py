@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from callrouter import clock, logs
+from callrouter import clock, logs, spool_replay
 from callrouter.callbacks import web as callbacks
 from callrouter.callbacks.lifecycle import policy_of
 from callrouter.calls import api as calls_api
@@ -43,11 +43,13 @@ def production_app() -> Flask:
     """Gunicorn's entry point: settings from the environment, and a refusal to
     start that names every missing or malformed setting, one line each."""
     try:
-        return create_app()
+        app = create_app()
     except (SettingsError, ConfigError) as exc:
         for problem in exc.problems:
             print(f"callrouter web refuses to start: {problem}", file=sys.stderr, flush=True)
         raise SystemExit(WORKER_BOOT_ERROR) from None
+    spool_replay.start(app.extensions[SERVICES])  # this host's spool, without new traffic
+    return app
 
 
 def create_app(
