@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 
 import redis
 from rq.scheduler import RQScheduler
-from rq.scripts import acquire_or_refresh_lock
+from rq.scripts import acquire_or_refresh_lock, release_lock
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ LEASE_SECONDS = 3
 """How long the pump's lock outlives a pump that stopped refreshing it (a
 killed worker): the worst extra lateness of a timer after a worker crash."""
 TICK_SECONDS = 0.5
+QUIET_SECONDS = 30.0
+"""A task that keeps failing is logged again after this long."""
 
 
 class TimerPump:
@@ -82,9 +85,7 @@ class TimerPump:
     def release(self) -> None:
         """Give the lease up at a clean stop, so another pump needs not wait it out."""
         for name in self._held:
-            key = RQScheduler.get_locking_key(name)
-            if self.conn.get(key) == self.name.encode():
-                self.conn.delete(key)
+            release_lock(self.conn, RQScheduler.get_locking_key(name), self.name)
         self._held = ()
 
 
@@ -100,6 +101,7 @@ class Ticker:
     ) -> None:
         self.tasks = tuple(tasks)
         self.every = every
+        self._quiet_until: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -113,13 +115,26 @@ class Ticker:
             self._thread.join(timeout)
 
     def run_once(self) -> None:
-        for task in self.tasks:
+        for index, task in enumerate(self.tasks):
             try:
                 task()
             except redis.RedisError as exc:
-                logger.warning("%s: Redis unavailable (%s); next tick retries", _name(task), exc)
+                if self._say(index):
+                    logger.warning("%s: Redis unavailable (%s); retrying", _name(task), exc)
             except Exception:
-                logger.exception("%s failed; next tick retries", _name(task))
+                if self._say(index):
+                    logger.exception("%s failed; retrying", _name(task))
+            else:
+                self._quiet_until.pop(index, None)
+
+    def _say(self, index: int) -> bool:
+        """Log a failing task once per `QUIET_SECONDS`, not twice a second for
+        the length of an outage."""
+        now = time.monotonic()
+        if now < self._quiet_until.get(index, 0.0):
+            return False
+        self._quiet_until[index] = now + QUIET_SECONDS
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():

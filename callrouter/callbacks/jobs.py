@@ -195,12 +195,15 @@ def place_bridge(s: Services, request_id: str, attempt: int) -> str:
     if member is None:
         queueing.attempt_failed(ctx, request_id, attempt, "staff-unknown", now)
         return "failed"
+    # Exactly once per attempt (issue 10): the marker lives until the watch
+    # decides the attempt, so neither a worker killed mid-request nor a
+    # timeout (Twilio may have placed it) ever leads to a second call.
     marker = store.sms_key(request_id, attempt, "bridge", member.id)
-    verdict = _begin_send(s, store, marker, now)
+    verdict = store.begin_send(marker, now, ctx.policy.bridge_watch_seconds)
     if verdict == "sent":
         return "placed"
     if verdict == "busy":
-        raise SendInFlight()
+        return "in-doubt"  # an earlier run may have placed it: watch_bridge decides
     try:
         sid = s.provider.place_call(
             member.mobile,
@@ -209,8 +212,10 @@ def place_bridge(s: Services, request_id: str, attempt: int) -> str:
             timeout=ctx.policy.staff_ring_seconds,
         )
     except ProviderError as exc:
-        store.abort_send(marker)
         store.note(request_id, now, "call_failed", member.id, str(exc))
+        if exc.retryable and exc.status is None:  # no answer from Twilio: maybe placed
+            return "in-doubt"
+        store.abort_send(marker)
         if exc.retryable:
             raise
         queueing.attempt_failed(ctx, request_id, attempt, "twilio-refused", now)
