@@ -211,10 +211,6 @@ class CallRecord:
         )
 
     @property
-    def callback_state(self) -> str | None:
-        return self.callback_steps[-1].state if self.callback_steps else None
-
-    @property
     def time_to_person(self) -> float | None:
         """Seconds from the start of the call until a person spoke with the caller
         (a leg answered, or the callback reached them); None when nobody did."""

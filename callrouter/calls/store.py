@@ -38,7 +38,6 @@ from callrouter.calls.record import (
     Answered,
     CallbackChanged,
     CallEvent,
-    CallRecord,
     Ended,
     LegAttempt,
     LegTried,
@@ -289,18 +288,6 @@ class CallStore(CallReader):
             if self.finish(text(sid), now, reason="stale"):
                 done += 1
         return done
-
-    def append_record(self, record: CallRecord) -> str:
-        """Append a whole record directly (imports from another system, benchmarks);
-        live calls go through the event methods instead."""
-        at = record.ended_at or record.started_at
-        if at is None:
-            raise ValueError("a record needs a start or end moment")
-        entry = text(self._append(keys=[self.stream], args=[ms_of(at), *_flat(to_fields(record))]))
-        row = row_of(record)
-        if row is not None:
-            self._row(keys=[self.rows_key(row.start_ms)], args=[record.call_id, encode_row(row, 0)])
-        return entry
 
     def report_outcome(
         self, call_sid: str, code: str, at: dt.datetime, *, by: str = "", via: str = ""

@@ -188,10 +188,6 @@ def bench_appends(conn: redis.Redis, n: int, repeat: int) -> list[list[object]]:
         for _ in range(n):
             conn.xadd("bench:raw", fields)
 
-    def records() -> None:
-        for _ in range(n):
-            store.append_record(record)
-
     def outcomes() -> None:
         for i in range(n):
             store.report_outcome(
@@ -213,7 +209,6 @@ def bench_appends(conn: redis.Redis, n: int, repeat: int) -> list[list[object]]:
             store.ended(sid, 300, t + dt.timedelta(seconds=300))
 
     raw_record = median_seconds(lambda: raw(record_fields), repeat)
-    lua_record = median_seconds(records, repeat)
     raw_outcome = median_seconds(lambda: raw(outcome_fields), repeat)
     lua_outcome = median_seconds(outcomes, repeat)
     call_s = median_seconds(whole_call, repeat)
@@ -225,13 +220,6 @@ def bench_appends(conn: redis.Redis, n: int, repeat: int) -> list[list[object]]:
             rate(n, raw_record),
             us(raw_record / n),
             "1.0x",
-        ],
-        [
-            "record: CallStore.append_record",
-            f"{n:,}",
-            rate(n, lua_record),
-            us(lua_record / n),
-            f"{lua_record / raw_record:.2f}x",
         ],
         [
             f"triage ({len(outcome_fields)} fields): raw XADD *",
