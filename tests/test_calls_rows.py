@@ -77,3 +77,12 @@ def test_an_outcome_reported_while_the_call_is_open_reaches_its_row(
 
     assert row.outcome == "advies" and row.reach == "first_leg"
     assert [o.code for o in record.outcomes] == ["advies"]  # once, not twice
+
+
+def test_an_unreadable_row_is_skipped_not_fatal(redis_conn: redis.Redis) -> None:
+    store = CallStore(redis_conn, KEY)
+    store.started("CA1", "+31612344567", T0)
+    store.ended("CA1", 10, s(10))
+    redis_conn.hset(store.rows_key(int(T0.timestamp() * 1000)), "CA-bad", "[3,")
+
+    assert [r.reach for r in store.report_rows(T0, s(3600))] == ["hung_up_menu"]

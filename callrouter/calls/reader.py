@@ -92,8 +92,19 @@ class CallReader:
         pipe = self.conn.pipeline(transaction=False)
         for key in self._row_keys(start, end):
             pipe.hvals(key)
-        rows = [decode_row(raw) for values in pipe.execute() for raw in values]
-        return [r for r in rows if low <= r.start_ms < high]
+        rows = []
+        for values in pipe.execute():
+            for raw in values:
+                try:
+                    row = decode_row(raw)
+                except (ValueError, TypeError) as exc:
+                    logger.warning(
+                        "call log: skipping unreadable report row (%s)", type(exc).__name__
+                    )
+                    continue
+                if low <= row.start_ms < high:
+                    rows.append(row)
+        return rows
 
     def _entries(
         self, low: str, high: str, *, reverse: bool = False

@@ -84,7 +84,7 @@ return redis.call('HGETALL', KEYS[1])
 
 # Append the folded record of a sealed call, once, and keep its report row.
 # KEYS: live hash, stream, open set, rows hash. ARGV: at ms, call id, sealed
-# ttl s, row (JSON, version first), then the record's field/value pairs.
+# ttl s, row (JSON, version first; '' for none), then the record's field/value pairs.
 COMMIT = (
     NEXT_ID
     + ROW_IF_NEWER
@@ -95,7 +95,7 @@ redis.call('XADD', KEYS[2], id, unpack(ARGV, 5))
 redis.call('HSET', KEYS[1], '_finished', id)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[2])
-row_if_newer(KEYS[4], ARGV[2], ARGV[4])
+if ARGV[4] ~= '' then row_if_newer(KEYS[4], ARGV[2], ARGV[4]) end
 return id
 """
 )

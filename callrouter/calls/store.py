@@ -248,7 +248,7 @@ class CallStore(CallReader):
                     ms_of(at),
                     call_sid,
                     int(self.sealed_ttl.total_seconds()),
-                    encode_row(row, len(events)) if row is not None else "[0]",
+                    encode_row(row, len(events)) if row is not None else "",
                     *_flat(to_fields(record)),
                 ],
             )
