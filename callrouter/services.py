@@ -22,12 +22,11 @@ import redis
 from rq import Queue
 
 from callrouter import clock as wall_clock
-from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as queueing
 from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.store import CallbackStore
-from callrouter.calls.policy import policy_from
 from callrouter.calls.store import CallStore
+from callrouter.config.last_good import LastGood
 from callrouter.config.live import LiveConfig, Loaded
 from callrouter.redis_conn import Purpose, connect
 from callrouter.settings import Settings
@@ -89,9 +88,12 @@ class Services:
 
     def callback_context(self, loaded: Loaded | None = None) -> queueing.CallbackContext:
         """What every callback operation needs, for one configuration generation."""
-        config = (loaded or self.current()).config
+        generation = loaded or self.current()
         return queueing.CallbackContext(
-            self.conn, config, cb.policy_of(config), queueing.pseudonym_key(self.settings.secret)
+            self.conn,
+            generation.config,
+            generation.callbacks,
+            queueing.pseudonym_key(self.settings.secret),
         )
 
     def callback_store(self) -> CallbackStore:
@@ -101,13 +103,13 @@ class Services:
         """Where callback requests wait while Redis is unreachable."""
         if self.settings.spool_dir is not None:
             return Spool(self.settings.spool_dir)
-        return Spool(cb.policy_of((loaded or self.current()).config).spool_dir)
+        return Spool((loaded or self.current()).callbacks.spool_dir)
 
     def call_store(self, *, keyed: bool = False) -> CallStore:
         """The call log; `keyed` (the web, which writes records) uses the pseudonym key."""
         if not keyed:
             return CallStore(self.conn, None)
-        policy = policy_from(self.current().config.extra.get("records"))
+        policy = self.current().records
         return CallStore(
             self.conn,
             self.settings.pseudonym_key.encode("utf-8"),
@@ -144,7 +146,12 @@ def build(
     """
     if conn is None and settings.redis_url:
         conn = connect(settings.redis_url, purpose)
-    live = live or LiveConfig(settings.config_dir, check_every=settings.config_check_seconds)
+    live = live or LiveConfig(
+        settings.config_dir,
+        last_good=LastGood(conn) if conn is not None else None,
+        interval=settings.config_check_seconds,
+        now=clock,
+    ).start()
     return Services(
         settings=settings,
         live=live,

@@ -1,23 +1,22 @@
 """The `ivr:` section (config/ivr.yaml) -> validated `ivr.menus.Menus`, with file:line problems.
 
-`callrouter.config.files.load` runs `check_config` with its other section
-checks, so an IVR mistake (a prompt missing in English, a menu answer naming
-an unknown caller type, two answers on one key) stops a config from going
-live exactly like a routing mistake does, and is reported the same way.
+The config generation (`callrouter.config.generation`) parses it with every
+other section, so an IVR mistake (a prompt missing in English, a menu answer
+naming an unknown caller type, two answers on one key) stops a config from
+going live exactly like a routing mistake does, and is reported the same way.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from callrouter.config.files import Problem, _Builder
-from callrouter.config.yaml_marks import MarkedDoc, PathKey
-from callrouter.errors import ConfigError
-from callrouter.routing.model import Config, Source
+from callrouter.config.builder import Builder
+from callrouter.config.yaml_marks import PathKey
+from callrouter.routing.model import Config
 from ivr.inputs import normalise
 from ivr.menus import (
     ACCEPT_DIGIT,
@@ -39,55 +38,22 @@ _DIGIT = re.compile(r"^[0-9]$")
 
 Answers = Mapping[Question, frozenset[str]]
 """The ids a menu answer may name, per question."""
-Where = Callable[[PathKey], Source]
 
 
-class _Located(MarkedDoc):
-    """`config_files`' builder over data whose lines another document knows."""
+def parse(b: Builder, config: Config) -> Menus | None:
+    """The menus of the `ivr:` section, problems added to `b` with file:line.
 
-    def __init__(self, data: Mapping[str, Any], where: Where) -> None:
-        super().__init__(data=dict(data))
-        self._where = where
-
-    def where(self, path: PathKey) -> Source:
-        return self._where(path)
-
-
-def check_config(data: Mapping[str, Any], where: Where) -> list[tuple[Source, str, str]]:
-    """Loader hook: problems in the `ivr:` section, each with file:line."""
-    if "ivr" not in data:
-        return []
-
-    def ids(section: str) -> frozenset[str]:
-        raw = data.get(section)
-        return frozenset(str(k) for k in raw) if isinstance(raw, dict) else frozenset()
-
-    answers = {
-        Question.CALLER: ids("caller_types"),
-        Question.AGE: ids("age_groups"),
-        Question.REGION: ids("regions"),
-    }
-    problems = _parse(_Located(data, where), answers)[1]
-    return [(p.source, p.message, p.fix) for p in problems]
-
-
-def load(config: Config) -> Menus:
-    """The menus of a config that `config_files.load` accepted.
-
-    Raises ConfigError when the directory has no ivr section: the voice
-    service cannot run without knowing what to say. A region's name and
-    municipalities become speech synonyms of its menu answer here, as they
-    are what callers actually say.
+    None when the section is missing: the voice service cannot run without
+    knowing what to say. A region's name and municipalities become speech
+    synonyms of its menu answer here, as they are what callers actually say.
     """
     answers = {
         Question.CALLER: frozenset(c.id for c in config.caller_types),
         Question.AGE: frozenset(a.id for a in config.age_groups),
         Question.REGION: frozenset(r.id for r in config.regions),
     }
-    menus, problems = _parse(MarkedDoc(data={"ivr": config.extra.get("ivr")}), answers)
-    if menus is None:
-        raise ConfigError([str(p) for p in problems])
-    return _with_region_names(menus, config)
+    menus = _parse(b, answers)
+    return None if menus is None else _with_region_names(menus, config)
 
 
 def _with_region_names(menus: Menus, config: Config) -> Menus:
@@ -112,19 +78,18 @@ def _with_region_names(menus: Menus, config: Config) -> Menus:
     )
 
 
-def _parse(doc: MarkedDoc, answers: Answers) -> tuple[Menus | None, list[Problem]]:
-    b = _Builder(doc)
+def _parse(b: Builder, answers: Answers) -> Menus | None:
     p: PathKey = ("ivr",)
-    if doc.data.get("ivr") is None:
+    if b.doc.data.get("ivr") is None:
         b.err(
             p,
             "there is no 'ivr' section",
             "add config/ivr.yaml (see the sample) with prompts and menus",
         )
-        return None, b.problems
+        return None
     raw = b.mapping(
         p,
-        doc.data["ivr"],
+        b.doc.data["ivr"],
         {
             "languages",
             "language_choice",
@@ -154,7 +119,7 @@ def _parse(doc: MarkedDoc, answers: Answers) -> tuple[Menus | None, list[Problem
         p + ("blocked",), blocked_raw, {x.value for x in BlockedAction}, "blocked-number behaviour"
     ):
         blocked_raw = BlockedAction.ROUTE.value
-    result = Menus(
+    return Menus(
         languages=languages,
         default_language=langs[0],
         prompts=prompts,
@@ -164,10 +129,9 @@ def _parse(doc: MarkedDoc, answers: Answers) -> tuple[Menus | None, list[Problem
         gather_timeout=b.integer(p + ("gather_timeout",), raw.get("gather_timeout"), 6, 2, 30),
         blocked=BlockedAction(blocked_raw),
     )
-    return (None if b.problems else result), b.problems
 
 
-def _languages(b: _Builder, p: PathKey, raw: Any) -> dict[str, Voice]:
+def _languages(b: Builder, p: PathKey, raw: Any) -> dict[str, Voice]:
     out: dict[str, Voice] = {}
     for lang, spec in b.mapping(p, raw, set(raw or {}) if isinstance(raw, dict) else set()).items():
         lp = p + (lang,)
@@ -191,7 +155,7 @@ def _languages(b: _Builder, p: PathKey, raw: Any) -> dict[str, Voice]:
     return out
 
 
-def _texts(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> dict[str, str]:
+def _texts(b: Builder, p: PathKey, raw: Any, langs: list[str]) -> dict[str, str]:
     spec = b.mapping(p, raw, set(langs), set(langs))
     out = {
         lang: " ".join(b.text(p + (lang,), spec.get(lang)).split())
@@ -212,7 +176,7 @@ def _placeholders(text: str) -> set[str] | None:
         return None
 
 
-def _check_template(b: _Builder, p: PathKey, text: str, fields: frozenset[str]) -> None:
+def _check_template(b: Builder, p: PathKey, text: str, fields: frozenset[str]) -> None:
     """A prompt that is filled in (e.g. the call's ref) must name exactly its placeholders."""
     wanted = ", ".join(f"{{{name}}}" for name in sorted(fields))
     found = _placeholders(text)
@@ -225,7 +189,7 @@ def _check_template(b: _Builder, p: PathKey, text: str, fields: frozenset[str]) 
         b.err(p, f"the text does not say {{{name}}}", f'write e.g. "Gespreksnummer {{{name}}}."')
 
 
-def _language_choice(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> LanguageChoice | None:
+def _language_choice(b: Builder, p: PathKey, raw: Any, langs: list[str]) -> LanguageChoice | None:
     if raw is None:
         return None
     spec = b.mapping(
@@ -250,7 +214,7 @@ def _language_choice(b: _Builder, p: PathKey, raw: Any, langs: list[str]) -> Lan
 
 
 def _menus(
-    b: _Builder,
+    b: Builder,
     p: PathKey,
     raw: Any,
     langs: list[str],
@@ -279,7 +243,7 @@ def _menus(
 
 
 def _option(
-    b: _Builder, p: PathKey, raw: Any, langs: list[str], question: Question, known: frozenset[str]
+    b: Builder, p: PathKey, raw: Any, langs: list[str], question: Question, known: frozenset[str]
 ) -> Option:
     spec = b.mapping(p, raw, {"digit", "value", "speech"}, {"value"})
     value = spec.get("value")
@@ -297,7 +261,7 @@ def _option(
 
 
 def _check_options(
-    b: _Builder, p: PathKey, options: tuple[Option, ...], choice: LanguageChoice | None
+    b: Builder, p: PathKey, options: tuple[Option, ...], choice: LanguageChoice | None
 ) -> None:
     if not any(o.digit for o in options):
         b.err(p, "no answer can be given by key", 'give the answers digit: "1", "2", ...')
@@ -329,7 +293,7 @@ def _check_options(
                     )
 
 
-def _whisper(b: _Builder, p: PathKey, raw: Any) -> Whisper:
+def _whisper(b: Builder, p: PathKey, raw: Any) -> Whisper:
     spec = b.mapping(p, raw, {"text", "unknown", "timeout"}, {"text", "unknown"})
     text = " ".join(b.text(p + ("text",), spec.get("text")).split())
     try:
@@ -360,7 +324,7 @@ def _whisper(b: _Builder, p: PathKey, raw: Any) -> Whisper:
     )
 
 
-def _digit(b: _Builder, p: PathKey, raw: Any) -> str | None:
+def _digit(b: Builder, p: PathKey, raw: Any) -> str | None:
     digit = b.text(p, raw)
     if not _DIGIT.match(digit):
         b.err(p, f"{digit!r} is not a single key", 'write one digit in quotes, e.g. "1"')
@@ -368,5 +332,5 @@ def _digit(b: _Builder, p: PathKey, raw: Any) -> str | None:
     return digit
 
 
-def _phrases(b: _Builder, p: PathKey, raw: Any) -> tuple[str, ...]:
+def _phrases(b: Builder, p: PathKey, raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(normalise(str(x)) for x in b.seq(p, raw) if normalise(str(x))))

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from callrouter.config import generation
 from callrouter.config.files import load
 from callrouter.routing.model import Config
 
@@ -57,6 +58,12 @@ def sample_config() -> Config:
     examples, which cannot use function-scoped fixtures) is safe.
     """
     return load(CONFIG_DIR)
+
+
+@functools.cache
+def sample_generation() -> generation.Generation:
+    """Every section of the sample config, typed (menus, callback policy, ...)."""
+    return generation.load(CONFIG_DIR)
 
 
 def copy_config(target: Path, edits: dict[str, list[tuple[str, str]]] | None = None) -> Path:

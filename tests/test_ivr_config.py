@@ -8,9 +8,8 @@ import pytest
 
 from callrouter.config.files import load
 from callrouter.errors import ConfigError
-from ivr.config import load as load_menus
 from ivr.menus import BlockedAction, Prompt, Question
-from tests.helpers import copy_config, line_of, sample_config
+from tests.helpers import copy_config, line_of, sample_generation
 
 
 def problems_of(directory: Path) -> list[str]:
@@ -20,7 +19,7 @@ def problems_of(directory: Path) -> list[str]:
 
 
 def test_the_sample_ivr_is_valid_in_both_languages() -> None:
-    menus = load_menus(sample_config())
+    menus = sample_generation().menus
 
     assert list(menus.languages) == ["nl", "en"]
     assert menus.questions == (Question.CALLER, Question.AGE, Question.REGION)
@@ -96,14 +95,16 @@ def test_a_whisper_that_does_not_ask_for_the_accept_key_is_reported(tmp_path: Pa
     assert any("does not tell staff to press 1" in p for p in problems_of(config))
 
 
-def test_without_an_ivr_section_routing_loads_but_the_voice_service_refuses(tmp_path: Path) -> None:
+def test_without_an_ivr_section_the_config_is_refused_at_the_home_of_the_section(
+    tmp_path: Path,
+) -> None:
     config = copy_config(tmp_path)
     (config / "ivr.yaml").unlink()
 
-    routing = load(config)
-
-    with pytest.raises(ConfigError, match="problem"):
-        load_menus(routing)
+    assert problems_of(config) == [
+        f"{config / 'ivr.yaml'}:1: there is no 'ivr' section."
+        " Fix: add config/ivr.yaml (see the sample) with prompts and menus"
+    ]
 
 
 def test_the_call_ref_prompt_must_say_the_ref_in_every_language(tmp_path: Path) -> None:
@@ -122,7 +123,7 @@ def test_the_call_ref_prompt_must_say_the_ref_in_every_language(tmp_path: Path) 
 
 
 def test_the_call_ref_is_said_in_the_staff_language() -> None:
-    menus = load_menus(sample_config())
+    menus = sample_generation().menus
 
     assert menus.call_ref("1042") == "Gespreksnummer 1042."
     assert menus.call_ref("") == ""

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.config import load
 from ivr.flow import Event, Input
 from ivr.inputs import interpret, normalise
 from ivr.menus import Menu, Menus, Question
-from tests.helpers import sample_config
+from tests.helpers import sample_generation
 
 
 @pytest.fixture(scope="module")
 def menus() -> Menus:
-    return load(sample_config())
+    return sample_generation().menus
 
 
 def menu(menus: Menus, question: Question) -> Menu:

@@ -495,6 +495,7 @@ def test_a_config_that_fails_to_reload_leaves_the_last_good_one_in_use(
 
     routing = config / "routing.yaml"
     routing.write_text(routing.read_text().replace("timeout: 25}", "timeout: 25"), encoding="utf-8")
+    assert services(app).live.refresh() is False  # what the watcher thread does every second
 
     call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
     call.expect_dial(ANNA)
@@ -508,6 +509,7 @@ def test_a_config_that_fails_to_reload_leaves_the_last_good_one_in_use(
     routing.write_text(
         routing.read_text().replace("timeout: 25\n", "timeout: 25}\n"), encoding="utf-8"
     )
+    assert services(app).live.refresh() is True
     phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1").expect_dial(
         "+31610000099"
     )

@@ -56,7 +56,7 @@ from callrouter.callbacks import service as queueing
 from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.store import CallStore
-from callrouter.calls.triage import TriageCodes, codes_from, keypad_prompt
+from callrouter.calls.triage import TriageCodes, keypad_prompt
 from callrouter.redis_conn import durable_write
 from callrouter.routing.callers import recognise
 from callrouter.routing.plan import CallerFacts
@@ -112,12 +112,12 @@ class CallbackWeb:
         return queueing.CallbackContext(
             self.conn,
             loaded.config,
-            cb.policy_of(loaded.config),
+            loaded.callbacks,
             queueing.pseudonym_key(self.secret),
         )
 
     def spool(self, loaded: Loaded) -> Spool:
-        return Spool(self.spool_dir or cb.policy_of(loaded.config).spool_dir)
+        return Spool(self.spool_dir or loaded.callbacks.spool_dir)
 
     def states(self) -> URLSafeSerializer:
         return URLSafeSerializer(
@@ -424,7 +424,7 @@ def _goodbye(response: VoiceResponse, loaded: Loaded, lang: str) -> VoiceRespons
 def _offer_twiml(loaded: Loaded, state: _OfferState, caller_number: str | None) -> VoiceResponse:
     if state.tries >= MAX_TRIES:
         return _put_through(loaded, state)
-    policy = cb.policy_of(loaded.config)
+    policy = loaded.callbacks
     own, _ = (
         cb.check_callback_number(caller_number or "", policy) if caller_number else (None, None)
     )
@@ -477,7 +477,7 @@ def choice() -> ResponseReturnValue:
     state = _load(loaded)
     digit = param("Digits")
     if digit == "1":
-        number, _ = cb.check_callback_number(param("From"), cb.policy_of(loaded.config))
+        number, _ = cb.check_callback_number(param("From"), loaded.callbacks)
         if number is not None:
             return xml(_submit(loaded, state, number))
     if digit == "2":
@@ -522,7 +522,7 @@ def number_check() -> ResponseReturnValue:
     loaded = _web().live.current()
     state = _load(loaded)
     digits = param("Digits")
-    typed, refusal = cb.check_callback_number(digits, cb.policy_of(loaded.config))
+    typed, refusal = cb.check_callback_number(digits, loaded.callbacks)
     if typed is None:
         logger.info(
             "call %s: typed callback number refused (%s)",
@@ -705,7 +705,7 @@ class _TriageState:
 
 
 def _codes(loaded: Loaded) -> TriageCodes:
-    return codes_from(loaded.config.extra.get("triage"))
+    return loaded.triage
 
 
 def _call_ref(conn: redis.Redis, found: cb.Request) -> str:

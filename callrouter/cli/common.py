@@ -8,12 +8,12 @@ import argparse
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callrouter import clock
-from callrouter.config.files import load
+from callrouter.config.generation import Generation, load
 from callrouter.errors import ConfigError
 from callrouter.routing.model import Config
 
@@ -41,17 +41,27 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_or_explain(directory: str) -> Config:
-    """Load the config; on problems print every one of them (exit code 1)."""
+def load_generation_or_explain(directory: str) -> Generation:
+    """Load every section of the config, as serve and the worker do; on problems
+    print every one of them (exit code 1). No coverage proof: `check` runs it."""
     if not Path(directory).is_dir():
         raise UsageError(f"config directory {directory!r} does not exist")
     try:
-        return load(directory)
+        return load(Path(directory))
     except ConfigError as exc:
-        print(f"{directory}: {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        explain_problems(directory, exc.problems)
         raise ConfigRejected from None
+
+
+def load_or_explain(directory: str) -> Config:
+    """The routing model of a config `load_generation_or_explain` accepts."""
+    return load_generation_or_explain(directory).config
+
+
+def explain_problems(directory: str, problems: Sequence[object]) -> None:
+    print(f"{directory}: {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
 
 
 def parse_moment(raw: str | None, tz: ZoneInfo) -> dt.datetime:

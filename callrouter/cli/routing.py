@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import holidays as holidays_lib
@@ -19,15 +20,17 @@ from callrouter.cli.common import (
     UsageError,
     add_config_arg,
     config_dir_default,
+    explain_problems,
     guard,
     load_or_explain,
     parse_moment,
     table,
 )
+from callrouter.config.generation import Verdict, judge
 from callrouter.routing import numbers
 from callrouter.routing.calendar import all_categories
 from callrouter.routing.callers import recognise
-from callrouter.routing.coverage import MINUTES_PER_DAY, breakpoints, prove
+from callrouter.routing.coverage import MINUTES_PER_DAY, CoverageReport, breakpoints
 from callrouter.routing.model import WEEKDAYS, Config
 from callrouter.routing.plan import CallerFacts, RoutePlan, route
 from callrouter.routing.rota import on_call
@@ -57,24 +60,49 @@ def _check_ref(value: str | None, known: list[str], flag: str) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Validate every section exactly as serve and the worker load it, and prove
+    coverage in the same run whenever the routing sections allow it."""
     directory = args.dir or args.config or config_dir_default()
-    config = load_or_explain(directory)
-    first = (
-        dt.date.fromisoformat(args.first_day)
-        if args.first_day
-        else clock.now().astimezone(config.timezone).date()
+    if not Path(directory).is_dir():
+        raise UsageError(f"config directory {directory!r} does not exist")
+    if args.days < 1:
+        raise UsageError(f"--days {args.days} must be 1 or more")
+    try:
+        first = dt.date.fromisoformat(args.first_day) if args.first_day else clock.now().date()
+    except ValueError:
+        raise UsageError(f"--from {args.first_day!r} is not a date; write YYYY-MM-DD") from None
+    verdict = judge(Path(directory), today=first, days=args.days)
+    for warning in verdict.warnings:
+        print(f"WARNING  {warning}")
+    if verdict.problems:
+        explain_problems(directory, verdict.problems)
+    report = verdict.coverage
+    if report is not None:
+        _print_coverage(report, verdict)
+    elif verdict.problems:
+        print("coverage proof not run: the routing sections have problems (above)")
+    if verdict.generation is not None and report is not None and report.ok:
+        print(
+            "OK: every caller reaches a person or a callback at every moment, "
+            "and every rota role used has someone on call"
+        )
+        return 0
+    total = len(verdict.problems) + (
+        len(report.gaps) + len(report.rota_gaps) + len(report.unused_rules) if report else 0
     )
-    report = prove(config, first, args.days)
-    print(
-        f"{directory}: configuration is valid "
-        f"({len(config.rules)} rules, {len(config.teams)} teams, {len(config.windows)} windows)"
-    )
-    last = first + dt.timedelta(days=args.days - 1)
-    print(
-        f"coverage proof {first} .. {last}: {report.day_groups} distinct kinds of day, "
-        f"{len(config.caller_types)} caller types x {len(config.age_groups)} age groups x "
-        f"{len(config.regions) + 1} regions (incl. unknown)"
-    )
+    print(f"FAILED: {total} problem(s); this config must not go live", file=sys.stderr)
+    return 1
+
+
+def _print_coverage(report: CoverageReport, verdict: Verdict) -> None:
+    config = verdict.generation.config if verdict.generation else None
+    if config is not None:
+        print(
+            f"configuration is valid ({len(config.rules)} rules, {len(config.teams)} teams,"
+            f" {len(config.windows)} windows)"
+        )
+    last = report.first_day + dt.timedelta(days=report.days - 1)
+    print(f"coverage proof {report.first_day} .. {last}: {report.day_groups} distinct kinds of day")
     for gap in report.gaps:
         print(f"GAP  {gap}")
     for gap in report.rota_gaps:
@@ -84,15 +112,6 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"UNUSED  {rule.source}: rule {rule.name!r} never matches in this period. "
             f"Fix: remove it or move it above the rules that take its calls"
         )
-    if report.ok:
-        print(
-            "OK: every caller reaches a person or a callback at every moment, "
-            "and every rota role used has someone on call"
-        )
-        return 0
-    total = len(report.gaps) + len(report.rota_gaps) + len(report.unused_rules)
-    print(f"FAILED: {total} problem(s); this config must not go live", file=sys.stderr)
-    return 1
 
 
 # --------------------------------------------------------------------------- route

@@ -1,54 +1,60 @@
-"""The configuration a web process routes with: the last good one, reloaded on change.
+"""The configuration a process runs on: the last good generation, swapped in the background.
 
-An admin edits the YAML while calls come in. Each process looks at the
-files' modification times at most every few seconds and reloads when they
-changed; a reload that fails (a typo, a half-saved file) is logged with its
-file:line problems and changes nothing: calls keep routing with the last
-good configuration, and the same broken files are not parsed again until
-they change once more.
+An admin edits the YAML while calls come in. A background thread
+(`LiveConfig.start()`) looks at the files' names, mtimes and sizes every
+`interval` seconds and, when they changed, builds a new generation and
+swaps it in as one value. `current()` only returns that value: no request,
+webhook or job ever waits for YAML parsing.
+
+Files that are refused (a typo, a half-saved file, a coverage gap, an
+oversized file or an alias bomb) change nothing: the process keeps its
+last good generation, logs the problems with file:line, reports them in
+`status()`, and does not parse the same files again until they change.
+A process that starts while the files are refused runs on the last good
+generation any process accepted (`last_good.LastGood`, in Redis); only
+when there never was a good config does it refuse to start.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
-from callrouter.config.files import load
+from callrouter import clock
+from callrouter.config.documents import Texts
+from callrouter.config.generation import Generation, assemble, judge
+from callrouter.config.generation import Loaded as Loaded
+from callrouter.config.last_good import LastGood
+from callrouter.config.yaml_marks import DEFAULT_LIMITS, Limits, MarkedDoc
 from callrouter.errors import ConfigError
-from callrouter.routing.model import Config
-from ivr.config import load as load_menus
-from ivr.menus import Menus
-from ivr.route_context import QuestionsMemo
 
 logger = logging.getLogger(__name__)
 
 Signature = tuple[tuple[str, int, int], ...]
 
 
+class Origin(StrEnum):
+    FILES = "files"
+    """The files on disk, as they are now."""
+    LAST_GOOD = "last-good"
+    """The last generation any process accepted (Redis): the files were refused at start."""
+
+
 @dataclass(frozen=True)
-class Loaded:
-    """One consistent generation of the config: routing and IVR together."""
+class ConfigStatus:
+    """What /health and /metrics say about the config in use."""
 
-    config: Config
-    menus: Menus
-    fallback_number: str
-    """The 24/7 line dialled whenever anything fails."""
-    questions_memo: QuestionsMemo = field(default_factory=dict, compare=False, repr=False)
-    """Which questions matter, per situation, for this generation of the config."""
-
-    @classmethod
-    def from_directory(cls, directory: Path) -> Loaded:
-        config = load(directory)
-        fallback = config.line(config.fallback_line)
-        if fallback is None:  # load() refuses this; kept as a guard for the last resort
-            raise ConfigError(
-                [f"{directory}: the fallback line {config.fallback_line!r} is not defined"]
-            )
-        return cls(config, load_menus(config), fallback.number)
+    generation: str
+    loaded_at: dt.datetime
+    source: Origin
+    refused: tuple[str, ...]
+    """Problems of the files on disk when they are refused; empty while they are in use."""
+    refused_at: dt.datetime | None
 
 
 def signature(directory: Path) -> Signature:
@@ -58,64 +64,139 @@ def signature(directory: Path) -> Signature:
 
 
 class LiveConfig:
-    """The last good `Loaded` of a directory. The first load must succeed:
-    a service that starts without any valid configuration cannot route."""
+    """The last good `Generation` of a directory, reloaded by a background thread."""
 
     def __init__(
         self,
         directory: Path,
-        check_every: float = 2.0,
-        monotonic: Callable[[], float] = time.monotonic,
+        *,
+        last_good: LastGood | None = None,
+        interval: float = 1.0,
+        limits: Limits = DEFAULT_LIMITS,
+        now: Callable[[], dt.datetime] = clock.now,
     ) -> None:
-        self.directory = directory
-        self._check_every = check_every
-        self._monotonic = monotonic
+        self.directory = Path(directory)
+        self.interval = interval
+        self._limits = limits
+        self._now = now
+        self._last_good = last_good
         self._lock = threading.Lock()
-        self._signature = signature(directory)
-        self._current = Loaded.from_directory(directory)
-        self._refused: Signature | None = None
-        self._next_check = monotonic() + check_every
-        self.reload_problems: tuple[str, ...] = ()
-        """Problems of the last refused reload; empty while the files on disk are in use."""
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen = self._signature()
+        verdict = judge(self.directory, today=self._today(), limits=limits)
+        if verdict.generation is not None:
+            self._status = self._accept(verdict.generation)
+        else:
+            self._status = self._start_on_last_good(verdict.refusals)
 
-    def current(self) -> Loaded:
-        now = self._monotonic()
-        if now >= self._next_check:
-            self._next_check = now + self._check_every
-            self._reload_if_changed()
+    # -- what callers use --------------------------------------------------------------
+
+    def current(self) -> Generation:
+        """The generation in use: a plain read, never a reload."""
         return self._current
 
-    def _reload_if_changed(self) -> None:
+    def status(self) -> ConfigStatus:
+        return self._status
+
+    @property
+    def reload_problems(self) -> tuple[str, ...]:
+        """Problems of the refused files on disk; empty while they are in use."""
+        return self._status.refused
+
+    def start(self) -> LiveConfig:
+        """Start watching the files (idempotent); returns self for chaining."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping.clear()
+                self._thread = threading.Thread(
+                    target=self._watch, name="callrouter-config", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def refresh(self) -> bool:
+        """Reload now if the files changed; True when a new generation went live.
+
+        The watcher thread calls this; tests call it instead of waiting.
+        """
         with self._lock:
             try:
-                seen = signature(self.directory)
+                seen = self._signature()
             except OSError as exc:
-                logger.error(
-                    "config directory %s unreadable (%s): keeping the last good config",
-                    self.directory,
-                    exc,
-                )
-                return
-            if seen in (self._signature, self._refused):
-                return
-            try:
-                loaded = Loaded.from_directory(self.directory)
-            except ConfigError as exc:
-                self._refuse(seen, exc.problems)
-                return
-            except Exception as exc:  # noqa: BLE001 -- any failure keeps the last good config
-                logger.exception("config reload failed: keeping the last good config")
-                self._refuse(seen, [f"{type(exc).__name__} while loading"])
-                return
-            self._current, self._signature, self._refused = loaded, seen, None
-            self.reload_problems = ()
-            logger.info("config reloaded from %s", self.directory)
+                logger.error("config directory %s unreadable (%s): keeping the config in use",
+                             self.directory, exc)  # fmt: skip
+                return False
+            if seen == self._seen:
+                return False
+            self._seen = seen
+            verdict = judge(self.directory, today=self._today(), limits=self._limits)
+            if verdict.generation is None:
+                self._refuse(verdict.refusals)
+                return False
+            self._status = self._accept(verdict.generation)
+            logger.info("config generation %s from %s in use", verdict.generation.id,
+                        self.directory)  # fmt: skip
+            return True
 
-    def _refuse(self, seen: Signature, problems: list[str]) -> None:
-        self._refused = seen
-        self.reload_problems = tuple(problems)
+    # -- inside ------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(max(self.interval, 0.05)):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 -- the watcher must outlive any one bad reload
+                logger.exception("config reload failed: keeping the config in use")
+
+    def _signature(self) -> Signature:
+        return signature(self.directory)
+
+    def _today(self) -> dt.date:
+        return self._now().date()
+
+    def _accept(self, generation: Generation) -> ConfigStatus:
+        self._current = generation
+        now = self._now()
+        if self._last_good is not None:
+            self._last_good.save(generation.id, generation.texts, now)
+        return ConfigStatus(generation.id, now, Origin.FILES, (), None)
+
+    def _refuse(self, problems: list[str]) -> None:
         logger.error(
-            "config reload refused, %d problem(s); keeping the last good config:\n  %s",
+            "config in %s refused, %d problem(s); keeping generation %s:\n  %s",
+            self.directory,
             len(problems),
+            self._current.id,
             "\n  ".join(problems),
         )
+        old = self._status
+        self._status = ConfigStatus(
+            old.generation, old.loaded_at, old.source, tuple(problems), self._now()
+        )
+
+    def _start_on_last_good(self, problems: list[str]) -> ConfigStatus:
+        stored = self._last_good.load() if self._last_good is not None else None
+        if stored is None:
+            raise ConfigError(problems)
+        texts = Texts(str(self.directory), stored.files)
+        rebuilt = assemble(texts, MarkedDoc(), today=None, limits=self._limits).generation
+        if rebuilt is None:  # stored by a newer version that checks more
+            raise ConfigError(problems)
+        self._current = rebuilt
+        now = self._now()
+        logger.error(
+            "config in %s refused, %d problem(s); starting on the last good generation %s"
+            " (accepted %s):\n  %s",
+            self.directory,
+            len(problems),
+            rebuilt.id,
+            stored.accepted_at,
+            "\n  ".join(problems),
+        )
+        return ConfigStatus(rebuilt.id, now, Origin.LAST_GOOD, tuple(problems), now)

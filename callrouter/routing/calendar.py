@@ -7,11 +7,12 @@ arithmetic); the admin's policy then excludes or adds days by name or date.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import holidays as holidays_lib
 
-from callrouter.routing.model import WEEKDAYS, Closure, HolidayPolicy
+from callrouter.routing.days import WEEKDAYS, Closure, HolidayPolicy
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,11 @@ def all_categories(country: str) -> tuple[str, ...]:
     return tuple(holidays_lib.country_holidays(country).supported_categories)
 
 
-def known_holiday_names(country: str, language: str, years: range) -> set[str]:
-    """All holiday names the library has for `country`, for validating the policy."""
+@functools.lru_cache(maxsize=8)
+def known_holiday_names(country: str, language: str, years: range) -> dict[str, str]:
+    """All holiday names the library has for `country`, for validating the policy:
+    compared name (case and spacing ignored) -> the library's spelling."""
     lib = holidays_lib.country_holidays(
         country, years=list(years), categories=all_categories(country), language=language
     )
-    return {_norm(n) for n in lib.values()}
+    return {_norm(n): n for name in lib.values() for n in name.split("; ")}

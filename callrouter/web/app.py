@@ -19,12 +19,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callrouter import clock, logs, spool_replay
 from callrouter.callbacks import web as callbacks
-from callrouter.callbacks.lifecycle import policy_of
 from callrouter.calls import api as calls_api
 from callrouter.calls.events import CallEvents, NoCallEvents
 from callrouter.calls.jobs import enqueue_ask_triage
 from callrouter.calls.outcomes import TriageDesk, triage_sms_handler
-from callrouter.calls.triage import codes_from
 from callrouter.errors import ConfigError
 from callrouter.services import Services, build
 from callrouter.settings import Settings, SettingsError
@@ -102,13 +100,13 @@ def create_app(
         app,
         handlers=[
             triage_sms_handler(
-                desk, lambda: codes_from(services.current().config.extra.get("triage"))
+                desk, lambda: services.current().triage
             )
         ]
         if desk is not None
         else [],
     )
-    calls_api.init_app(app, desk, lambda: services.current().config)
+    calls_api.init_app(app, desk, services.current)
     return app
 
 
@@ -117,7 +115,7 @@ def triage_asker(services: Services) -> Callable[[str, str], bool]:
 
     def ask(call_sid: str, ref: str) -> bool:
         return enqueue_ask_triage(
-            services.conn, call_sid, ref, policy_of(services.current().config)
+            services.conn, call_sid, ref, services.current().callbacks
         )
 
     return ask

@@ -1,0 +1,58 @@
+"""The sections each feature owns, parsed by its owner's parser at load time.
+
+`ivr:` (what callers hear), `callbacks:` (SLA, escalation ladder, limits),
+`records:` (how long the call log is kept) and `triage:` (outcome codes)
+become typed values here, once per generation, with file:line problems; no
+request, job or command re-reads the raw YAML afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callrouter.callbacks.lifecycle import CallbackPolicy, context_of
+from callrouter.callbacks.lifecycle import parse_policy as parse_callbacks
+from callrouter.calls.policy import RecordsPolicy
+from callrouter.calls.policy import parse_policy as parse_records
+from callrouter.calls.triage import TriageCodes
+from callrouter.calls.triage import parse_config as parse_triage
+from callrouter.config.builder import Builder, Problem
+from callrouter.routing.model import Config, Source
+from ivr import config as ivr_config
+from ivr.menus import Menus
+
+FEATURE_SECTIONS = frozenset({"ivr", "callbacks", "records", "triage"})
+
+_NEEDS = {"callbacks": {"teams", "caller_types"}}
+"""Sections whose names a feature section refers to: when one of them could not be
+parsed, the feature's "unknown team" problems are noise, not findings."""
+
+
+@dataclass(frozen=True)
+class Features:
+    menus: Menus | None
+    """None only when the `ivr:` section is missing (a problem is recorded)."""
+    callbacks: CallbackPolicy
+    records: RecordsPolicy
+    triage: TriageCodes
+
+
+def build_features(b: Builder, config: Config) -> Features:
+    data, where = b.doc.data, b.doc.where
+    callbacks, found = parse_callbacks(data.get("callbacks"), where, context_of(config))
+    _add(b, "callbacks", found)
+    records, found = parse_records(data.get("records"), where)
+    _add(b, "records", found)
+    triage, found = parse_triage(data.get("triage"), where)
+    _add(b, "triage", found)
+    return Features(ivr_config.parse(b, config), callbacks, records, triage)
+
+
+def _add(b: Builder, section: str, found: list[tuple[Source, str, str]]) -> None:
+    if section in b.doc.broken:
+        return
+    cascade = bool(_NEEDS.get(section, set()) & b.doc.broken)
+    for source, message, fix in found:
+        if cascade and message.startswith("unknown "):
+            continue
+        b.problems.append(Problem(source, message, fix))
