@@ -176,7 +176,7 @@ def test_a_mobile_missing_a_digit_is_not_called_a_short_code(
 
     assert refused(capsys, config) == [
         f"{at(config, 'teams.yaml', SHORT)}: '+31 6 1000 002' has 9 digits;"
-        " a Dutch mobile has 10 (06 and 8 more): is a digit missing or extra?."
+        " a Dutch mobile has 10 (06 and 8 more): is a digit missing or extra?"
         ' Fix: write a full Dutch number such as "+31 6 1234 5678" or "024-123 45 67"'
     ]
 

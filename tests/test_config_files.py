@@ -38,7 +38,7 @@ def only(found: list[str]) -> str:
 def assert_problem(text: str, where: str, what: str, fix: str) -> None:
     """`text` is 'file:line: what. Fix: how' with this place, what and fix."""
     assert text.startswith(f"{where}: "), text
-    message, _, hint = text.partition(". Fix: ")
+    message, _, hint = text.partition(" Fix: ")
     assert what in message, text
     assert fix in hint, text
 

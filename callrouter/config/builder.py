@@ -52,7 +52,8 @@ class Problem:
     fix: str
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.message}. Fix: {self.fix}"
+        stop = "" if self.message.endswith(("?", "!", ".")) else "."
+        return f"{self.source}: {self.message}{stop} Fix: {self.fix}"
 
 
 class Builder:
