@@ -146,12 +146,15 @@ def build(
     """
     if conn is None and settings.redis_url:
         conn = connect(settings.redis_url, purpose)
-    live = live or LiveConfig(
-        settings.config_dir,
-        last_good=LastGood(conn) if conn is not None else None,
-        interval=settings.config_check_seconds,
-        now=clock,
-    ).start()
+    live = (
+        live
+        or LiveConfig(
+            settings.config_dir,
+            last_good=LastGood(conn) if conn is not None else None,
+            interval=settings.config_check_seconds,
+            now=clock,
+        ).start()
+    )
     return Services(
         settings=settings,
         live=live,

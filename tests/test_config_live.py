@@ -7,6 +7,7 @@ process accepted (kept in Redis)."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 from pathlib import Path
 
@@ -152,3 +153,15 @@ def test_an_unreachable_redis_never_stops_a_process_with_good_files(tmp_path: Pa
     assert watched.status().source is Origin.FILES
     assert watched.status().loaded_at == MOMENT
     assert isinstance(watched.status().loaded_at, dt.datetime)
+
+
+def test_a_dropped_live_config_ends_its_watcher(tmp_path: Path) -> None:
+    watched = live(copy_config(tmp_path)).start()
+    thread = watched._thread
+    assert thread is not None and thread.is_alive()
+
+    del watched
+    gc.collect()
+    thread.join(timeout=5)
+
+    assert not thread.is_alive()

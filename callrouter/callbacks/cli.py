@@ -23,7 +23,7 @@ from callrouter.cli.common import (
     UsageError,
     config_dir_default,
     guard,
-    load_or_explain,
+    load_generation_or_explain,
     table,
 )
 from callrouter.routing.model import Config
@@ -44,9 +44,10 @@ def _connect(args: argparse.Namespace) -> redis.Redis:
 
 
 def _context(args: argparse.Namespace) -> tuple[queueing.CallbackContext, Config]:
-    config = load_or_explain(args.config or config_dir_default())
+    generation = load_generation_or_explain(args.config or config_dir_default())
     key = queueing.pseudonym_key(os.environ.get("CALLROUTER_SECRET", ""))
-    return queueing.CallbackContext(_connect(args), config, cb.policy_of(config), key), config
+    config = generation.config
+    return queueing.CallbackContext(_connect(args), config, generation.callbacks, key), config
 
 
 def _resolve(ctx: queueing.CallbackContext, ref: str) -> str:

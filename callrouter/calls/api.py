@@ -30,8 +30,7 @@ from flask.typing import ResponseReturnValue
 from callrouter import clock
 from callrouter.callbacks import lifecycle as cb
 from callrouter.calls.outcomes import TriageDesk
-from callrouter.calls.triage import codes_from
-from callrouter.routing.model import Config
+from callrouter.config.generation import Generation
 from callrouter.web.admin_auth import require_admin
 
 logger = logging.getLogger(__name__)
@@ -47,11 +46,11 @@ ADMIN = "admin"
 class CallsApi:
     desk: TriageDesk | None
     """None without Redis: there is no call log to report to."""
-    config: Callable[[], Config]
-    """The live config (triage codes, members)."""
+    config: Callable[[], Generation]
+    """The live config generation (triage codes, members)."""
 
 
-def init_app(app: Flask, desk: TriageDesk | None, config: Callable[[], Config]) -> None:
+def init_app(app: Flask, desk: TriageDesk | None, config: Callable[[], Generation]) -> None:
     app.extensions[EXTENSION] = CallsApi(desk, config)
     app.register_blueprint(api)
 
@@ -64,8 +63,8 @@ def _now() -> dt.datetime:
 @api.post("/<ref>/triage")
 def triage(ref: str) -> ResponseReturnValue:
     calls: CallsApi = current_app.extensions[EXTENSION]
-    config = calls.config()
-    codes = codes_from(config.extra.get("triage"))
+    generation = calls.config()
+    config, codes = generation.config, generation.triage
     body = request.get_json(silent=True)
     body = body if isinstance(body, dict) else {}
     given = str(body.get("code", "")).strip()

@@ -20,23 +20,21 @@ from typing import Any
 import redis
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as callbacks
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.labels import LANGUAGES, Labels
 from callrouter.calls.outcomes import TriageDesk
-from callrouter.calls.policy import policy_from
 from callrouter.calls.purge import purge_expired_now
 from callrouter.calls.reader import CallReader
 from callrouter.calls.render import FORMATS, duration_text, render
 from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
-from callrouter.calls.triage import TriageRejected, codes_from, resolve
+from callrouter.calls.triage import TriageRejected, resolve
 from callrouter.cli.common import (
     UsageError,
     add_config_arg,
     config_dir_default,
     guard,
-    load_or_explain,
+    load_generation_or_explain,
     table,
 )
 
@@ -91,7 +89,8 @@ def _lang(raw: str) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    config = load_or_explain(args.config or config_dir_default())
+    generation = load_generation_or_explain(args.config or config_dir_default())
+    config = generation.config
     first = _date(args.first, "--from")
     end = (
         _date(args.to, "--to")
@@ -105,7 +104,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     if args.format not in FORMATS:
         raise UsageError(f"--format {args.format!r}: use one of {', '.join(FORMATS)}")
-    codes = codes_from(config.extra.get("triage"))
+    codes = generation.triage
     labels = Labels.of(config, codes, _lang(args.lang))
     start, stop = period_bounds(first, end, config.timezone)
     conn = connect(args)
@@ -144,10 +143,11 @@ def _cut(text: str, column: str) -> str:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
-    config = load_or_explain(args.config or config_dir_default())
+    generation = load_generation_or_explain(args.config or config_dir_default())
+    config = generation.config
     if args.last < 1:
         raise UsageError("--last must be at least 1")
-    labels = Labels.of(config, codes_from(config.extra.get("triage")), _lang(args.lang))
+    labels = Labels.of(config, generation.triage, _lang(args.lang))
     tz = config.timezone
     records = CallReader(connect(args)).recent(args.last)
     rows = []
@@ -180,8 +180,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    config = load_or_explain(args.config or config_dir_default())
-    codes = codes_from(config.extra.get("triage"))
+    codes = load_generation_or_explain(args.config or config_dir_default()).triage
     parsed = resolve(args.call, " ".join(args.code), codes)
     if isinstance(parsed, TriageRejected):
         raise UsageError(parsed.reply)
@@ -201,8 +200,9 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    config = load_or_explain(args.config or config_dir_default())
-    policy = policy_from(config.extra.get("records"))
+    generation = load_generation_or_explain(args.config or config_dir_default())
+    config = generation.config
+    policy = generation.records
     summary = purge_expired_now(connect(args), config, clock.now(), dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(
@@ -214,7 +214,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
         f"calls without an end event recorded as stale: {summary.stale}"
         + (" (not in a dry run)" if args.dry_run else "")
     )
-    keep = callbacks.policy_of(config).keep_raw_numbers_seconds
+    keep = generation.callbacks.keep_raw_numbers_seconds
     print(
         f"raw callback numbers {'to delete' if args.dry_run else 'deleted'}: "
         f"{summary.callback_numbers} "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -105,12 +106,19 @@ class LiveConfig:
         return self._status.refused
 
     def start(self) -> LiveConfig:
-        """Start watching the files (idempotent); returns self for chaining."""
+        """Start watching the files (idempotent); returns self for chaining.
+
+        The thread holds the LiveConfig only weakly: a process, test or app that
+        drops its LiveConfig also ends its watcher, without a stop() call.
+        """
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._stopping.clear()
                 self._thread = threading.Thread(
-                    target=self._watch, name="callrouter-config", daemon=True
+                    target=_watch,
+                    args=(weakref.ref(self), self._stopping, max(self.interval, 0.05)),
+                    name="callrouter-config",
+                    daemon=True,
                 )
                 self._thread.start()
         return self
@@ -146,13 +154,6 @@ class LiveConfig:
             return True
 
     # -- inside ------------------------------------------------------------------------
-
-    def _watch(self) -> None:
-        while not self._stopping.wait(max(self.interval, 0.05)):
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 -- the watcher must outlive any one bad reload
-                logger.exception("config reload failed: keeping the config in use")
 
     def _signature(self) -> Signature:
         return signature(self.directory)
@@ -200,3 +201,15 @@ class LiveConfig:
             "\n  ".join(problems),
         )
         return ConfigStatus(rebuilt.id, now, Origin.LAST_GOOD, tuple(problems), now)
+
+
+def _watch(ref: weakref.ref[LiveConfig], stopping: threading.Event, interval: float) -> None:
+    while not stopping.wait(interval):
+        live = ref()
+        if live is None:
+            return
+        try:
+            live.refresh()
+        except Exception:  # noqa: BLE001 -- the watcher must outlive any one bad reload
+            logger.exception("config reload failed: keeping the config in use")
+        del live

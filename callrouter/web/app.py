@@ -98,11 +98,7 @@ def create_app(
     desk = TriageDesk(services.call_store(), services.callback_store()) if conn else None
     sms.init_app(
         app,
-        handlers=[
-            triage_sms_handler(
-                desk, lambda: services.current().triage
-            )
-        ]
+        handlers=[triage_sms_handler(desk, lambda: services.current().triage)]
         if desk is not None
         else [],
     )
@@ -114,8 +110,6 @@ def triage_asker(services: Services) -> Callable[[str, str], bool]:
     """After a conversation with staff: queue the SMS asking them for the outcome."""
 
     def ask(call_sid: str, ref: str) -> bool:
-        return enqueue_ask_triage(
-            services.conn, call_sid, ref, services.current().callbacks
-        )
+        return enqueue_ask_triage(services.conn, call_sid, ref, services.current().callbacks)
 
     return ask

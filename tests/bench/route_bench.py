@@ -37,7 +37,7 @@ import yaml
 from _common import median_seconds, ms, rate, table, us
 
 from callrouter.config.files import build, read_documents
-from callrouter.config.yaml_marks import MarkedDoc, load_file
+from callrouter.config.yaml_marks import MarkedDoc, parse_text
 from callrouter.routing.calendar import Calendar
 from callrouter.routing.coverage import prove
 from callrouter.routing.model import Config
@@ -131,7 +131,7 @@ def write_generated(sample: Path, target: Path, config: Config, n: int) -> Path:
     target.mkdir(parents=True)
     files = sorted(sample.glob("*.yaml")) + sorted(sample.glob("*.yml"))
     for path in files:
-        data = load_file(path, MarkedDoc(), str(path)) or {}
+        data = parse_text(path.read_text(encoding="utf-8"), str(path), MarkedDoc()) or {}
         if "rules" not in data:
             shutil.copyfile(path, target / path.name)
             continue
