@@ -110,6 +110,7 @@ def test_a_refused_config_is_reported_with_its_problems(tmp_path: Path, redis_ur
     config_dir = make_config_dir(tmp_path)
     app = make_app(config_dir=config_dir, redis_url=redis_url, CONFIG_CHECK_SECONDS=0)
     (config_dir / "teams.yaml").write_text("teams: [\n", encoding="utf-8")
+    app.extensions["callrouter.services"].live.refresh()  # what the watcher does every second
 
     response = app.test_client().get("/health")
 
