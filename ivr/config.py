@@ -133,7 +133,7 @@ def _parse(b: Builder, answers: Answers) -> Menus | None:
 
 def _languages(b: Builder, p: PathKey, raw: Any) -> dict[str, Voice]:
     out: dict[str, Voice] = {}
-    for lang, spec in b.mapping(p, raw, set(raw or {}) if isinstance(raw, dict) else set()).items():
+    for lang, spec in b.table(p, raw).items():
         lp = p + (lang,)
         spec = b.mapping(lp, spec, {"voice", "language", "label"}, {"voice", "language"})
         tag = b.text(lp + ("language",), spec.get("language"))

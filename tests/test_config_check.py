@@ -219,3 +219,35 @@ def test_bad_command_line_values_are_one_line_not_a_traceback(
     assert main(["check", "config", "--days", "0"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "is not a date" in err and "must be 1 or more" in err
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "callers.yaml",
+            "age_groups:\n",
+            "age_groups: 1\nold_age_groups:\n",
+            "age_groups must be a mapping",
+        ),
+        ("routing.yaml", "lines:\n", "lines: 1\nold_lines:\n", "lines must be a mapping"),
+        (
+            "teams.yaml",
+            "    roles:\n",
+            "    roles: 1\n    old_roles:\n",
+            "teams.iht.roles must be a mapping",
+        ),
+        ("ivr.yaml", "  menus:\n", "  menus:\n    a: 1\n", "unknown key 'a' in ivr.menus"),
+    ],
+    ids=["age_groups", "lines", "roles", "menus"],
+)
+def test_a_section_of_the_wrong_shape_is_a_problem_not_a_crash(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
+    config = copy_config(tmp_path)
+    text = (config / file).read_text(encoding="utf-8")
+    (config / file).write_text(text.replace(old, new, 1), encoding="utf-8")  # the first one
+
+    found = refused(capsys, config)
+
+    assert any(message in p for p in found), found

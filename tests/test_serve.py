@@ -59,7 +59,7 @@ def test_a_busy_redis_port_is_a_clear_error(
 
 BROKEN = {
     "an unknown team key": ("teams.yaml", "mobile:", "moblie:", "unknown key 'moblie'"),
-    "an empty ivr.yaml": ("ivr.yaml", None, None, "there is no 'ivr' section"),
+    "an empty ivr.yaml": ("ivr.yaml", None, None, "ivr.yaml:1: the file is empty"),
 }
 
 

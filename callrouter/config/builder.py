@@ -106,7 +106,11 @@ class Builder:
                 self.err(path + (key,), f"unknown key {key!r} in {name_of(path)}", hint)
         for key in sorted(required - set(value)):
             self.err(path, f"{name_of(path)} is missing {key!r}", f"add '{key}:'")
-        return value
+        return {k: v for k, v in value.items() if k in allowed}
+
+    def table(self, path: PathKey, value: Any) -> dict[str, Any]:
+        """A mapping whose keys are ids the admin chooses (teams, lines, roles)."""
+        return self.mapping(path, value, set(value) if isinstance(value, dict) else set())
 
     def seq(self, path: PathKey, value: Any) -> list[Any]:
         if value is None:

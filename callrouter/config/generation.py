@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +32,11 @@ from callrouter.config.sections.routing import ROUTING_SECTIONS, build_config
 from callrouter.config.yaml_marks import DEFAULT_LIMITS, Limits, MarkedDoc
 from callrouter.errors import ConfigError
 from callrouter.routing.coverage import CoverageReport, prove
-from callrouter.routing.model import Config
+from callrouter.routing.model import Config, Source
 from ivr.menus import Menus
 from ivr.route_context import QuestionsMemo
+
+logger = logging.getLogger(__name__)
 
 PROOF_DAYS = 366
 """How far ahead the coverage proof looks, here and in `callrouter check`."""
@@ -150,10 +153,20 @@ def judge(
     days: int = PROOF_DAYS,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Verdict:
-    """The verdict on the files in `directory` (what `check` prints)."""
+    """The verdict on the files in `directory` (what `check` prints); never raises:
+    a config that trips a bug in a parser is refused, with the error, not a traceback."""
     doc = MarkedDoc()
-    texts = read_texts(directory, limits, doc)
-    return assemble(texts, doc, today=today, days=days, limits=limits)
+    try:
+        texts = read_texts(directory, limits, doc)
+        return assemble(texts, doc, today=today, days=days, limits=limits)
+    except Exception as exc:  # noqa: BLE001 -- a refusal with a reason beats a dead process
+        logger.exception("config in %s could not be built", directory)
+        problem = Problem(
+            Source(str(directory), 0),
+            f"the configuration could not be read ({type(exc).__name__}: {exc})",
+            "this is a bug in the call router: report it with the config files",
+        )
+        return Verdict(None, (problem,), (), None)
 
 
 def load(

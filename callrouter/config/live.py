@@ -164,6 +164,8 @@ class LiveConfig:
     def _accept(self, generation: Generation) -> ConfigStatus:
         self._current = generation
         now = self._now()
+        for warning in generation.warnings:
+            logger.warning("config generation %s: %s", generation.id, warning)
         if self._last_good is not None:
             self._last_good.save(generation.id, generation.texts, now)
         return ConfigStatus(generation.id, now, Origin.FILES, (), None)

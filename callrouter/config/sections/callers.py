@@ -13,7 +13,7 @@ from callrouter.routing.model import AgeGroup, CallerKind, CallerType, Directory
 
 
 def caller_types(b: Builder) -> tuple[CallerType, ...]:
-    raw = b.doc.data.get("caller_types") or {}
+    raw = b.table(("caller_types",), b.doc.data.get("caller_types"))
     out = []
     kinds = {k.value for k in CallerKind}
     for cid, spec in raw.items():
@@ -41,7 +41,7 @@ def caller_types(b: Builder) -> tuple[CallerType, ...]:
 
 def age_groups(b: Builder) -> tuple[AgeGroup, ...]:
     out = []
-    for gid, spec in (b.doc.data.get("age_groups") or {}).items():
+    for gid, spec in b.table(("age_groups",), b.doc.data.get("age_groups")).items():
         p: PathKey = ("age_groups", str(gid))
         spec = b.mapping(p, spec, {"min", "max", "label"}, {"min"})
         low = b.integer(p + ("min",), spec.get("min"), 0, 0, 130)
@@ -62,7 +62,7 @@ def age_groups(b: Builder) -> tuple[AgeGroup, ...]:
 
 def regions(b: Builder) -> tuple[Region, ...]:
     out = []
-    for rid, spec in (b.doc.data.get("regions") or {}).items():
+    for rid, spec in b.table(("regions",), b.doc.data.get("regions")).items():
         p: PathKey = ("regions", rid)
         spec = b.mapping(p, spec, {"name", "municipalities", "area_codes"}, {"name"})
         codes = tuple(str(c) for c in b.seq(p + ("area_codes",), spec.get("area_codes")))

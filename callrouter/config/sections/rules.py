@@ -25,7 +25,7 @@ class RuleContext:
 
 
 def lines(b: Builder) -> tuple[Line, ...]:
-    raw = b.mapping(("lines",), b.doc.data.get("lines"), set(b.doc.data.get("lines") or {}))
+    raw = b.table(("lines",), b.doc.data.get("lines"))
     out = []
     for line_id, spec in raw.items():
         p: PathKey = ("lines", line_id)

@@ -50,7 +50,7 @@ def team(b: Builder, tid: str, spec: Any, tz: ZoneInfo) -> Team:
             "give each member its own id",
         )
     roles = []
-    for rname, rspec in (spec.get("roles") or {}).items():
+    for rname, rspec in b.table(p + ("roles",), spec.get("roles")).items():
         rp = p + ("roles", rname)
         rs = b.mapping(rp, rspec, {"label", "rota"}, {"rota"})
         rota_raw = b.mapping(
