@@ -7,7 +7,7 @@ import datetime as dt
 import redis
 
 from callrouter.calls.record import Answered, Ended, LegAttempt, LegTried, Reach, Started, fold
-from callrouter.calls.rows import ReportRow, decode_row, encode_row, row_of
+from callrouter.calls.rows import ReportRow, decode_row, decode_rows, encode_row, row_of
 from callrouter.calls.store import CallStore
 from tests.helpers import ams
 
@@ -33,6 +33,8 @@ def test_a_row_reads_back_as_written() -> None:
 
     assert row is not None and row.reach == Reach.FIRST_LEG and row.talk == 300
     assert decode_row(encode_row(row, 4)) == row
+    assert decode_rows([encode_row(row, 4).encode()] * 2) == [row, row]
+    assert decode_rows([encode_row(row, 4)]) == [row]
 
 
 def test_a_line_answer_is_timed_from_its_end_minus_the_conversation() -> None:
@@ -56,10 +58,12 @@ def test_a_fold_that_saw_fewer_events_never_overwrites_a_newer_row(
     older = newer._replace(reach="nobody", outcome="")
     key = store.rows_key(1)
 
-    store._row(keys=[key], args=["CA1", encode_row(newer, 7)])
+    store._row(keys=[key], args=["CA1", encode_row(newer, 17)])
     store._row(keys=[key], args=["CA1", encode_row(older, 5)])
-
     assert decode_row(redis_conn.hget(key, "CA1")) == newer
+
+    store._row(keys=[key], args=["CA1", encode_row(older, 18)])
+    assert decode_row(redis_conn.hget(key, "CA1")) == older
 
 
 def test_an_outcome_reported_while_the_call_is_open_reaches_its_row(

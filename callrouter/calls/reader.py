@@ -24,7 +24,7 @@ import redis
 
 from callrouter.calls.codec import assemble, entry_from_fields, event_from_json
 from callrouter.calls.record import CallEvent, CallRecord, fold
-from callrouter.calls.rows import ReportRow, decode_row
+from callrouter.calls.rows import ReportRow, decode_row, decode_rows
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,21 @@ def text(value: Any) -> str:
 def decoded(raw: Mapping[Any, Any]) -> dict[str, str]:
     """Stream entry fields as str (a connection may or may not decode responses)."""
     return {text(k): text(v) for k, v in raw.items()}
+
+
+def _decoded_rows(values: list[bytes]) -> list[ReportRow]:
+    """All rows in one parse; row by row, skipping unreadable ones, only when that fails."""
+    try:
+        return decode_rows(values)
+    except (ValueError, TypeError):
+        pass
+    rows = []
+    for raw in values:
+        try:
+            rows.append(decode_row(raw))
+        except (ValueError, TypeError) as exc:
+            logger.warning("call log: skipping unreadable report row (%s)", type(exc).__name__)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -94,16 +109,7 @@ class CallReader:
             pipe.hvals(key)
         rows = []
         for values in pipe.execute():
-            for raw in values:
-                try:
-                    row = decode_row(raw)
-                except (ValueError, TypeError) as exc:
-                    logger.warning(
-                        "call log: skipping unreadable report row (%s)", type(exc).__name__
-                    )
-                    continue
-                if low <= row.start_ms < high:
-                    rows.append(row)
+            rows += [row for row in _decoded_rows(values) if low <= row.start_ms < high]
         return rows
 
     def _entries(

@@ -245,16 +245,29 @@ def build_report(
     slas: dict[str, int] = {}
     calls = 0
     for row in rows:
-        if not low <= row.start_ms < high:
+        (
+            start_ms,
+            window,
+            caller_type,
+            age_group,
+            region,
+            category,
+            to_person,
+            talk_seconds,
+            cb_requested,
+            cb_claimed,
+            cb_reached,
+            outcome,
+        ) = row  # unpacked once: attribute access per field costs more over 100,000 rows
+        if not low <= start_ms < high:
             continue
         calls += 1
-        category = row.reach
         reach[category] += 1
-        windows[row.window] += 1
-        callers[row.caller_type] += 1
-        ages[row.age_group] += 1
-        regions[row.region] += 1
-        weekday, hour, monday = local(row.start_ms)
+        windows[window] += 1
+        callers[caller_type] += 1
+        ages[age_group] += 1
+        regions[region] += 1
+        weekday, hour, monday = local(start_ms)
         heat[weekday][hour] += 1
         week = weeks.get(monday)
         if week is None:
@@ -265,40 +278,38 @@ def build_report(
             offered += 1
             week[2] += 1
         if is_live:
-            answered_callers[row.caller_type] += 1
-            answered_regions[row.region] += 1
+            answered_callers[caller_type] += 1
+            answered_regions[region] += 1
             week[1] += 1
-            if row.to_person is not None:
-                live.append(row.to_person)
+            if to_person is not None:
+                live.append(to_person)
                 for seconds in SERVICE_LEVELS:
-                    if row.to_person <= seconds:
+                    if to_person <= seconds:
                         levels[seconds] += 1
-                if row.to_person <= SERVICE_LEVELS[0]:
+                if to_person <= SERVICE_LEVELS[0]:
                     week[3] += 1
-            if row.talk is not None:
-                talk.append(row.talk)
-        elif category == Reach.CALLBACK and row.to_person is not None:
-            by_callback.append(row.to_person)
-        if row.outcome:
-            outcomes[row.outcome] += 1
+            if talk_seconds is not None:
+                talk.append(talk_seconds)
+        elif category == Reach.CALLBACK and to_person is not None:
+            by_callback.append(to_person)
+        if outcome:
+            outcomes[outcome] += 1
         elif category in _SPOKE:
             outcomes[NO_OUTCOME] += 1
-        if row.cb_requested_ms is not None:
+        if cb_requested is not None:
             requested += 1
-            promised = slas.get(row.caller_type)
+            promised = slas.get(caller_type)
             if promised is None:
-                promised = slas[row.caller_type] = int(
-                    callback_sla(row.caller_type).total_seconds() * 1000
-                )
-            deadline = row.cb_requested_ms + promised
-            if row.cb_claimed_ms is not None:
-                if row.cb_claimed_ms <= deadline:
+                promised = slas[caller_type] = int(callback_sla(caller_type).total_seconds() * 1000)
+            deadline = cb_requested + promised
+            if cb_claimed is not None:
+                if cb_claimed <= deadline:
                     claimed_in_time += 1
                 else:
                     claimed_late += 1
-            if row.cb_reached_ms is not None:
+            if cb_reached is not None:
                 reached += 1
-                reached_in_time += row.cb_reached_ms <= deadline
+                reached_in_time += cb_reached <= deadline
 
     no_outcome = outcomes.pop(NO_OUTCOME, 0)
     ordered: list[OutcomeCount] = []

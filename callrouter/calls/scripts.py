@@ -32,12 +32,13 @@ local function next_id(stream, at_ms)
 end
 """
 
-# A row's first item is how many events were folded into it: a fold that saw
+# A row's last item is how many events were folded into it: a fold that saw
 # fewer events (a slower process) never overwrites one that saw more.
 ROW_IF_NEWER = """
 local function row_if_newer(key, call_id, row)
   local old = redis.call('HGET', key, call_id)
-  if old and tonumber(string.match(old, '^%[(%d+)')) > tonumber(string.match(row, '^%[(%d+)')) then
+  local pattern = ',(%d+)%]$'
+  if old and tonumber(string.match(old, pattern)) > tonumber(string.match(row, pattern)) then
     return 0
   end
   redis.call('HSET', key, call_id, row)
@@ -84,7 +85,7 @@ return redis.call('HGETALL', KEYS[1])
 
 # Append the folded record of a sealed call, once, and keep its report row.
 # KEYS: live hash, stream, open set, rows hash. ARGV: at ms, call id, sealed
-# ttl s, row (JSON, version first; '' for none), then the record's field/value pairs.
+# ttl s, row (JSON, version last; '' for none), then the record's field/value pairs.
 COMMIT = (
     NEXT_ID
     + ROW_IF_NEWER
