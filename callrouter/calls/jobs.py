@@ -16,7 +16,7 @@ from rq import Retry
 from callrouter.callbacks import lifecycle as callbacks
 from callrouter.callbacks import service as callback_service
 from callrouter.calls.reader import CallReader
-from callrouter.calls.triage import ask_sms, codes_from
+from callrouter.calls.triage import ask_sms
 from callrouter.errors import ProviderError
 from callrouter.services import Services
 
@@ -51,7 +51,8 @@ def ask_triage(s: Services, call_sid: str, ref: str) -> str:
     ``sms: false``. The SMS names no caller and no number. A Twilio failure
     that may pass is raised so RQ retries it.
     """
-    config = s.current().config
+    generation = s.current()
+    config = generation.config
     record = CallReader(s.conn).snapshot(call_sid)
     member = callbacks.member_by_id(config, record.answered_by or "") if record else None
     if member is None:
@@ -60,7 +61,7 @@ def ask_triage(s: Services, call_sid: str, ref: str) -> str:
     if not member.sms:
         logger.info("call %s: %s gets no SMS (sms: false); no triage SMS", ref, member.id)
         return "no-sms"
-    text = ask_sms(ref, codes_from(config.extra.get("triage")))
+    text = ask_sms(ref, generation.triage)
     try:
         s.provider.send_sms(member.mobile, text)
     except ProviderError as exc:
