@@ -46,7 +46,8 @@ def test_adopt_sets_redis_url_only_when_it_is_unset(tmp_path: Path, redis_url: s
     adopt(given)
 
     assert unset["REDIS_URL"] == redis_url
-    assert given["REDIS_URL"] == "redis://elsewhere:6379/0"
+    assert unset["TWILIO_AUTH_TOKEN"] == "local-token"  # `phone --url` needs nothing copied
+    assert given["REDIS_URL"] == "redis://elsewhere:6379/0" and "TWILIO_AUTH_TOKEN" not in given
 
 
 def test_serve_removes_only_its_own_state_file(tmp_path: Path, redis_url: str) -> None:

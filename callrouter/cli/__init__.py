@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from callrouter import logs
 from callrouter.callbacks import cli as callbacks
 from callrouter.calls import cli as records
-from callrouter.cli import phone, routing, serve, worker
+from callrouter.cli import phone, routing, serve, staff, worker
 from callrouter.cli.common import ConfigRejected, UsageError
 from callrouter.devtools import local_run
 from callrouter.errors import ConfigError
@@ -31,6 +31,7 @@ MODULES: list[Register] = [
     serve.register,
     phone.register,
     worker.register,
+    staff.register,
 ]
 
 

@@ -50,6 +50,8 @@ from callrouter.web.app import create_app
 IN_PROCESS_URL = "http://callrouter.local"
 LEG_ACTIONS = ("yes", "no", "busy", "fail", "voicemail")
 _STATUS = {"no": "no-answer", "busy": "busy", "fail": "failed"}
+_LEG_WORDS = {"y": "yes", "n": "no", "ja": "yes", "j": "yes", "nee": "no"}
+"""What people type at "phone(s) ringing: yes, no, ...?" (y was taken as no answer)."""
 
 Ask = Callable[[str], str]
 
@@ -224,11 +226,14 @@ def _answer_menu(call: SimCall, answer: str) -> None:
         call.say(answer[4:])
     elif answer.isdigit() or answer in ("*", "#"):
         call.press(answer)
+    elif answer.endswith("#") and answer[:-1].isdigit():
+        call.press(answer[:-1])  # "#" ends typed digits (Twilio's finishOnKey), not speech
     else:
         call.say(answer)
 
 
 def _answer_leg(call: SimCall, action: str) -> None:
+    action = _LEG_WORDS.get(action.lower(), action.lower())
     if action == "q":
         call.hang_up()
     elif action == "yes":

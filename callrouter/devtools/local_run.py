@@ -79,10 +79,14 @@ def forget(data_dir: Path, pid: int) -> None:
 
 
 def adopt(environ: MutableMapping[str, str]) -> LocalRun | None:
-    """Point this process at the local serve's Redis when `REDIS_URL` is unset."""
+    """Point this process at the local serve when `REDIS_URL` is unset: its
+    Redis, and (when serve generated it) the token its webhooks check, so
+    `phone --url` and `staff` need nothing copied from serve's terminal."""
     if environ.get(ENV_NAMES["REDIS_URL"]):
         return None
     run = LocalRun.read(local_data_dir(environ))
     if run is not None:
         environ[ENV_NAMES["REDIS_URL"]] = run.redis_url
+        if run.twilio_auth_token and not environ.get(ENV_NAMES["TWILIO_AUTH_TOKEN"]):
+            environ[ENV_NAMES["TWILIO_AUTH_TOKEN"]] = run.twilio_auth_token
     return run
