@@ -86,18 +86,17 @@ def configure(
 ) -> logging.Handler:
     """Send this process's log records to stderr, masked, in the chosen format.
 
-    Idempotent: a second call (gunicorn imports the app factory once per
-    worker, tests build many apps) finds the handler it installed and only
-    returns it.
+    Idempotent: a second call (the `callrouter` command, then the worker it
+    runs; gunicorn imports the app factory once per worker) reuses the
+    handler it installed, and only ever lowers the level to `level`.
     """
     root = logging.getLogger()
-    for handler in root.handlers:
-        if isinstance(handler, _StderrNow):
-            return handler
-    handler = _StderrNow()
-    handler.addFilter(MaskNumbers())
-    handler.setFormatter(formatter(log_format(os.environ if environ is None else environ)))
-    root.addHandler(handler)
+    handler = next((h for h in root.handlers if isinstance(h, _StderrNow)), None)
+    if handler is None:
+        handler = _StderrNow()
+        handler.addFilter(MaskNumbers())
+        handler.setFormatter(formatter(log_format(os.environ if environ is None else environ)))
+        root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     return handler
