@@ -118,10 +118,18 @@ def test_without_redis_metrics_still_answer_and_say_redis_is_down() -> None:
 def test_a_refused_config_reload_is_visible(tmp_path: Path, redis_conn: redis.Redis) -> None:
     directory = copy_config(tmp_path / "config")
     app = make_app(config_dir=directory, CONFIG_CHECK_SECONDS=0.0)
+    live = app.extensions["callrouter.services"].live
+    before = scrape(app)
     (directory / "teams.yaml").write_text("teams: [", encoding="utf-8")
-    app.extensions["callrouter.services"].live.refresh()  # what the watcher does every second
+    live.refresh()  # what the watcher does every second
+    after = scrape(app)
 
-    assert scrape(app)[("callrouter_config_refused_problems", ())] >= 1
+    generation = {k[1]: v for k, v in after.items() if k[0] == "callrouter_config_generation"}
+    assert generation == {(("generation", live.status().generation), ("source", "files")): 1}
+    assert before[("callrouter_config_refused_problems", ())] == 0
+    assert after[("callrouter_config_refused_problems", ())] >= 1  # and the last good stays
+    loaded = after[("callrouter_config_loaded_timestamp_seconds", ())]
+    assert loaded == before[("callrouter_config_loaded_timestamp_seconds", ())] > 0
 
 
 @pytest.fixture

@@ -5,14 +5,15 @@ the process where they happen, added up across processes). Everything that
 already lives in Redis is read when Prometheus scrapes (`RedisFacts`): the
 callback queue by state and the age of its oldest request that no staff
 member has been told about yet, the RQ workers' heartbeats, calls of the
-last 24 hours by how the caller reached a person and time window, and
-whether the config on disk was refused. Counts, ages and ids of states,
-windows and outcomes only: never a number, a name or a problem text.
+last 24 hours by outcome category and time window, the config generation
+in use and whether the files on disk were refused. Counts, ages and ids of
+states, windows and outcomes only: never a number, a name or a problem text.
 
 What to alert on: `callrouter_workers == 0` or
 `callrouter_worker_heartbeat_age_seconds > 60` (nobody sends SMS),
 `callrouter_callback_oldest_unnotified_age_seconds > 60`,
-`callrouter_config_refused_problems > 0`, `callrouter_redis_up == 0`.
+`callrouter_config_refused_problems > 0`, `callrouter_redis_up == 0`,
+and a `callrouter_config_generation` that differs between processes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from rq import Worker
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.reader import CallReader
-from callrouter.config.live import LiveConfig
+from callrouter.config.live import ConfigStatus, LiveConfig
 from callrouter.metrics import WEBHOOK_SECONDS, registry
 
 EXTENSION = "callrouter.metrics"
@@ -54,11 +55,7 @@ class RedisFacts(Collector):
         self._now = now
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            "callrouter_config_refused_problems",
-            "Problems of the config files on disk, refused at the last reload (0: in use).",
-            value=len(self._live.reload_problems),
-        )
+        yield from _config(self._live.status())
         if self._conn is None:
             return
         try:
@@ -106,6 +103,28 @@ class RedisFacts(Collector):
         for (reach, window), count in sorted(tally.items()):
             calls.add_metric([reach, window], count)
         yield calls
+
+
+def _config(status: ConfigStatus) -> Iterator[Metric]:
+    """Which generation this process routes with, since when, and what was refused."""
+    info = GaugeMetricFamily(
+        "callrouter_config_generation",
+        "The config generation in use (1), and whether it came from the files on disk "
+        "or from the last good one in Redis.",
+        labels=["generation", "source"],
+    )
+    info.add_metric([status.generation, str(status.source)], 1)
+    yield info
+    yield GaugeMetricFamily(
+        "callrouter_config_loaded_timestamp_seconds",
+        "When the config generation in use was accepted (Unix time).",
+        value=status.loaded_at.timestamp(),
+    )
+    yield GaugeMetricFamily(
+        "callrouter_config_refused_problems",
+        "Problems of the config files on disk, refused at the last reload (0: in use).",
+        value=len(status.refused),
+    )
 
 
 def _workers(conn: redis.Redis, now: dt.datetime) -> Iterator[Metric]:
