@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from callrouter.cli import main
+from callrouter.config.generation import generation_id
+from callrouter.config.live import LiveConfig
 from tests.helpers import copy_config, line_of
 
 Edits = dict[str, list[tuple[str, str]]]
@@ -251,3 +253,16 @@ def test_a_section_of_the_wrong_shape_is_a_problem_not_a_crash(
     found = refused(capsys, config)
 
     assert any(message in p for p in found), found
+
+
+def test_check_names_the_generation_a_running_service_would_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = copy_config(tmp_path)
+    texts = {p.name: p.read_text(encoding="utf-8") for p in config.glob("*.yaml")}
+
+    code, out, _ = check(capsys, config)
+
+    assert code == 0
+    assert f"configuration is valid: generation {generation_id(texts)} (6 rules," in out
+    assert generation_id(texts) == LiveConfig(config).status().generation

@@ -95,10 +95,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _print_coverage(report: CoverageReport, verdict: Verdict) -> None:
-    config = verdict.generation.config if verdict.generation else None
-    if config is not None:
+    if verdict.generation is not None:
+        config = verdict.generation.config
         print(
-            f"configuration is valid ({len(config.rules)} rules, {len(config.teams)} teams,"
+            f"configuration is valid: generation {verdict.generation.id}"
+            f" ({len(config.rules)} rules, {len(config.teams)} teams,"
             f" {len(config.windows)} windows)"
         )
     last = report.first_day + dt.timedelta(days=report.days - 1)
