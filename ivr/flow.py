@@ -4,12 +4,16 @@ Pure: no Flask, Redis, Twilio or clock. Like h11's state machine, every
 transition lives in one table (`TABLE`), which is total over every step and
 input, so "can a caller get stuck?" is a question a test answers by walking
 it (tests/test_ivr_flow.py): from any step, any sequence of inputs reaches a
-`<Dial>` (a leg, the final line or the fallback line) within a few steps, or
-ends because the caller hung up or has spoken to someone.
+`<Dial>` within a few steps, and every path ends, within a bounded number of
+steps, at a person, a callback or the spoken referral.
 
-Termination does not depend on the routing: each question is asked at most
-twice (once more, more clearly, after silence or an invalid answer), is never
-asked again once asked, and the language can be switched once.
+Termination does not depend on the routing: a question is asked at most
+twice (once more after an invalid answer; silence routes the call at once,
+the caller may not be able to speak), is never asked again once asked, and
+the language can be switched once. After the legs come the last steps
+(`finishing`), each taken once, each line rung at most `Routing.attempts`
+times; a caller who waited too long (`Routing.overdue`) skips ahead to the
+overflow line.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from callrouter.routing.plan import CallerFacts
-from ivr.menus import FACT_FIELD, Question
+from ivr.menus import FACT_FIELD, Prompt, Question
 
 
 class Step(StrEnum):
@@ -31,10 +35,16 @@ class Step(StrEnum):
     REGION = "region"
     DIAL = "dial"
     """Ringing leg `Call.leg` of the route plan."""
+    OFFER = "offer"
+    """The callback offer (the `CallbackOffer` seam of the voice webhooks)."""
     FINAL = "final"
-    """Every leg failed: the plan's final step (callback offer or final line)."""
+    """The plan's final line (or the fallback line), rung a bounded number of times."""
+    OVERFLOW = "overflow"
+    """The backup centre of a neighbouring region (routing.yaml `overflow`)."""
     FALLBACK = "fallback"
     """The 24/7 fallback line, without the plan (blocked callers, degraded service)."""
+    REFERRAL = "referral"
+    """The very last step: where else to turn (113, 0800-0113, 112), then the call ends."""
     DONE = "done"
     """The caller hung up, or spoke to someone and the conversation ended."""
 
@@ -45,7 +55,32 @@ class Step(StrEnum):
 
 _QUESTION_OF: Mapping[Step, Question] = {Step(q.value): q for q in Question}
 QUESTION_STEPS: tuple[Step, ...] = tuple(_QUESTION_OF)
-DIALLING_STEPS: frozenset[Step] = frozenset({Step.DIAL, Step.FINAL, Step.FALLBACK})
+LINE_STEPS: frozenset[Step] = frozenset({Step.FINAL, Step.OVERFLOW, Step.FALLBACK})
+"""Steps that ring a 24/7 line, each a bounded number of times."""
+DIALLING_STEPS: frozenset[Step] = frozenset({Step.DIAL}) | LINE_STEPS
+FINISHING_STEPS: frozenset[Step] = LINE_STEPS | {Step.OFFER, Step.REFERRAL}
+"""The steps after the plan's legs, in the order `finishing` gives them."""
+
+
+def finishing(
+    callback: bool, overflow: bool, fallback: bool = False, rolled: bool = False
+) -> tuple[Step, ...]:
+    """The bounded last steps of a call, in order, once the legs are exhausted.
+
+    A callback offer (when the plan has one; "press 3" puts the caller
+    through to the final line), the final line, the overflow line (when it
+    takes calls now), and the spoken referral. A call that `rolled` over to
+    the overflow line on the time bound gets the offer and the final line
+    after it. A call on the fallback path (no plan: a blocked number, a
+    degraded service) rings the fallback line, then the overflow line.
+    """
+    offer = (Step.OFFER,) if callback and not fallback else ()
+    over = (Step.OVERFLOW,) if overflow else ()
+    if fallback:
+        return (Step.FALLBACK, *over, Step.REFERRAL)
+    if rolled and overflow:
+        return (Step.OVERFLOW, *offer, Step.FINAL, Step.REFERRAL)
+    return (*offer, Step.FINAL, *over, Step.REFERRAL)
 
 
 class Input(StrEnum):
@@ -96,6 +131,12 @@ class Call:
     ref: str = ""
     """The call's short reference in the call log ('1042'; '' without one): the
     whisper tells it to staff, who report the triage outcome with it."""
+    stage: int = -1
+    """Index in `Routing.finish(call)` once the legs are done (-1 before)."""
+    fallback: bool = False
+    """On the fallback path: no plan, no menu (a blocked number, a degraded service)."""
+    rolled: bool = False
+    """Rolled over to the overflow line on the time bound, straight from a staff leg."""
 
 
 class Routing(Protocol):
@@ -107,6 +148,18 @@ class Routing(Protocol):
 
     def next_leg(self, call: Call) -> int | None:
         """The first leg after `call.leg` with someone free to ring, or None."""
+        ...
+
+    def finish(self, call: Call) -> tuple[Step, ...]:
+        """The call's last steps (`finishing`), at its routing moment."""
+        ...
+
+    def attempts(self, call: Call) -> int:
+        """How often the line of `call.step` is rung in all."""
+        ...
+
+    def overdue(self, call: Call) -> bool:
+        """The caller has waited the configured time without reaching a person."""
         ...
 
 
@@ -127,8 +180,9 @@ def begin(
     when the config says so): the caller still reaches a person. `ref` is
     the call's short reference in the call log.
     """
-    call = Call(step=Step.FALLBACK, lang=lang, at=at, facts=facts, ref=ref)
-    return call if straight_to_fallback else _ask_next(call, routing)
+    if straight_to_fallback:
+        return Call(Step.FALLBACK, lang, at, facts, ref=ref, stage=0, fallback=True)
+    return _ask_next(Call(step=Step.CALLER, lang=lang, at=at, facts=facts, ref=ref), routing)
 
 
 def advance(call: Call, event: Event, routing: Routing) -> Call:
@@ -144,10 +198,37 @@ def _ask_next(call: Call, routing: Routing) -> Call:
 
 
 def _next_leg(call: Call, event: Event | None, routing: Routing) -> Call:
+    """The next leg with someone free; after the last one, the last steps.
+    A caller who waited too long rolls over to the overflow line at once."""
+    if routing.overdue(call):
+        rolled = replace(call, rolled=True)
+        steps = routing.finish(rolled)
+        if steps[0] is Step.OVERFLOW:
+            return _to_stage(rolled, 0, steps)
+    steps = routing.finish(call)
     leg = routing.next_leg(call)
     if leg is None or leg <= call.leg:
-        return replace(call, step=Step.FINAL, attempt=0)
+        return _to_stage(call, 0, steps)
     return replace(call, step=Step.DIAL, leg=leg, attempt=0)
+
+
+def _onwards(call: Call, event: Event, routing: Routing) -> Call:
+    """The offer was declined or not possible, or a line did not take the call:
+    ring the line once more while it has attempts left, else the next last step."""
+    steps = routing.finish(call)
+    overflow = steps.index(Step.OVERFLOW) if Step.OVERFLOW in steps else -1
+    if routing.overdue(call) and overflow > call.stage:
+        return _to_stage(call, overflow, steps)
+    if call.step in LINE_STEPS and call.attempt + 1 < routing.attempts(call):
+        return replace(call, attempt=call.attempt + 1)
+    return _to_stage(call, call.stage + 1, steps)
+
+
+def _to_stage(call: Call, index: int, steps: tuple[Step, ...]) -> Call:
+    """`call` at last step `index`; past the end (a reload shortened them) the referral."""
+    if 0 <= index < len(steps):
+        return replace(call, step=steps[index], stage=index, attempt=0)
+    return replace(call, step=Step.REFERRAL, stage=len(steps), attempt=0)
 
 
 def _choose(call: Call, event: Event, routing: Routing) -> Call:
@@ -176,10 +257,10 @@ def _stop_asking(call: Call, event: Event, routing: Routing) -> Call:
     return _next_leg(replace(call, asked=call.asked | set(Question)), event, routing)
 
 
-def _redial(call: Call, event: Event, routing: Routing) -> Call:
-    """The final or fallback line did not take the call: ring it again; the
-    caller hears that we keep trying, and is never hung up on."""
-    return replace(call, attempt=call.attempt + 1)
+def _route_now(call: Call, event: Event, routing: Routing) -> Call:
+    """Silence: the caller may not be able to speak. Ask nothing more and put
+    them through with what is known (the configured defaults fill the gaps)."""
+    return _next_leg(replace(call, asked=call.asked | set(Question)), None, routing)
 
 
 def _stay(call: Call, event: Event, routing: Routing) -> Call:
@@ -200,7 +281,7 @@ def _question(call: Call) -> Question:
 _QUESTION_ROW: Mapping[Input, Transition] = {
     Input.CHOICE: _choose,
     Input.INVALID: _retry_or_move_on,
-    Input.SILENCE: _retry_or_move_on,
+    Input.SILENCE: _route_now,
     Input.SWITCH_LANGUAGE: _switch_language,
     Input.ANSWERED: _stop_asking,
     Input.UNANSWERED: _stop_asking,
@@ -214,13 +295,39 @@ TABLE: Mapping[tuple[Step, Input], Transition] = {
     (Step.DIAL, Input.UNANSWERED): _next_leg,
     (Step.DIAL, Input.HUNG_UP): _done,
     **{(Step.DIAL, i): _stay for i in _MENU_INPUTS},
-    (Step.FINAL, Input.ANSWERED): _done,
-    (Step.FINAL, Input.UNANSWERED): _redial,
-    (Step.FINAL, Input.HUNG_UP): _done,
-    **{(Step.FINAL, i): _stay for i in _MENU_INPUTS},
-    (Step.FALLBACK, Input.ANSWERED): _done,
-    (Step.FALLBACK, Input.UNANSWERED): _redial,
-    (Step.FALLBACK, Input.HUNG_UP): _done,
-    **{(Step.FALLBACK, i): _stay for i in _MENU_INPUTS},
+    **{
+        (step, i): t
+        for step in LINE_STEPS | {Step.OFFER}
+        for i, t in {
+            Input.ANSWERED: _done,
+            Input.UNANSWERED: _onwards,
+            Input.HUNG_UP: _done,
+            **{i: _stay for i in _MENU_INPUTS},
+        }.items()
+    },
+    **{(Step.REFERRAL, i): _done for i in Input},
     **{(Step.DONE, i): _stay for i in Input},
 }
+
+
+def announcement(before: Call | None, after: Call) -> Prompt | None:
+    """What the caller is told on the way from `before` to `after`, and only
+    what is true: "another crisis worker" only when another one is rung, "the
+    crisis service of another region" only when the overflow line is. None
+    when the step speaks for itself (questions, the offer) or the caller
+    already heard it twice (a third leg rings with the ringback tone alone).
+    """
+    step = after.step
+    if step is Step.DIAL:
+        if before is None:
+            return Prompt.CONNECTING
+        if before.step is not Step.DIAL:
+            return None  # straight after an answer: the ringback tone, not a second of speech
+        return Prompt.STILL_CONNECTING if after.leg <= 2 else None
+    if step in LINE_STEPS:
+        if after.attempt > 0:
+            return Prompt.LINE_RETRY
+        if before is not None and before.step is Step.OFFER:
+            return None  # the offer said "we are putting you through" already
+        return Prompt.OVERFLOW if step is Step.OVERFLOW else Prompt.FINAL_LINE
+    return Prompt.REFERRAL if step is Step.REFERRAL else None

@@ -2,9 +2,10 @@
 
 `open_questions` is why the IVR asks "only what the routing config needs":
 a question is asked when, at this moment, its answer can change which rule
-takes the call. In the sample config the region is only asked during office
-hours (when Land van Cuijk has its own team), and a known referrer is never
-asked who they are. `RouteContext` adds who is free to ring right now.
+takes the call: a region question (when configured) only in office hours in
+the sample rules (when Land van Cuijk has its own team), and a known referrer
+is never asked who they are. `RouteContext` adds who is free to ring right
+now, the call's last steps (`ivr.flow.finishing`) and the time bound.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from callrouter.routing.plan import (
     with_defaults,
 )
 from callrouter.routing.windows import resolve_window
-from ivr.flow import Call
+from ivr.flow import LINE_STEPS, Call, Step, finishing
 from ivr.menus import FACT_FIELD, Question
+
+MIN_RING_SECONDS = 5
+"""The shortest ring worth starting; a call this close to the time bound rolls over instead."""
 
 Busy = Callable[[Sequence[str]], frozenset[str]]
 """Of these staff numbers, the ones on a crisis call right now."""
@@ -92,8 +96,12 @@ class RouteContext:
         questions: Sequence[Question],
         busy: Busy,
         memo: QuestionsMemo | None = None,
+        now: int | None = None,
     ) -> None:
+        """`now` (epoch seconds) is the moment of this webhook, for the time
+        bound (`overdue`); None never rolls over (the coverage estimates)."""
         self.config = config
+        self.now = now
         self._questions = tuple(questions)
         self._busy = busy
         self._memo: QuestionsMemo = {} if memo is None else memo
@@ -109,16 +117,20 @@ class RouteContext:
             self._plans[key] = route(self.moment(call), call.facts, self.config)
         return self._plans[key]
 
-    def open_questions(self, call: Call) -> tuple[Question, ...]:
+    def window(self, call: Call) -> tuple[str | None, bool]:
+        """The window in force at the call's moment, and whether it is a holiday."""
         local = self.moment(call).astimezone(self.config.timezone)
         where = resolve_window(
             self.config.calendar, self.config.windows, local.date(), local.hour * 60 + local.minute
         )
-        holiday = where.day.holiday is not None
-        key = (where.window, holiday, call.facts, call.asked, self._questions)
+        return where.window, where.day.holiday is not None
+
+    def open_questions(self, call: Call) -> tuple[Question, ...]:
+        window, holiday = self.window(call)
+        key = (window, holiday, call.facts, call.asked, self._questions)
         if key not in self._memo:
             self._memo[key] = open_questions(
-                self.config, where.window, holiday, call.facts, call.asked, self._questions
+                self.config, window, holiday, call.facts, call.asked, self._questions
             )
         return self._memo[key]
 
@@ -133,3 +145,40 @@ class RouteContext:
             busy = self._busy(staff) if staff else frozenset()
             self._free[leg] = tuple(t for t in leg.targets if t.number not in busy)
         return self._free[leg]
+
+    def overflow_open(self, call: Call) -> bool:
+        """The backup centre takes calls at the call's moment (its windows)."""
+        overflow = self.config.overflow
+        if overflow is None or self.config.line(overflow.line) is None:
+            return False
+        return not overflow.windows or self.window(call)[0] in overflow.windows
+
+    def finish(self, call: Call) -> tuple[Step, ...]:
+        callback = not call.fallback and self.plan(call).final.callback
+        return finishing(callback, self.overflow_open(call), call.fallback, call.rolled)
+
+    def attempts(self, call: Call) -> int:
+        overflow = self.config.overflow
+        if call.step is Step.OVERFLOW and overflow is not None:
+            return overflow.ring.attempts
+        return self.config.final_line.attempts if call.step in LINE_STEPS else 1
+
+    def ring_timeout(self, call: Call, configured: int) -> int:
+        """`configured`, cut short so the call rolls over to the overflow line
+        when the caller has waited `overflow.after` seconds, whatever is ringing."""
+        overflow = self.config.overflow
+        if (
+            self.now is None
+            or overflow is None
+            or call.step is Step.OVERFLOW
+            or Step.OVERFLOW not in self.finish(call)
+        ):
+            return configured
+        left = overflow.after - (self.now - call.at)
+        return max(MIN_RING_SECONDS, min(configured, left))
+
+    def overdue(self, call: Call) -> bool:
+        overflow = self.config.overflow
+        if self.now is None or overflow is None:
+            return False
+        return self.now - call.at >= overflow.after - MIN_RING_SECONDS

@@ -21,7 +21,7 @@ from callrouter.routing.plan import CallerFacts
 from ivr.flow import Call, Step
 from ivr.menus import Question
 
-_SALT = "ivr-call-state-v2"
+_SALT = "ivr-call-state-v3"
 """Versioned: a change of the payload layout changes the salt, so a token of
 an older layout (a call in progress during a deploy) fails cleanly (and that
 call continues on the fallback line) instead of being misread."""
@@ -47,7 +47,7 @@ class CallStates:
             call.step.value, call.lang, call.at,
             facts.caller_type, facts.age_group, facts.region,
             sorted(q.value for q in call.asked),
-            call.attempt, call.leg, int(call.switched), call.since, call.ref,
+            call.attempt, call.leg, _flags(call), call.since - call.at, call.ref, call.stage,
         ]  # fmt: skip
         token: str = self._serializer.dumps(payload)
         return token
@@ -60,9 +60,10 @@ class CallStates:
         except BadSignature:
             raise StateError("call state signature does not match") from None
         try:
-            (step, lang, at, caller, age, region, asked, attempt, leg, switched, since, ref) = (
+            (step, lang, at, caller, age, region, asked, attempt, leg, flags, since, ref, stage) = (
                 payload
             )
+            flags = _int(flags)
             return Call(
                 step=Step(step),
                 lang=_text(lang),
@@ -71,12 +72,20 @@ class CallStates:
                 asked=frozenset(Question(q) for q in asked),
                 attempt=_int(attempt),
                 leg=_int(leg),
-                switched=bool(switched),
-                since=_int(since),
+                switched=bool(flags & 1),
+                since=_int(at) + _int(since),
                 ref=_text(ref),
+                stage=_int(stage),
+                fallback=bool(flags & 2),
+                rolled=bool(flags & 4),
             )
         except (TypeError, ValueError):
             raise StateError("call state has an unexpected layout") from None
+
+
+def _flags(call: Call) -> int:
+    """The call's yes/no facts as one small number: the token stays short."""
+    return int(call.switched) | int(call.fallback) << 1 | int(call.rolled) << 2
 
 
 def _int(value: object) -> int:

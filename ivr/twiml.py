@@ -6,9 +6,11 @@ rules hold for every document a caller receives, and the tests check them:
 
 - a `<Gather>` is always followed by a `<Redirect>` to the same step, so
   silence is an input like any other and never the end of the call;
-- every `<Dial>` has an `action`, so a leg that is not answered comes back
-  to us for the next leg instead of ending the call;
-- the caller hears something before every `<Dial>`: never silence.
+- every `<Dial>` has an `action` and a ring `timeout`, so a leg that is not
+  answered comes back to us for the next step instead of ending the call;
+- the caller never waits in silence: before a `<Dial>` they hear where they
+  are being put through (`ivr.flow.announcement`), or at least the ringback
+  tone (`answerOnBridge`).
 """
 
 from __future__ import annotations
@@ -46,9 +48,12 @@ def say(verb: VoiceResponse | Gather, text: str, voice: Voice) -> None:
     without SSML support.
     """
     if text:
-        verb.say(
-            _PHONE_NUMBER.sub(_digit_by_digit, text), voice=voice.voice, language=voice.language
-        )
+        verb.say(spoken_text(text), voice=voice.voice, language=voice.language)
+
+
+def spoken_text(text: str) -> str:
+    """`text` as it is sent to the voice: phone numbers digit by digit."""
+    return _PHONE_NUMBER.sub(_digit_by_digit, text)
 
 
 def _digit_by_digit(number: re.Match[str]) -> str:
@@ -56,13 +61,11 @@ def _digit_by_digit(number: re.Match[str]) -> str:
 
 
 def greet(response: VoiceResponse, menus: Menus, lang: str) -> None:
-    """The welcome and the safety line ("hang up and call 112"), always first.
+    """The safety line ("hang up and call 112"): always the very first sentence.
 
-    Spoken outside any `<Gather>`, so no key press can skip the safety line.
+    Spoken outside any `<Gather>`, so no key press can skip it.
     """
-    voice = menus.voice(lang)
-    say(response, menus.say(Prompt.WELCOME, lang), voice)
-    say(response, menus.say(Prompt.SAFETY, lang), voice)
+    say(response, menus.say(Prompt.SAFETY, lang), menus.voice(lang))
 
 
 def question(
@@ -70,8 +73,11 @@ def question(
 ) -> VoiceResponse:
     """Ask `menu` (the clearer wording on `retry`), by key or by voice.
 
-    `first` is the caller's first document in this language: greet them,
-    and offer the other language (spoken in that language).
+    The caller may answer while it is read (barge-in): the welcome and the
+    question are inside the `<Gather>`. `first` is the caller's first document
+    in this language: the safety line, then the welcome, the question, and
+    last (so a caller who knows their key does not wait for it) the offer of
+    the other language, spoken in that language.
     """
     voice = menus.voice(lang)
     response = VoiceResponse()
@@ -85,23 +91,30 @@ def question(
         num_digits=1,
         timeout=menus.gather_timeout,
         speech_timeout="auto",
+        barge_in=True,
         hints=menu.hints(lang) or None,
     )
+    if first:
+        say(gather, menus.say(Prompt.WELCOME, lang), voice)
+    say(gather, (menu.retry if retry else menu.ask)[lang], voice)
     choice = menus.language_choice
     if first and choice is not None and choice.language != lang:
         say(gather, choice.offer, menus.voice(choice.language))
-    say(gather, (menu.retry if retry else menu.ask)[lang], voice)
     response.redirect(action, method="POST")
     return response
 
 
-def announce(menus: Menus, lang: str, prompt: Prompt, first: bool) -> VoiceResponse:
-    """A document that starts with "we are connecting you" (greeting first, if
-    `first`: no question came before), for a `<Dial>` to follow: never silence."""
+def announce(menus: Menus, lang: str, prompt: Prompt | None, first: bool) -> VoiceResponse:
+    """A document that starts with what happens next (`prompt`, if any), for a
+    `<Dial>` or the end to follow; the safety line and welcome first if
+    `first`: no question came before."""
     response = VoiceResponse()
+    voice = menus.voice(lang)
     if first:
         greet(response, menus, lang)
-    say(response, menus.say(prompt, lang), menus.voice(lang))
+        say(response, menus.say(Prompt.WELCOME, lang), voice)
+    if prompt is not None:
+        say(response, menus.say(prompt, lang), voice)
     return response
 
 
@@ -138,20 +151,21 @@ def dial(
 
 
 def dial_line(
-    response: VoiceResponse, number: str, caller_id: str, action: str | None
+    response: VoiceResponse, number: str, caller_id: str, action: str | None, timeout: int = 30
 ) -> VoiceResponse:
     """Ring a 24/7 line (the plan's final line or the fallback line), without whisper.
 
     The last resort must not depend on anyone pressing a key, and this needs
     nothing but two numbers from the config, so it is also what a caller gets
     when anything else fails. `action` comes back when the line does not
-    answer, to ring it again rather than end the call; only a static document
-    served from elsewhere (`callrouter fallback-twiml`) goes without.
+    answer, for the next of the call's bounded last steps; only a static
+    document served from elsewhere (`callrouter fallback-twiml`) goes without.
     """
     response.dial(
         number,
         action=action,
         method="POST" if action else None,
+        timeout=timeout,
         caller_id=caller_id,
         answer_on_bridge=True,
     )

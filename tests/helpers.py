@@ -98,3 +98,31 @@ def line_of(path: Path, needle: str, *, whole: bool = False) -> int:
     if len(hits) != 1:
         raise AssertionError(f"{needle!r} is on lines {hits} of {path}, expected exactly one")
     return hits[0]
+
+
+REGION_MENU = """\
+    region:
+      ask:
+        nl: "Rijk van Nijmegen: druk 1. Maas en Waal: 2. Land van Cuijk: 3. Weet u het niet: 0."
+        en: "Nijmegen area: press 1. Maas en Waal: 2. Land van Cuijk: 3. Not sure: 0."
+      retry:
+        nl: Noem de woonplaats, of druk 1 voor Nijmegen, 2 voor Maas en Waal, 3 voor Land van Cuijk.
+        en: Say the town, or press 1 for Nijmegen, 2 for Maas en Waal, 3 for Land van Cuijk.
+      options:
+        - {digit: "1", value: nijmegen}
+        - {digit: "2", value: maas_en_waal}
+        - {digit: "3", value: land_van_cuijk}
+        - digit: "0"
+          value: null
+          speech:
+            nl: [weet ik niet, geen idee]
+            en: [do not know, no idea]
+
+"""
+"""The region question the sample leaves out (to keep the way in short),
+for tests of a config that asks it: `copy_config(..., with_region_question())`."""
+
+
+def with_region_question() -> dict[str, list[tuple[str, str]]]:
+    anchor = "    # No region question:"
+    return {"ivr.yaml": [(anchor, REGION_MENU + anchor)]}

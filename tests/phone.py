@@ -99,10 +99,17 @@ class Phone:
         clock: TestClock = self.app.config["CLOCK"]
         return clock
 
-    def dial(self, from_: str, at: dt.datetime, to: str = CRISIS_NUMBER) -> PhoneCall:
-        """A call from `from_` at moment `at` (the app's clock is set to it)."""
+    def dial(
+        self,
+        from_: str,
+        at: dt.datetime,
+        to: str = CRISIS_NUMBER,
+        omit: frozenset[str] = frozenset(),
+    ) -> PhoneCall:
+        """A call from `from_` at moment `at` (the app's clock is set to it);
+        `omit`: parameters Twilio leaves out of this call's webhooks."""
         self.clock.moment = at
-        return PhoneCall(self, SimCall(self.twilio, from_, to)).start()
+        return PhoneCall(self, SimCall(self.twilio, from_, to, omit=omit)).start()
 
     def answer_bridge(self, request_id: str, staff: str, attempt: int = 1) -> PhoneCall:
         """Bridge attempt `attempt` of a callback: Twilio called `staff` from the

@@ -57,7 +57,7 @@ def phone(app: Flask) -> Phone:
 
 def nobody_answers(phone: Phone, from_: str = RESIDENT) -> PhoneCall:
     """A resident calls on Tuesday 10:00; the on-call SPV and the psychiatrist don't answer."""
-    call = phone.dial(from_=from_, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=from_, at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).leg_result("no-answer")
     call.expect_dial(EVA).leg_result("no-answer")
     return call
@@ -136,7 +136,7 @@ def test_pressing_3_puts_the_caller_through_now(phone: Phone) -> None:
 
 
 def test_a_withheld_number_is_asked_for(phone: Phone, redis_conn: redis.Redis) -> None:
-    call = phone.dial(from_="anonymous", at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_="anonymous", at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).leg_result("busy")
     call.expect_dial(EVA).leg_result("no-answer")
     call.expect_say("Wij zien uw nummer niet").press("2").press("0612344567").press("1")

@@ -27,19 +27,22 @@ def test_a_scripted_call_prints_what_the_caller_hears_who_rings_and_how_it_ends(
         "--at",
         "2026-04-28T10:00",
         "--digits",
-        "2,2,1",
+        "2,2",
         "--answer",
         "no,yes",
     )
 
     assert code == 0
     assert "call from +31 ***** 56 78" in out and "Tue 2026-04-28 10:00 CEST" in out
-    assert "caller hears: Welkom bij de Crisislijn Waalland." in out
+    assert "caller hears: Levensgevaar? Hang op en bel 1 1 2." in out.splitlines()[1]
+    assert "caller hears: Crisislijn Waalland." in out
     assert "  caller presses 2" in out
     assert "dialling Anna de Vries (SPV) (+31 ***** 00 01): rings for 25 s" in out
     assert "Eva Smit (psychiater) hears: Crisislijn: Naaste" in out
     assert "connected to Eva Smit (psychiater)" in out
-    assert out.rstrip().endswith("call ends: the service hung up")
+    ended, estimate = out.rstrip().splitlines()[-2:]
+    assert ended == "call ends: the service hung up"
+    assert estimate.startswith("estimated (README: How long until the first ring): first ring")
     assert "+31612345678" not in out and "+31610000001" not in out
 
 
@@ -47,13 +50,15 @@ def test_when_the_answers_run_out_legs_are_not_answered_and_the_final_line_is_sh
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, _ = phone(
-        capsys, "--from", "+31612345678", "--at", "2026-04-29T03:00", "--digits", "1,,,"
+        capsys, "--from", "+31612345678", "--at", "2026-04-29T03:00", "--digits", "1,"
     )
 
     assert code == 0
-    assert out.count("Dat heb ik niet goed verstaan") == 1  # only the age question is retried
+    assert "Dat heb ik niet goed verstaan" not in out  # silence routes at once
     assert "dialling Regionale 24/7 crisislijn (fallback)" in out
-    assert "call ends: the caller hung up" in out
+    assert "dialling Crisisdienst buurregio (achtervang)" in out
+    assert "Bel 1 1 3, of gratis 0 8 0 0, 0 1 1 3" in out
+    assert out.rstrip().splitlines()[-2] == "call ends: the service hung up"
 
 
 def test_interactive_when_no_digits_are_given(
@@ -95,7 +100,7 @@ def test_fallback_twiml_for_a_twiml_bin_rings_the_fallback_line_with_the_crisis_
     root = ET.fromstring(out)
     assert code == 0
     assert [el.tag for el in root] == ["Say", "Say", "Say", "Dial"]
-    assert "1 1 2" in (root[1].text or "")
+    assert "1 1 2" in (root[0].text or "")  # the safety line first
     dial = root.find("Dial")
     assert dial is not None and (dial.text or "") == "+31880001199"
     assert dial.get("callerId") == "+31880001133" and dial.get("action") is None

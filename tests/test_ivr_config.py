@@ -22,7 +22,7 @@ def test_the_sample_ivr_is_valid_in_both_languages() -> None:
     menus = sample_generation().menus
 
     assert list(menus.languages) == ["nl", "en"]
-    assert menus.questions == (Question.CALLER, Question.AGE, Question.REGION)
+    assert menus.questions == (Question.CALLER, Question.AGE)  # the region: by area code
     assert all(set(menus.prompts[p]) == {"nl", "en"} for p in Prompt)
     assert menus.blocked is BlockedAction.FALLBACK
 
@@ -47,7 +47,7 @@ def test_a_prompt_missing_in_english_is_reported(tmp_path: Path) -> None:
         tmp_path,
         {
             "ivr.yaml": [
-                ("      en: One moment please, we are connecting you to a crisis worker.\n", ""),
+                ("      en: One moment.\n", ""),
             ]
         },
     )
@@ -62,15 +62,15 @@ def test_two_answers_on_one_key_and_a_key_that_also_chooses_the_language(tmp_pat
         tmp_path,
         {
             "ivr.yaml": [
-                ('- {digit: "2", value: maas_en_waal}', '- {digit: "1", value: maas_en_waal}'),
-                ('- {digit: "3", value: land_van_cuijk}', '- {digit: "9", value: land_van_cuijk}'),
+                ('- digit: "2"\n          value: "18+"', '- digit: "1"\n          value: "18+"'),
+                ('- digit: "3"\n          value: verw', '- digit: "9"\n          value: verw'),
             ]
         },
     )
 
     problems = problems_of(config)
 
-    line = line_of(config / "ivr.yaml", "value: maas_en_waal")
+    line = line_of(config / "ivr.yaml", 'value: "18+"') - 1
     assert any(f"ivr.yaml:{line}: key 1 is also answer 1" in p for p in problems), problems
     assert any("key 9 also chooses the language" in p for p in problems), problems
 

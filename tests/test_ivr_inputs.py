@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from callrouter.config import generation
 from ivr.flow import Event, Input
 from ivr.inputs import interpret, normalise
 from ivr.menus import Menu, Menus, Question
-from tests.helpers import sample_generation
+from tests.helpers import copy_config, sample_generation, with_region_question
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +69,9 @@ def test_speech_is_matched_in_the_callers_language(menus: Menus) -> None:
     assert interpret(caller, "nl", None, "I am calling about my mother") == Event(Input.INVALID)
 
 
-def test_a_municipality_answers_the_region_question(menus: Menus) -> None:
-    region = menu(menus, Question.REGION)
+def test_a_municipality_answers_the_region_question(tmp_path: Path) -> None:
+    asks_region = generation.load(copy_config(tmp_path, with_region_question()))
+    region = menu(asks_region.menus, Question.REGION)
 
     assert interpret(region, "nl", None, "Wij wonen in Wijchen") == Event(Input.CHOICE, "nijmegen")
     assert interpret(region, "nl", None, "West Maas en Waal") == Event(Input.CHOICE, "maas_en_waal")

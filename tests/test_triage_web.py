@@ -55,7 +55,7 @@ def outcomes(redis_conn: redis.Redis, call_sid: str) -> list[Outcome]:
 def test_the_whisper_tells_staff_the_calls_ref_after_the_accept_key(
     phone: Phone, redis_conn: redis.Redis
 ) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).whisper_press("1")
 
     ref = record_of(redis_conn, call).ref
@@ -64,7 +64,7 @@ def test_the_whisper_tells_staff_the_calls_ref_after_the_accept_key(
 
 
 def test_without_a_call_log_the_whisper_has_no_ref() -> None:
-    call = Phone(make_app()).dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = Phone(make_app()).dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     call.expect_dial(ANNA).whisper_press("1").expect_whisper("Druk 1 om aan te nemen.")
     assert "Gespreksnummer" not in " ".join(call.sim.heard("staff"))
@@ -76,7 +76,7 @@ def test_without_a_call_log_the_whisper_has_no_ref() -> None:
 def callback_claimed_by_anna(phone: Phone, redis_conn: redis.Redis) -> tuple[str, PhoneCall]:
     """A resident nobody could take asks for a callback; Anna claims it and the
     worker starts bridge attempt 1. (request id, the resident's original call)"""
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).leg_result("no-answer")
     call.expect_dial(EVA).leg_result("no-answer")
     call.expect_say("Wilt u teruggebeld worden").press("1").expect_say("genoteerd")
@@ -196,7 +196,7 @@ def run_jobs(redis_conn: redis.Redis) -> None:
 
 
 def staff_accepts_talks_and_the_caller_hangs_up(phone: Phone, staff: str) -> PhoneCall:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("2").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("2").press("2")
     if staff == EVA:
         call.expect_dial(ANNA).leg_result("busy")
     call.expect_dial(staff).whisper_press("1").expect_connected(staff)
@@ -236,7 +236,7 @@ def test_a_repeated_dial_action_asks_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     use_env(monkeypatch, worker_env(redis_url, CONFIG_DIR, fake.base_url))
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     action = call.expect_dial(ANNA).dial_element.get("action") or ""
     call.whisper_press("1").end_conversation()  # staff hang up first this time
     ended = {"CallSid": call.sim.call_sid, "CallStatus": "completed",
@@ -263,7 +263,7 @@ def test_no_sms_to_staff_with_sms_off_or_when_nobody_took_the_call(
     phone = Phone(make_app(config_dir=config, redis_url=redis_url))
 
     staff_accepts_talks_and_the_caller_hangs_up(phone, EVA)  # Eva has sms: false
-    declined = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    declined = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     declined.expect_dial(ANNA).whisper_press("5")  # picked up, did not accept
     declined.expect_dial(EVA).hang_up()
     run_jobs(redis_conn)

@@ -23,11 +23,19 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from callrouter.devtools.twilio_sim import SIGNATURE_HEADER, WsgiTransport
+from callrouter.devtools.twilio_sim import SIGNATURE_HEADER, SimCall, WsgiTransport
 from callrouter.routing.plan import RoutePlan
 from callrouter.web.voice import EXTENSION, FinalCall, VoiceServices
-from tests.helpers import ams, copy_config
-from tests.phone import BASE_URL, CRISIS_NUMBER, FALLBACK_LINE, TOKEN, Phone, make_app
+from tests.helpers import ams, copy_config, with_region_question
+from tests.phone import (
+    BASE_URL,
+    CRISIS_NUMBER,
+    FALLBACK_LINE,
+    TOKEN,
+    Phone,
+    PhoneCall,
+    make_app,
+)
 
 RESIDENT = "+31612345678"
 HUISARTSENPOST = "+31247000201"
@@ -35,6 +43,7 @@ BLOCKED = "+31619990001"
 ANNA, BRAM, CARLA, DAAN, EVA = (f"+316100000{i:02d}" for i in (1, 2, 3, 4, 5))
 GGZ_DIENST_PIEN = "+31610000033"
 GGZ_CENTRALE = "+31247000100"
+OVERFLOW_LINE = "+31880001177"
 CIT_KIM = "+31610000023"
 
 TUESDAY_10 = ams(2026, 4, 28, 10, 0)
@@ -72,10 +81,9 @@ def closed_port() -> int:
 def test_a_relative_reaches_the_backup_when_the_first_line_does_not_answer(phone: Phone) -> None:
     call = phone.dial(from_=RESIDENT, at=TUESDAY_10)
 
-    call.expect_say("Welkom").expect_say("112").press("2")  # about someone else
-    call.expect_say("18 jaar").press("2")  # an adult
-    call.expect_say("regio").press("1")  # Rijk van Nijmegen
-    call.expect_say("verbinden u door").expect_dial(ANNA).leg_result("no-answer")
+    call.expect_say("112").expect_say("Crisislijn Waalland").press("2")  # about someone else
+    call.expect_say("Onder de 18").press("2")  # an adult; the ringback tone follows at once
+    call.expect_dial(ANNA).leg_result("no-answer")
     call.expect_say("andere hulpverlener").expect_dial(EVA).whisper_press("1")
 
     call.expect_connected(EVA)
@@ -87,21 +95,25 @@ def test_the_safety_line_comes_first_and_cannot_be_skipped_by_a_key(phone: Phone
 
     first = phone.documents[0][1]
     says_before_menu = [el for el in first if el.tag == "Say"]
-    assert "1 1 2" in "".join(says_before_menu[1].itertext())
-    assert "1 1 3" in "".join(says_before_menu[1].itertext())
+    assert [el.tag for el in first] == ["Say", "Gather", "Redirect"]
+    assert "".join(says_before_menu[0].itertext()).startswith("Levensgevaar")  # the FIRST sentence
+    assert "1 1 2" in "".join(says_before_menu[0].itertext())
+    assert "1 1 3" in "".join(says_before_menu[0].itertext())
     gather = first.find("Gather")
     assert (
         gather is not None
         and gather.get("input") == "dtmf speech"
         and gather.get("language") == "nl-NL"
+        and gather.get("bargeIn") == "true"  # the caller may answer while the menu is read
     )
     assert "huisarts" in (gather.get("hints") or "")
+    assert "Crisislijn Waalland" in "".join(gather.itertext())  # the welcome, inside the menu
 
 
 def test_every_staff_dial_uses_the_crisis_number_answer_on_bridge_a_whisper_and_an_action(
     phone: Phone,
 ) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     dial = call.expect_dial(ANNA).dial_element
     number = dial.find("Number")
@@ -110,8 +122,8 @@ def test_every_staff_dial_uses_the_crisis_number_answer_on_bridge_a_whisper_and_
     assert dial.get("answerOnBridge") == "true"
     assert dial.get("timeout") == "25"
     assert (dial.get("action") or "").startswith(f"{BASE_URL}/voice/dial?s=")
-    assert (number.get("url") or "").startswith(f"{BASE_URL}/voice/whisper?s=")
-    assert (number.get("statusCallback") or "").startswith(f"{BASE_URL}/voice/leg-status?s=")
+    assert (number.get("url") or "").startswith(f"{BASE_URL}/voice/whisper?c=CA")
+    assert (number.get("statusCallback") or "").startswith(f"{BASE_URL}/voice/leg-status?c=CA")
 
 
 def test_the_whisper_says_who_is_calling_but_never_their_number(phone: Phone) -> None:
@@ -126,7 +138,7 @@ def test_the_whisper_says_who_is_calling_but_never_their_number(phone: Phone) ->
 
 
 def test_a_staff_voicemail_never_takes_the_call(phone: Phone) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     call.expect_dial(ANNA).whisper_press(None)  # picks up, presses nothing: a voicemail
 
@@ -134,7 +146,7 @@ def test_a_staff_voicemail_never_takes_the_call(phone: Phone) -> None:
 
 
 def test_a_key_other_than_1_in_the_whisper_is_not_accepting(phone: Phone) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     call.expect_dial(ANNA).whisper_press("5")
 
@@ -144,22 +156,19 @@ def test_a_key_other_than_1_in_the_whisper_is_not_accepting(phone: Phone) -> Non
 def test_a_known_referrer_is_not_asked_who_is_calling(phone: Phone) -> None:
     call = phone.dial(from_=HUISARTSENPOST, at=TUESDAY_10)
 
-    call.expect_say("112").expect_say("jonger dan 18").press("2")
+    call.expect_say("112").expect_say("Onder de 18").press("2")
     call.expect_dial(ANNA).whisper_press("1")
 
     call.expect_whisper("Huisarts of huisartsenpost").expect_whisper("Rijk van Nijmegen")
 
 
-def test_silence_gets_a_clearer_question_then_the_call_is_routed_with_the_defaults(
-    phone: Phone,
-) -> None:
+def test_a_silent_caller_is_put_through_after_one_unanswered_question(phone: Phone) -> None:
     call = phone.dial(from_=RESIDENT, at=ams(2026, 4, 29, 3, 0))  # night: caller and age asked
 
-    call.expect_say("Belt u voor uzelf").silence()
-    call.expect_say("Dat heb ik niet goed verstaan").silence()
-    call.expect_say("jonger dan 18").silence()
-    call.expect_say("Dat heb ik niet goed verstaan").silence()
+    call.expect_say("Voor uzelf").silence()
 
+    assert "Dat heb ik niet goed verstaan" not in " ".join(call.sim.heard())
+    assert "Onder de 18" not in " ".join(call.sim.heard())  # not asked everything twice
     call.expect_dial(GGZ_DIENST_PIEN).whisper_press("1")
     call.expect_whisper("onbekend")  # staff hear what was not answered, not the default
 
@@ -169,11 +178,12 @@ def test_an_invalid_key_gets_the_clearer_question_once(phone: Phone) -> None:
 
     call.press("7").expect_say("Druk 1 als u voor uzelf belt").press("8")
 
-    call.expect_say("jonger dan 18").expect_menu()
+    call.expect_say("Onder de 18").expect_menu()
 
 
-def test_speech_answers_the_menu(phone: Phone) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10)
+def test_speech_answers_the_menu(tmp_path: Path, redis_url: str) -> None:
+    config = copy_config(tmp_path, with_region_question())  # a config that asks the region
+    call = Phone(make_app(config, redis_url)).dial(from_=RESIDENT, at=TUESDAY_10)
 
     call.say("Ik bel voor mezelf").say("een volwassene").say("ik woon in Wijchen")
 
@@ -196,21 +206,19 @@ def test_english_on_request_repeats_the_safety_line_and_question_in_english(phon
     call = phone.dial(from_=RESIDENT, at=ams(2026, 4, 29, 3, 0))
 
     call.expect_say("For English, press 9").press("9")
-    call.expect_say("immediate danger").expect_say("112").expect_say(
-        "Are you calling about yourself"
-    )
+    call.expect_say("In danger").expect_say("112").expect_say("About yourself: press 1")
     english = phone.documents[-1][1].find("Gather")
     assert english is not None and english.get("language") == "en-GB"
     call.press("1").press("2")
 
-    call.expect_say("connecting you").expect_dial(GGZ_DIENST_PIEN).whisper_press("1")
+    call.expect_dial(GGZ_DIENST_PIEN).whisper_press("1")
     call.expect_whisper("Engels")
 
 
 def test_youth_go_to_the_crisis_intervention_team(phone: Phone) -> None:
     call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("1")
 
-    call.expect_say("verbinden u door").expect_dial(CIT_KIM)
+    call.expect_dial(CIT_KIM)
 
 
 def test_a_referrer_leg_that_rings_the_whole_team_dials_every_member_at_once(phone: Phone) -> None:
@@ -223,22 +231,24 @@ def test_a_referrer_leg_that_rings_the_whole_team_dials_every_member_at_once(pho
     call.expect_connected(CARLA)
 
 
-def test_without_a_callback_offer_the_final_line_is_dialled_and_rung_again(
+def test_without_a_callback_offer_the_final_line_is_dialled_and_rung_once_more(
     app: Flask, phone: Phone
 ) -> None:
     services(app).callback_offer = None
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).leg_result("no-answer")
-    call.expect_dial(EVA).leg_result("failed")
+    call.expect_say("andere hulpverlener").expect_dial(EVA).leg_result("failed")
 
-    call.expect_say("andere hulpverlener").expect_dial(FALLBACK_LINE)
+    call.expect_say("vierentwintiguurs crisisdienst").expect_dial(FALLBACK_LINE)
     final = call.dial_element
     assert final.find("Number") is None  # the last resort needs no key press
     assert final.get("callerId") == CRISIS_NUMBER
+    assert final.get("timeout") == "30"
     call.leg_result("busy")
 
-    call.expect_say("andere hulpverlener").expect_dial(FALLBACK_LINE).whisper_press(None)
+    call.expect_say("nog een keer").expect_dial(FALLBACK_LINE).whisper_press(None)
     call.expect_connected(FALLBACK_LINE)
+    assert " ".join(call.sim.heard()).count("andere hulpverlener") == 1  # only before Eva
 
 
 def test_a_leg_line_of_the_plan_gets_a_whisper_too(phone: Phone) -> None:
@@ -250,7 +260,7 @@ def test_a_leg_line_of_the_plan_gets_a_whisper_too(phone: Phone) -> None:
 
 
 def test_the_caller_hanging_up_while_it_rings_ends_the_call(phone: Phone) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     call.expect_dial(ANNA).hang_up()
 
@@ -263,13 +273,16 @@ def test_a_blocked_number_skips_the_menu_and_goes_to_the_fallback_line(phone: Ph
 
     call.expect_say("112").expect_say("verbinden u door").expect_dial(FALLBACK_LINE)
     assert phone.documents[0][1].find("Gather") is None
-    assert (call.dial_element.get("action") or "") == f"{BASE_URL}/voice/fallback"
+    assert (call.dial_element.get("action") or "").startswith(f"{BASE_URL}/voice/fallback?s=")
+    call.leg_result("no-answer").expect_dial(FALLBACK_LINE).leg_result("busy")
+    call.expect_say("andere regio").expect_dial(OVERFLOW_LINE).leg_result("no-answer")
+    call.expect_say("113").expect_ended()
 
 
 def test_every_document_the_caller_gets_ends_in_a_way_that_keeps_the_call_going(
     phone: Phone,
 ) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("7").silence().press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("7").press("8").press("2")
     call.expect_dial(ANNA).leg_result("no-answer").expect_dial(EVA).leg_result("no-answer")
 
     for url, root in phone.documents:
@@ -278,7 +291,8 @@ def test_every_document_the_caller_gets_ends_in_a_way_that_keeps_the_call_going(
             assert verbs[-1] == "Redirect", url  # silence is never the end
         if "Dial" in verbs:
             assert attribute(root, "Dial", "action"), url
-            assert verbs.index("Dial") > 0 and verbs[verbs.index("Dial") - 1] == "Say", url
+            assert attribute(root, "Dial", "timeout"), url  # every ring is bounded
+            assert attribute(root, "Dial", "answerOnBridge") == "true", url  # ringback, not silence
 
 
 # -------------------- busy staff
@@ -287,31 +301,28 @@ def test_every_document_the_caller_gets_ends_in_a_way_that_keeps_the_call_going(
 def test_staff_on_a_crisis_call_are_skipped_until_that_call_ends(
     phone: Phone, redis_conn: redis.Redis
 ) -> None:
-    first = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    first = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     first.expect_dial(ANNA).whisper_press("1").expect_connected(ANNA)
 
-    second = phone.dial(from_="+31687654321", at=TUESDAY_10).press("1").press("2").press("1")
+    second = phone.dial(from_="+31687654321", at=TUESDAY_10).press("1").press("2")
     second.expect_dial(EVA)
 
     first.end_conversation()
-    third = phone.dial(from_="+31611112222", at=TUESDAY_10).press("1").press("2").press("1")
+    third = phone.dial(from_="+31611112222", at=TUESDAY_10).press("1").press("2")
     third.expect_dial(ANNA)
 
 
 def test_a_busy_mark_is_cleared_by_the_leg_status_callback_too(app: Flask, phone: Phone) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).whisper_press("1")
     presence = services(app).presence
     assert presence.busy([ANNA]) == {ANNA}
 
+    leg = call.sim.dialling.numbers[0] if call.sim.dialling else None
+    assert leg is not None
     phone.post(
         "/voice/leg-status",
-        {
-            "CallSid": "CA2",
-            "ParentCallSid": call.sim.call_sid,
-            "To": ANNA,
-            "CallStatus": "completed",
-        },
+        {"CallSid": leg.call_sid, "ParentCallSid": call.sim.call_sid, "To": ANNA},
     )
 
     assert presence.busy([ANNA]) == frozenset()
@@ -320,7 +331,7 @@ def test_a_busy_mark_is_cleared_by_the_leg_status_callback_too(app: Flask, phone
 def test_a_replayed_dial_step_whose_staff_all_got_busy_rings_the_next_leg(
     app: Flask, phone: Phone
 ) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     dial_state = (call.expect_dial(ANNA).dial_element.get("action") or "").split("?", 1)[1]
     services(app).presence.mark_busy(ANNA, "CAother")
 
@@ -424,7 +435,7 @@ def test_behind_a_proxy_the_public_url_is_signed_and_used_for_callbacks(redis_ur
         app, Proxy(WsgiTransport(app.test_client()), public, "http://10.0.0.7:8000"), public
     )
 
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     call.expect_dial(ANNA).whisper_press("1").expect_connected(ANNA)
 
@@ -448,7 +459,7 @@ def test_behind_proxyfix_forwarded_headers_make_the_public_url(redis_url: str) -
 
 def test_with_redis_down_the_call_still_routes_and_ends_at_the_fallback_line() -> None:
     app = make_app(redis_url=f"redis://127.0.0.1:{closed_port()}/0")
-    call = Phone(app).dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = Phone(app).dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     call.expect_dial(ANNA).whisper_press(None)  # presence unknown: nobody skipped
     call.expect_dial(EVA).leg_result("no-answer")
@@ -467,16 +478,20 @@ def test_an_exception_while_building_a_response_still_dials_the_fallback_line(
 ) -> None:
     services(app).presence = Exploding()  # type: ignore[assignment]
 
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
 
     call.expect_say("verbinden u door").expect_dial(FALLBACK_LINE)
-    assert call.dial_element.get("action") == f"{BASE_URL}/voice/fallback"
+    assert call.dial_element.get("action") == f"{BASE_URL}/voice/fallback?n=1"
+    call.leg_result("no-answer")  # the chain of failures is bounded too
+    call.expect_say("nog een keer").expect_dial(FALLBACK_LINE).leg_result("no-answer")
+    call.expect_say("andere regio").expect_dial(OVERFLOW_LINE).leg_result("no-answer")
+    call.expect_say("113").expect_ended()
 
 
 def test_an_exception_on_the_staff_side_does_not_connect_an_unconfirmed_phone(
     app: Flask, phone: Phone
 ) -> None:
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     whisper_url = attribute(call.expect_dial(ANNA).dial_element, "Number", "url")
     services(app).live = None  # type: ignore[assignment]  # everything that reads config now fails
 
@@ -491,13 +506,13 @@ def test_a_config_that_fails_to_reload_leaves_the_last_good_one_in_use(
     config = copy_config(tmp_path / "config")
     app = make_app(config_dir=config, redis_url=redis_url, CONFIG_CHECK_SECONDS=0)
     phone = Phone(app)
-    phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1").expect_dial(ANNA)
+    phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").expect_dial(ANNA)
 
     routing = config / "routing.yaml"
     routing.write_text(routing.read_text().replace("timeout: 25}", "timeout: 25"), encoding="utf-8")
     assert services(app).live.refresh() is False  # what the watcher thread does every second
 
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA)
     health = health_of(app)
     assert health["status"] == "degraded" and health["config"]["in_use"] == "last good"
@@ -510,31 +525,33 @@ def test_a_config_that_fails_to_reload_leaves_the_last_good_one_in_use(
         routing.read_text().replace("timeout: 25\n", "timeout: 25}\n"), encoding="utf-8"
     )
     assert services(app).live.refresh() is True
-    phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1").expect_dial(
-        "+31610000099"
-    )
+    phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").expect_dial("+31610000099")
 
 
 # -------------------- Twilio's Fallback URL
 
 
-def test_the_fallback_url_rings_the_fallback_line_until_someone_answers(phone: Phone) -> None:
-    first = phone.post("/voice/fallback", CALL)
-    again = phone.post(
-        "/voice/fallback", CALL | {"CallStatus": "in-progress", "DialCallStatus": "no-answer"}
-    )
-    done = phone.post(
-        "/voice/fallback",
-        CALL | {"CallStatus": "in-progress", "DialCallStatus": "completed", "DialBridged": "true"},
+def test_the_fallback_url_rings_the_fallback_line_then_overflow_then_the_referral(
+    phone: Phone,
+) -> None:
+    twilio = PhoneCall(phone, SimCall(phone.twilio, RESIDENT, CRISIS_NUMBER)).start(
+        "/voice/fallback"
     )
 
-    for root in (first, again):
-        assert root is not None
-        dial = root.find("Dial")
-        assert dial is not None and (dial.text or "").strip() == FALLBACK_LINE
-        assert dial.get("action") == f"{BASE_URL}/voice/fallback"
-        assert root.find("Say") is not None
-    assert done is not None and [el.tag for el in done] == ["Hangup"]
+    twilio.expect_say("112").expect_dial(FALLBACK_LINE).leg_result("no-answer")
+    twilio.expect_dial(FALLBACK_LINE).leg_result("busy")
+    twilio.expect_dial(OVERFLOW_LINE).leg_result("failed")
+    twilio.expect_say("Bel 113").expect_ended()
+
+
+def test_the_fallback_url_ends_the_call_after_a_conversation(phone: Phone) -> None:
+    twilio = PhoneCall(phone, SimCall(phone.twilio, RESIDENT, CRISIS_NUMBER)).start(
+        "/voice/fallback"
+    )
+
+    twilio.expect_dial(FALLBACK_LINE).whisper_press(None).end_conversation()
+
+    twilio.expect_ended()
 
 
 # -------------------- the seams
@@ -584,7 +601,7 @@ class Recorder:
 def test_call_events_tell_the_records_what_happened(app: Flask, phone: Phone) -> None:
     recorder = Recorder()
     services(app).events = recorder
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     phone.clock.advance(12)
     call.leg_result("no-answer")
     phone.clock.advance(3)
@@ -623,7 +640,7 @@ def test_the_final_step_hands_a_callback_plan_to_the_callback_offer(
 ) -> None:
     offer = Offer()
     services(app).callback_offer = offer
-    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2").press("1")
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).leg_result("no-answer")
     call.expect_dial(EVA).leg_result("no-answer")
 

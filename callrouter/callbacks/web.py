@@ -196,6 +196,10 @@ _PROMPTS: dict[str, dict[str, str]] = {
             "Wij zien uw nummer niet. Wilt u een nummer invoeren waarop wij u kunnen terugbellen? "
             "Druk 2. Wilt u liever nu doorverbonden worden met de crisisdienst? Druk 3."
         ),
+        "offer_typed": (
+            "Wilt u een ander nummer invoeren waarop wij u kunnen terugbellen? Druk 2. Wilt u "
+            "liever nu doorverbonden worden met de crisisdienst? Druk 3."
+        ),
         "enter": (
             "Toets het telefoonnummer in waarop wij u kunnen terugbellen, en sluit af met een "
             "hekje."
@@ -242,6 +246,10 @@ _PROMPTS: dict[str, dict[str, str]] = {
         "offer_other": (
             "We cannot see your number. To enter a number we can call you back on, press 2. To be "
             "put through to the crisis service now, press 3."
+        ),
+        "offer_typed": (
+            "To enter another number we can call you back on, press 2. To be put through to the "
+            "crisis service now, press 3."
         ),
         "enter": "Please enter the phone number we can call you back on, followed by the hash key.",
         "invalid": "That is not a complete phone number.",
@@ -425,7 +433,7 @@ def _offer_twiml(loaded: Loaded, state: _OfferState, caller_number: str | None) 
     if state.tries >= MAX_TRIES:
         return _put_through(loaded, state)
     policy = loaded.callbacks
-    own, _ = (
+    own, refusal = (
         cb.check_callback_number(caller_number or "", policy) if caller_number else (None, None)
     )
     response = VoiceResponse()
@@ -434,7 +442,10 @@ def _offer_twiml(loaded: Loaded, state: _OfferState, caller_number: str | None) 
     )
     if state.tries == 0:
         _say(gather, loaded, state.lang, _text(state.lang, "offer"))
-    key = "offer_own" if own else "offer_other"
+    visible = refusal is not None and refusal is not cb.Refusal.INVALID  # not "anonymous"
+    if visible and refusal is not None:  # a number we see but may not call back: say why
+        _say(gather, loaded, state.lang, _text(state.lang, refusal.value))
+    key = "offer_own" if own else "offer_typed" if visible else "offer_other"
     _say(gather, loaded, state.lang, _text(state.lang, key, last=cb.spoken_digits(own or "")))
     response.redirect(_link("callbacks.offer", state.again()), method="POST")
     return response

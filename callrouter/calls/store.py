@@ -21,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Mapping
+import re
+import threading
+from collections.abc import Iterator, Mapping
 
 import redis
 
@@ -63,7 +65,12 @@ _MIN_KEY_CHARS = 16
 STALE_AFTER = dt.timedelta(hours=6)
 """A call with no end event after this long is recorded as it stands (reason 'stale')."""
 
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
 FIRST_REF = 1000
+REF_BLOCK = 20
+"""Call refs are taken from the shared sequence this many at a time per
+process, so a new call costs the incoming webhook one round trip to Redis
+(the ref key and the first event in one pipeline), not three."""
 """Short refs have 4+ digits, so 'T 123 ...' is always a callback's claim code."""
 
 
@@ -124,6 +131,8 @@ class CallStore(CallReader):
         self._append = conn.register_script(scripts.APPEND)
         self._row = conn.register_script(scripts.ROW)
         self._outcome = conn.register_script(scripts.OUTCOME)
+        self._refs: Iterator[int] = iter(())
+        self._refs_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the event sink
 
@@ -139,13 +148,19 @@ class CallStore(CallReader):
         never stored; `plan` may follow later via `routed` (after the IVR)."""
         try:
             caller_ref, masked = self.caller_identity(caller_number)
-            ref = str(int(self.conn.incr(f"{self.prefix}:seq")) + FIRST_REF - 1)
-            self.conn.set(
-                f"{self.prefix}:ref:{ref}", call_sid, ex=int(self.ref_ttl.total_seconds())
-            )
-            self._write(call_sid, Started(at, ref, caller_ref, masked), start=True)
-            if plan is not None:
-                self._write(call_sid, Routed.from_plan(plan, at))
+            ref = self._next_ref()
+            pipe = self.conn.pipeline(transaction=False)
+            pipe.set(f"{self.prefix}:ref:{ref}", call_sid, ex=int(self.ref_ttl.total_seconds()))
+            events = [Started(at, ref, caller_ref, masked)]
+            events += [Routed.from_plan(plan, at)] if plan is not None else []
+            for i, event in enumerate(events):
+                keys, args = self._event_call(call_sid, event, start=i == 0)
+                pipe.evalsha(self._event.sha, len(keys), *keys, *args)
+            for i, done in enumerate(pipe.execute(raise_on_error=False)[1:]):
+                if isinstance(done, redis.exceptions.NoScriptError):  # a restarted Redis
+                    self._write(call_sid, events[i], start=i == 0)
+                elif isinstance(done, Exception):
+                    raise done
             return ref
         except Exception as exc:  # noqa: BLE001 -- never into a live call
             self.log_failure("started", call_sid, exc)
@@ -210,7 +225,12 @@ class CallStore(CallReader):
             # Readers (reports, CLI) need no key; only the live call path does.
             raise PseudonymKeyError("this CallStore has no pseudonymisation key")
         try:
-            e164 = numbers.normalise(caller_number)
+            # The voice webhook passes the number it already parsed (E.164): parse once.
+            e164 = (
+                caller_number
+                if _E164.fullmatch(caller_number)
+                else numbers.normalise(caller_number)
+            )
         except numbers.NumberError:
             # 'anonymous', 'client:...', garbage: no pseudonym (it would join
             # every withheld caller into one), only the masked form.
@@ -320,20 +340,36 @@ class CallStore(CallReader):
         self.report_outcome(call_sid, code.code, at, by=by, via="keypad")
         return code
 
-    def _write(self, call_sid: str, event: CallEvent, *, start: bool = False) -> str:
+    def _next_ref(self) -> str:
+        """The next short ref, from this process's block of the shared sequence."""
+        with self._refs_lock:
+            ref = next(self._refs, None)
+            if ref is None:
+                last = int(self.conn.incrby(f"{self.prefix}:seq", REF_BLOCK))
+                self._refs = iter(range(last - REF_BLOCK + 2, last + 1))
+                ref = last - REF_BLOCK + 1
+        return str(ref + FIRST_REF - 1)
+
+    def _event_call(
+        self, call_sid: str, event: CallEvent, *, start: bool = False
+    ) -> tuple[list[str], list[object]]:
+        """KEYS and ARGV of `scripts.EVENT` for `event`."""
         ms = ms_of(event.at)
-        reply = self._event(
-            keys=[self.live_key(call_sid), self.stream, self.open_set],
-            args=[
-                field_of(event, ms),
-                event_to_json(event),
-                int(self.live_ttl.total_seconds()),
-                ms,
-                call_sid,
-                "start" if start else "",
-                *_flat(link_fields(call_sid, event)),
-            ],
-        )
+        keys = [self.live_key(call_sid), self.stream, self.open_set]
+        args: list[object] = [
+            field_of(event, ms),
+            event_to_json(event),
+            int(self.live_ttl.total_seconds()),
+            ms,
+            call_sid,
+            "start" if start else "",
+            *_flat(link_fields(call_sid, event)),
+        ]
+        return keys, args
+
+    def _write(self, call_sid: str, event: CallEvent, *, start: bool = False) -> str:
+        keys, args = self._event_call(call_sid, event, start=start)
+        reply = self._event(keys=keys, args=args)
         if not isinstance(reply, list):
             return text(reply)
         entry, sealed = reply

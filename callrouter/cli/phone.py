@@ -25,7 +25,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from callrouter import clock
 from callrouter.cli.common import (
     UsageError,
     add_config_arg,
@@ -46,6 +45,7 @@ from callrouter.devtools.twilio_sim import (
 from callrouter.privacy import mask_number
 from callrouter.routing.model import Config
 from callrouter.web.app import create_app
+from ivr.estimate import Heard, played
 
 IN_PROCESS_URL = "http://callrouter.local"
 LEG_ACTIONS = ("yes", "no", "busy", "fail", "voicemail")
@@ -122,7 +122,14 @@ def _run(args: argparse.Namespace) -> int:
     bad = [a for a in (args.answer or "").split(",") if a.strip() and a.strip() not in LEG_ACTIONS]
     if bad:
         raise UsageError(f"--answer {', '.join(bad)}: use {', '.join(LEG_ACTIONS)}")
-    twilio, where = _twilio(args, directory, moment)
+    story: list[Happening] = []
+
+    def now() -> dt.datetime:
+        """The call's moment plus the time the call has taken so far (estimated from
+        what was said and rung), so the time bound acts as it would on a real call."""
+        return moment + dt.timedelta(seconds=played(_heard(story))[1])
+
+    twilio, where = _twilio(args, directory, now)
     names = _names(config)
     print(f"call from {mask_number(args.caller)} to {where} at {moment:%a %Y-%m-%d %H:%M %Z}")
     call = SimCall(
@@ -130,13 +137,39 @@ def _run(args: argparse.Namespace) -> int:
         args.caller,
         args.to or config.crisis_number,
         on_happening=lambda h: print(_describe(h, names)),
+        story=story,
     )
     call.start()
     _drive(call, menu_answers, leg_answers, _ask)
     # Twilio reports the end of every call to the number's status callback;
     # without it the call log never closes the call.
     call.report_end()
+    first, end = played(_heard(call.story))
+    print(
+        "estimated (README: How long until the first ring): "
+        + (f"first ring after {first:.1f} s, " if first is not None else "no phone rang, ")
+        + f"the call ended after {end:.1f} s"
+    )
     return 0
+
+
+def _heard(story: list[Happening]) -> Iterator[Heard]:
+    """The call's story as `ivr.estimate.played` reads it."""
+    menu_timeout = 0.0
+    for h in story:
+        lang = h.language.split("-")[0] or "nl"
+        if h.kind == "caller-hears":
+            yield Heard("menu-say" if h.in_menu else "say", h.text, lang)
+        elif h.kind == "menu":
+            menu_timeout = h.seconds
+        elif h.kind == "input" and not h.number:
+            pressed = h.text.removeprefix("presses ")
+            silent = h.text == "says nothing"
+            yield Heard("silence", value=menu_timeout) if silent else Heard("press", pressed)
+        elif h.kind == "dial":
+            yield Heard("ring")
+        elif h.kind == "leg" and h.seconds:
+            yield Heard("rang", value=h.seconds)
 
 
 def _ask(prompt: str) -> str:
@@ -155,7 +188,9 @@ def _script(raw: str, then: str) -> Iterator[str]:
         yield then
 
 
-def _twilio(args: argparse.Namespace, directory: str, moment: dt.datetime) -> tuple[Twilio, str]:
+def _twilio(
+    args: argparse.Namespace, directory: str, now: Callable[[], dt.datetime]
+) -> tuple[Twilio, str]:
     transport: Transport
     if args.url:
         if args.at:
@@ -175,7 +210,7 @@ def _twilio(args: argparse.Namespace, directory: str, moment: dt.datetime) -> tu
             "CONFIG_DIR": str(Path(directory)),
             "REDIS_URL": os.environ.get("REDIS_URL"),
             "DRY_RUN": True,
-            "CLOCK": lambda: moment if args.at else clock.now(),
+            "CLOCK": now,
         }
     )
     transport = WsgiTransport(app.test_client())
@@ -186,7 +221,6 @@ def _drive(
     call: SimCall, menu_answers: Iterator[str] | None, leg_answers: Iterator[str] | None, ask: Ask
 ) -> None:
     """Play the caller and the dialled phones until the call ends."""
-    last_ringing: tuple[str, ...] = ()
     while call.state is not CallState.ENDED:
         if call.state is CallState.MENU:
             answer = (
@@ -197,13 +231,6 @@ def _drive(
             _answer_menu(call, answer.strip())
         elif call.state is CallState.RINGING and call.dialling is not None:
             ringing = tuple(r.number for r in call.dialling.numbers)
-            if leg_answers is not None and ringing == last_ringing:
-                print(
-                    "  (no more answers given: the caller hangs up while the same line rings again)"
-                )
-                call.hang_up()
-                break
-            last_ringing = ringing
             action = (
                 next(leg_answers)
                 if leg_answers

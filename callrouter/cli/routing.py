@@ -83,13 +83,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("coverage proof not run: the routing sections have problems (above)")
     if verdict.generation is not None and report is not None and report.ok:
         print(
-            "OK: every caller reaches a person or a callback at every moment, "
+            "OK: every caller reaches a person or a callback at every moment, every path "
+            "ends at a person, the overflow line, a callback or the spoken referral, "
             "and every rota role used has someone on call"
         )
         return 0
-    total = len(verdict.problems) + (
-        len(report.gaps) + len(report.rota_gaps) + len(report.unused_rules) if report else 0
-    )
+    found = (report.gaps, report.rota_gaps, report.unused_rules, report.path_gaps) if report else ()
+    total = len(verdict.problems) + sum(len(f) for f in found)
     print(f"FAILED: {total} problem(s); this config must not go live", file=sys.stderr)
     return 1
 
@@ -107,6 +107,12 @@ def _print_coverage(report: CoverageReport, verdict: Verdict) -> None:
     for gap in report.gaps:
         print(f"GAP  {gap}")
     for gap in report.rota_gaps:
+        print(f"GAP  {gap}")
+    if report.paths:
+        print("time from pickup, estimated (README: How long until the first ring):")
+    for worst in report.paths:
+        print(f"  {worst}")
+    for gap in report.path_gaps:
         print(f"GAP  {gap}")
     for rule in report.unused_rules:
         print(

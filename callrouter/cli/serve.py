@@ -99,7 +99,7 @@ def print_fallback_twiml(args: argparse.Namespace) -> int:
     load_or_explain(directory)  # routing problems, file:line
     loaded = Loaded.from_directory(Path(directory))  # e.g. no ivr section: `main` explains
     menus = loaded.menus
-    document = twiml.announce(menus, menus.default_language, Prompt.CONNECTING, first=True)
+    document = twiml.announce(menus, menus.default_language, Prompt.FINAL_LINE, first=True)
     print(twiml.dial_line(document, loaded.fallback_number, loaded.config.crisis_number, None))
     return 0
 

@@ -33,6 +33,7 @@ from callrouter.config.yaml_marks import DEFAULT_LIMITS, Limits, MarkedDoc
 from callrouter.errors import ConfigError
 from callrouter.routing.coverage import CoverageReport, prove
 from callrouter.routing.model import Config, Source
+from ivr.estimate import estimator
 from ivr.menus import Menus
 from ivr.route_context import QuestionsMemo
 
@@ -88,7 +89,8 @@ class Verdict:
         out = [str(p) for p in self.problems]
         if self.coverage is not None:
             out += [
-                f"coverage gap: {gap}" for gap in (*self.coverage.gaps, *self.coverage.rota_gaps)
+                f"coverage gap: {gap}"
+                for gap in (*self.coverage.gaps, *self.coverage.rota_gaps, *self.coverage.path_gaps)
             ]
             out += [
                 f"{rule.source}: rule {rule.name!r} never matches in the coming"
@@ -127,7 +129,8 @@ def assemble(
     routing_sound = not b.problems and not doc.broken & ROUTING_SECTIONS
     features = build_features(b, config)
     problems = [Problem(*p) for p in doc.problems] + b.problems
-    coverage = prove(config, today, days) if today is not None and routing_sound else None
+    walk = estimator(config, features.menus) if features.menus is not None else (None, ())
+    coverage = prove(config, today, days, *walk) if today is not None and routing_sound else None
     fallback = config.line(config.fallback_line)
     failed = problems or (coverage is not None and not coverage.ok)
     if failed or features.menus is None or fallback is None:

@@ -26,102 +26,31 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
 
-import requests
-from twilio.request_validator import RequestValidator
+from callrouter.devtools.twilio_http import (
+    ACCOUNT_SID,
+    SIGNATURE_HEADER,
+    HttpTransport,
+    SimError,
+    Transport,
+    Twilio,
+    WsgiTransport,
+)
 
-if TYPE_CHECKING:
-    from flask.testing import FlaskClient
-
-SIGNATURE_HEADER = "X-Twilio-Signature"
-ACCOUNT_SID = "AC" + "0" * 32
-
-
-class SimError(AssertionError):
-    """The service answered something Twilio could not have followed."""
-
-
-class Transport(Protocol):
-    def post(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
-    ) -> tuple[int, str]:
-        """POST a form to an absolute URL; (status, body)."""
-        ...
-
-
-class HttpTransport:
-    """Over real HTTP, to a running service (gunicorn, `callrouter serve`)."""
-
-    def __init__(self, timeout: float = 15.0) -> None:
-        self._session = requests.Session()
-        self._timeout = timeout
-
-    def post(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
-    ) -> tuple[int, str]:
-        reply = self._session.post(
-            url, data=dict(params), headers=dict(headers), timeout=self._timeout
-        )
-        return reply.status_code, reply.text
-
-    def close(self) -> None:
-        self._session.close()
-
-
-class WsgiTransport:
-    """In-process, through a Flask app's test client."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self._client = client
-
-    def post(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
-    ) -> tuple[int, str]:
-        reply = self._client.post(url, data=dict(params), headers=dict(headers))
-        return reply.status_code, reply.get_data(as_text=True)
-
-
-class Twilio:
-    """Signs and posts webhooks like Twilio, and parses the TwiML it gets back."""
-
-    def __init__(
-        self,
-        transport: Transport,
-        auth_token: str,
-        base_url: str,
-        inspect: Callable[[str, ET.Element], None] | None = None,
-    ) -> None:
-        self.transport = transport
-        self.base_url = base_url.rstrip("/")
-        self._validator = RequestValidator(auth_token)
-        self._inspect = inspect
-
-    def url(self, path_or_url: str) -> str:
-        return path_or_url if urlsplit(path_or_url).scheme else self.base_url + path_or_url
-
-    def post(self, path_or_url: str, params: Mapping[str, str]) -> ET.Element | None:
-        """POST signed; the TwiML root (`<Response>`), or None for an empty 2xx body."""
-        url = self.url(path_or_url)
-        signature = self._validator.compute_signature(url, dict(params))
-        status, body = self.transport.post(url, params, {SIGNATURE_HEADER: signature})
-        if not 200 <= status < 300:
-            raise SimError(f"{url} answered HTTP {status}")
-        if not body.strip():
-            return None
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError as exc:
-            raise SimError(f"{url} answered something that is not XML: {exc}") from None
-        if root.tag != "Response":
-            raise SimError(f"{url} answered <{root.tag}>, not a TwiML <Response>")
-        if self._inspect is not None:
-            self._inspect(url, root)
-        return root
+__all__ = [
+    "SIGNATURE_HEADER",
+    "CallState",
+    "Happening",
+    "HttpTransport",
+    "SimCall",
+    "SimError",
+    "Transport",
+    "Twilio",
+    "WsgiTransport",
+]
 
 
 def spoken(element: ET.Element) -> str:
@@ -146,6 +75,9 @@ class Ring:
     number: str
     whisper_url: str | None
     status_callback: str | None
+    call_sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+    """The staff leg's own CallSid: the same in its whisper, its status callback
+    and the `DialCallSid` of the Dial action, as Twilio sends it."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +106,12 @@ class Happening:
     text: str
     number: str = ""
     """The number a dial/leg line concerns (never printed raw by the CLI)."""
+    language: str = ""
+    """Of a `<Say>`: its language attribute (nl-NL)."""
+    in_menu: bool = False
+    """Of a `<Say>`: inside a `<Gather>`, so the caller may answer while it is read."""
+    seconds: float = 0.0
+    """Of a menu: its timeout; of a dial: its ring timeout; of a leg that rang out: how long."""
 
 
 @dataclass
@@ -190,6 +128,9 @@ class SimCall:
     to: str
     on_happening: Callable[[Happening], None] | None = None
     call_sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+    omit: frozenset[str] = frozenset()
+    """Parameters this call's Twilio leaves out of its webhooks (it does not
+    always send `DialBridged` or `ParentCallSid`)."""
     state: CallState = CallState.ENDED
     story: list[Happening] = field(default_factory=list)
     menu: Menu | None = None
@@ -224,12 +165,16 @@ class SimCall:
         """The caller puts the phone down; a `<Dial>` in progress reports it to its action."""
         dialling = self.dialling if self.state in (CallState.RINGING, CallState.CONNECTED) else None
         if dialling is not None and dialling.action:
-            if self.state is CallState.RINGING:
+            ring = next((r for r in dialling.numbers if r.number == self.connected_to), None)
+            if ring is None:
                 self._report_legs("canceled")
                 result = {"DialCallStatus": "canceled", "DialBridged": "false"}
             else:
+                self._report_leg(ring, "completed")
                 result = {"DialCallStatus": "completed", "DialBridged": "true"}
-            self.twilio.post(dialling.action, self._params(CallStatus="completed", **result))
+            leg = ring or dialling.numbers[0]
+            params = self._params(CallStatus="completed", DialCallSid=leg.call_sid, **result)
+            self.twilio.post(dialling.action, self._without(params))
         self._end("the caller hung up")
         return self
 
@@ -238,9 +183,9 @@ class SimCall:
     def ring_out(self, status: str = "no-answer") -> SimCall:
         """Nobody on this `<Dial>` takes it: no-answer, busy or failed."""
         dialling = self._ringing()
-        self._tell("leg", status)
+        self._tell("leg", status, seconds=dialling.timeout)
         self._report_legs(status)
-        self._dial_ended(dialling, DialCallStatus=status, DialBridged="false")
+        self._dial_ended(dialling, None, DialCallStatus=status, DialBridged="false")
         return self
 
     def pick_up(self, index: int = 0, press: str | None = None) -> SimCall:
@@ -255,7 +200,7 @@ class SimCall:
             return self
         self._tell("leg", "answered but not accepted", ring.number)
         self._report_leg(ring, "completed")
-        self._dial_ended(dialling, DialCallStatus="completed", DialBridged="false")
+        self._dial_ended(dialling, ring, DialCallStatus="completed", DialBridged="false")
         return self
 
     def end_conversation(self, seconds: int = 300) -> SimCall:
@@ -265,7 +210,11 @@ class SimCall:
         ring = next(r for r in dialling.numbers if r.number == self.connected_to)
         self._report_leg(ring, "completed", CallDuration=str(seconds))
         self._dial_ended(
-            dialling, DialCallStatus="completed", DialBridged="true", DialCallDuration=str(seconds)
+            dialling,
+            ring,
+            DialCallStatus="completed",
+            DialBridged="true",
+            DialCallDuration=str(seconds),
         )
         return self
 
@@ -290,8 +239,16 @@ class SimCall:
             **extra,
         }  # fmt: skip
 
-    def _tell(self, kind: str, text: str, number: str = "") -> None:
-        happening = Happening(kind, text, number)
+    def _tell(
+        self,
+        kind: str,
+        text: str,
+        number: str = "",
+        language: str = "",
+        in_menu: bool = False,
+        seconds: float = 0.0,
+    ) -> None:
+        happening = Happening(kind, text, number, language, in_menu, seconds)
         self.story.append(happening)
         if self.on_happening is not None:
             self.on_happening(happening)
@@ -326,12 +283,13 @@ class SimCall:
         for i, verb in enumerate(verbs):
             rest = verbs[i + 1 :]
             if verb.tag == "Say":
-                self._tell("caller-hears", spoken(verb))
+                self._tell("caller-hears", spoken(verb), language=verb.get("language", ""))
             elif verb.tag == "Pause":
                 continue
             elif verb.tag == "Gather":
                 for say in verb.iter("Say"):
-                    self._tell("caller-hears", spoken(say))
+                    language = say.get("language", "")
+                    self._tell("caller-hears", spoken(say), language=language, in_menu=True)
                 self.state, self._rest = CallState.MENU, rest
                 self.menu = Menu(
                     action=self._required(verb, "action"),
@@ -339,7 +297,8 @@ class SimCall:
                     language=verb.get("language", ""),
                     timeout=int(verb.get("timeout", "5")),
                 )
-                self._tell("menu", f"waits {self.menu.timeout} s for {self.menu.input}")
+                waits = f"waits {self.menu.timeout} s for {self.menu.input}"
+                self._tell("menu", waits, seconds=self.menu.timeout)
                 return
             elif verb.tag == "Redirect":
                 self._follow(self.twilio.post((verb.text or "").strip(), self._params()))
@@ -376,13 +335,14 @@ class SimCall:
         child = {
             "AccountSid": ACCOUNT_SID,
             "ApiVersion": "2010-04-01",
-            "CallSid": "CA" + uuid.uuid4().hex,
+            "CallSid": ring.call_sid,
             "ParentCallSid": self.call_sid,
             "From": self.dialling.caller_id if self.dialling else "",
             "To": ring.number,
             "Direction": "outbound-dial",
             "CallStatus": "in-progress",
         }
+        child = self._without(child)
         root = self.twilio.post(ring.whisper_url, child)
         verbs = list(root) if root is not None else []
         while verbs:
@@ -406,25 +366,27 @@ class SimCall:
 
     def _report_leg(self, ring: Ring, status: str, **extra: str) -> None:
         if ring.status_callback:
-            self.twilio.post(ring.status_callback, {
-                "AccountSid": ACCOUNT_SID, "CallSid": "CA" + uuid.uuid4().hex,
+            self.twilio.post(ring.status_callback, self._without({
+                "AccountSid": ACCOUNT_SID, "CallSid": ring.call_sid,
                 "ParentCallSid": self.call_sid, "To": ring.number, "CallStatus": status, **extra,
-            })  # fmt: skip
+            }))  # fmt: skip
 
     def _report_legs(self, status: str) -> None:
         for ring in self.dialling.numbers if self.dialling else ():
             self._report_leg(ring, status)
 
-    def _dial_ended(self, dialling: Dialling, **result: str) -> None:
+    def _dial_ended(self, dialling: Dialling, ring: Ring | None, **result: str) -> None:
         self.dialling, self.connected_to = None, ""
         if dialling.action is None:
             self._run(self._rest)
             return
-        self._follow(
-            self.twilio.post(
-                dialling.action, self._params(DialCallSid="CA" + uuid.uuid4().hex, **result)
-            )
-        )
+        leg = ring or dialling.numbers[0]
+        params = self._params(DialCallSid=leg.call_sid, **result)
+        self._follow(self.twilio.post(dialling.action, self._without(params)))
+
+    def _without(self, params: dict[str, str]) -> dict[str, str]:
+        """`params` minus what this call's Twilio leaves out (`omit`)."""
+        return {k: v for k, v in params.items() if k not in self.omit}
 
     def _end(self, how: str) -> None:
         self.state, self.ended_how, self.menu = CallState.ENDED, how, None

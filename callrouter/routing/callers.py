@@ -30,12 +30,12 @@ def recognise(raw: str | None, config: Config) -> Recognised:
     if not raw:
         return Recognised(None, CallerFacts(), None, False)
     try:
-        number = numbers.normalise(raw)
+        number, parsed = numbers.normalise_parsed(raw)
     except numbers.NumberError:
         return Recognised(None, CallerFacts(), None, False)
     known = next((d for d in config.directory if d.number == number), None)
     region = (known.region if known and known.region else None) or numbers.region_for(
-        number, config.regions
+        parsed, config.regions
     )
     facts = CallerFacts(caller_type=known.caller_type if known else None, region=region)
     return Recognised(number, facts, known, number in config.blocked)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callrouter.routing.calendar import Calendar, DayInfo
 from callrouter.routing.model import MINUTES_PER_DAY, Config, LegKind, Rule, Team
+from callrouter.routing.paths import Estimator, Situation, Worst, worst_paths
 from callrouter.routing.plan import CallerFacts, first_match, with_defaults
 from callrouter.routing.rota import on_call
 from callrouter.routing.windows import resolve_window
@@ -47,10 +49,14 @@ class CoverageReport:
     unused_rules: tuple[Rule, ...]
     day_groups: int
     evaluations: int
+    paths: tuple[Worst, ...] = ()
+    """Worst case per caller path (`routing.paths`), when an estimator was given."""
+    path_gaps: tuple[Gap, ...] = ()
+    """Paths that do not end at a person, the overflow line, a callback or the referral."""
 
     @property
     def ok(self) -> bool:
-        return not (self.gaps or self.rota_gaps or self.unused_rules)
+        return not (self.gaps or self.rota_gaps or self.unused_rules or self.path_gaps)
 
 
 DaySignature = tuple[int, bool, int, bool, tuple[str, ...]]
@@ -127,8 +133,18 @@ def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+Seen = dict[tuple[str | None, bool], Situation]
+"""One moment per (window, holiday) the proof met: the situations whose whole
+call path is walked (`routing.paths`)."""
+
+
 def _day_intervals(
-    config: Config, calendar: Calendar, date: dt.date, facts: list[CallerFacts], used: set[str]
+    config: Config,
+    calendar: Calendar,
+    date: dt.date,
+    facts: list[CallerFacts],
+    used: set[str],
+    seen: Seen,
 ) -> dict[CallerFacts, list[tuple[int, int]]]:
     """For each caller, the minute ranges of `date` where no rule matches."""
     points = breakpoints(config, calendar, date) + [MINUTES_PER_DAY]
@@ -136,6 +152,10 @@ def _day_intervals(
     for start, end in itertools.pairwise(points):
         where = resolve_window(calendar, config.windows, date, start)
         holiday = where.day.holiday is not None
+        if (where.window, holiday) not in seen:
+            local = dt.datetime.combine(date, dt.time(start // 60, start % 60))
+            label = f"{WEEKDAY_NAMES[date.weekday()]} {date} {_hhmm(start)} ({where.window})"
+            seen[where.window, holiday] = Situation(local.replace(tzinfo=config.timezone), label)
         for f in facts:
             rule = first_match(config, where.window, holiday, f)
             if rule is None:
@@ -187,12 +207,13 @@ def _week_gaps(
     normal: dict[int, dt.date],
     facts: list[CallerFacts],
     used: set[str],
+    seen: Seen,
 ) -> list[Gap]:
     """Gaps of a normal week (no holidays), merged across midnight."""
     gaps: list[tuple[tuple[str, str], str, str, str]] = []
     week: dict[CallerFacts, list[tuple[int, int]]] = defaultdict(list)
     for weekday, date in normal.items():
-        for f, ranges in _day_intervals(config, calendar, date, facts, used).items():
+        for f, ranges in _day_intervals(config, calendar, date, facts, used, seen).items():
             week[f] += [
                 (weekday * MINUTES_PER_DAY + s, weekday * MINUTES_PER_DAY + e) for s, e in ranges
             ]
@@ -229,12 +250,12 @@ def _special_gaps(
     special: dict[DaySignature, list[dt.date]],
     facts: list[CallerFacts],
     used: set[str],
+    seen: Seen,
 ) -> list[Gap]:
     gaps: list[tuple[tuple[str, str], str, str, str]] = []
     for dates in special.values():
-        holes = {
-            f: _merge(r) for f, r in _day_intervals(config, calendar, dates[0], facts, used).items()
-        }
+        found = _day_intervals(config, calendar, dates[0], facts, used, seen)
+        holes = {f: _merge(r) for f, r in found.items()}
         label = ", ".join(_day_label(calendar, d) for d in dates[:4])
         label += f" and {len(dates) - 4} more" if len(dates) > 4 else ""
         for (who, (start, end)), regions in sorted(_group_regions(holes).items()):
@@ -312,9 +333,17 @@ def _rota_holes(
     return holes
 
 
-def prove(config: Config, first: dt.date, days: int = 366) -> CoverageReport:
+def prove(
+    config: Config,
+    first: dt.date,
+    days: int = 366,
+    estimate: Estimator | None = None,
+    answers: Sequence[CallerFacts] = (),
+) -> CoverageReport:
     """Check every caller at every moment of a normal week and of every
-    holiday or closure day in `[first, first + days)`."""
+    holiday or closure day in `[first, first + days)`; with `estimate`, also
+    walk every caller path in every situation met (`routing.paths`), a
+    prompt caller giving each of `answers` (the menus' keys)."""
     calendar = Calendar(config.holidays, config.closures)
     facts = [with_defaults(f, config) for f in combos(config)]
     facts = list(dict.fromkeys(facts))
@@ -332,8 +361,10 @@ def prove(config: Config, first: dt.date, days: int = 366) -> CoverageReport:
         probe += dt.timedelta(days=1)
     special = {sig: dates for sig, dates in groups.items() if not _is_normal(sig)}
     used: set[str] = set()
-    gaps = _week_gaps(config, calendar, normal, facts, used)
-    gaps += _special_gaps(config, calendar, special, facts, used)
+    seen: Seen = {}
+    gaps = _week_gaps(config, calendar, normal, facts, used, seen)
+    gaps += _special_gaps(config, calendar, special, facts, used, seen)
+    worst, problems = worst_paths(seen.values(), answers, estimate) if estimate else ((), ())
     unused = tuple(r for r in config.rules if r.name not in used)
     evaluations = sum(
         len(breakpoints(config, calendar, d))
@@ -347,4 +378,6 @@ def prove(config: Config, first: dt.date, days: int = 366) -> CoverageReport:
         unused,
         len(normal) + len(special),
         evaluations,
+        worst,
+        tuple(Gap("a caller path", where, what) for where, what in problems),
     )

@@ -259,6 +259,33 @@ class Line:
     source: Source = NOWHERE
 
 
+@dataclass(frozen=True)
+class Attempts:
+    """How often a 24/7 line is rung before the call moves on, and for how long each time."""
+
+    attempts: int = 2
+    timeout: int = 30
+    """Seconds of ringing per attempt."""
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """The backup centre ("achtervang"): a neighbouring region's crisis line.
+
+    Rung when the final line did not answer, and, whatever leg is ringing,
+    once a caller has waited `after` seconds from pickup without a person.
+    """
+
+    line: str
+    windows: frozenset[str]
+    """The windows in which the backup centre takes our calls; empty is always."""
+    after: int
+    """Seconds from pickup after which the call rolls over to this line."""
+    ring: Attempts
+    source: Source = NOWHERE
+
+
 # --------------------------------------------------------------------------- whole config
 
 
@@ -284,6 +311,9 @@ class Config:
     default_age_group: str
     crisis_number: str = ""
     """The public crisis number: caller id for every outbound leg."""
+    final_line: Attempts = Attempts()
+    """How the final (or fallback) line is rung: a bounded number of times."""
+    overflow: Overflow | None = None
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
     """Sections owned by other parts (IVR prompts, triage codes), kept as loaded."""
 

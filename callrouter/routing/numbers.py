@@ -84,10 +84,18 @@ def parse(raw: str, region: str = DEFAULT_REGION) -> phonenumbers.PhoneNumber:
 
 def normalise(raw: str, region: str = DEFAULT_REGION) -> str:
     """E.164 form of any written number ('024-123 45 67' -> '+31241234567')."""
+    return normalise_parsed(raw, region)[0]
+
+
+def normalise_parsed(
+    raw: str, region: str = DEFAULT_REGION
+) -> tuple[str, phonenumbers.PhoneNumber]:
+    """`normalise`, and the parsed number for further questions (`region_for`):
+    parsing costs more than the rest of an incoming call's webhook, so once."""
     number = parse(raw, region)
     if not phonenumbers.is_valid_number(number):
         raise NumberError(_why_invalid(raw, number, region), _invalid_reason(number, region))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number
 
 
 _SHORT_CODE_DIGITS = 6
@@ -199,9 +207,9 @@ def is_mobile(e164: str) -> bool:
     )
 
 
-def area_code(e164: str) -> str | None:
+def area_code(e164: str | phonenumbers.PhoneNumber) -> str | None:
     """The geographic area code with trunk prefix ('+31243436540' -> '024')."""
-    number = parse(e164)
+    number = e164 if isinstance(e164, phonenumbers.PhoneNumber) else parse(e164)
     length = phonenumbers.length_of_geographical_area_code(number)
     if length == 0:
         return None
@@ -209,7 +217,7 @@ def area_code(e164: str) -> str | None:
     return "0" + national[:length]
 
 
-def region_for(e164: str, regions: tuple[Region, ...]) -> str | None:
+def region_for(e164: str | phonenumbers.PhoneNumber, regions: tuple[Region, ...]) -> str | None:
     """The region a landline's area code suggests (mobiles suggest nothing)."""
     try:
         code = area_code(e164)

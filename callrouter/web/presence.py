@@ -6,9 +6,12 @@ ringing a phone that is in a crisis conversation. Every process sees the
 same marks, and a mark outlives a restart of the web process.
 
 Keys (owned here, prefix ``callrouter:presence``): ``busy:<pseudonym of the
-staff number>`` -> the CallSid of the caller they are talking to, with a TTL
-as the upper bound if every "call ended" webhook were lost. Keyed by number
-(not member id) because the same person can be in two teams.
+staff number>`` -> the CallSid of the staff member's own leg (which every
+webhook about that leg carries, so the leg's end can always clear it), with
+a TTL as the upper bound if every "call ended" webhook were lost. Keyed by
+number (not member id) because the same person can be in two teams.
+``accepted:<caller's CallSid>``: someone accepted this caller in a whisper,
+the evidence of a conversation when Twilio's Dial action lacks `DialBridged`.
 
 Presence is a courtesy, not a condition for routing: every method swallows
 Redis errors and answers "nobody is busy", so a Redis outage means at worst
@@ -73,6 +76,25 @@ class Presence:
             self._conn.set(self.busy_key(number), call_sid, ex=self._ttl)
         except redis.RedisError as exc:
             logger.warning("could not mark a staff phone busy (%s)", type(exc).__name__)
+
+    def accept(self, caller_sid: str) -> None:
+        """Remember that a staff member accepted this caller (pressed 1)."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.set(f"{PREFIX}:accepted:{caller_sid}", 1, ex=self._ttl)
+        except redis.RedisError as exc:
+            logger.warning("could not record an accepted call (%s)", type(exc).__name__)
+
+    def accepted(self, caller_sid: str) -> bool | None:
+        """Whether someone accepted this caller; None when Redis cannot tell."""
+        if self._conn is None:
+            return None
+        try:
+            return bool(self._conn.exists(f"{PREFIX}:accepted:{caller_sid}"))
+        except redis.RedisError as exc:
+            logger.warning("could not read an accepted call (%s)", type(exc).__name__)
+            return None
 
     def clear(self, number: str, call_sid: str) -> None:
         """End the mark `call_sid` set on `number`, if it is still that call's."""

@@ -1,6 +1,7 @@
 """How fast do the voice webhooks answer, next to a bare Flask endpoint?
 
-Run:  .venv/bin/python bench/voice_bench.py [--seconds 5] [--rounds 3] [--workers 2] [--clients 4]
+Run:  .venv/bin/python tests/bench/voice_bench.py [--seconds 5] [--rounds 3] [--workers 2]
+      [--clients 4]
 
 Starts, in one run, on loopback:
   - an embedded redis-server (the app's presence store);
@@ -165,7 +166,7 @@ def gunicorn(app_spec: str, workers: int, env: dict[str, str]) -> Iterator[str]:
             "--log-level",
             "warning",
             "--pythonpath",
-            str(ROOT / "bench"),
+            str(ROOT / "tests" / "bench"),
             app_spec,
         ],
         cwd=ROOT,
@@ -242,6 +243,7 @@ def main() -> None:
         )
         bare = stack.enter_context(gunicorn("voice_bench:bare_app()", args.workers, env))
         rows = []
+        verdicts = []
         for name, reqs in scenarios(ours).items():
             runs: dict[str, list[Figures]] = {ours: [], bare: []}
             for _ in range(args.rounds):
@@ -262,6 +264,13 @@ def main() -> None:
                     f"{o.rate / b.rate:.0%}",
                 ]
             )
+            if name == "incoming call":
+                verdicts.append(
+                    f"target for the incoming call (issue 8): at least 60% of bare Flask's "
+                    f"requests/s and p99 under 15 ms: {o.rate / b.rate:.0%} "
+                    f"({'met' if o.rate >= 0.6 * b.rate else 'NOT met'}), p99 {ms(o.p99)} "
+                    f"({'met' if o.p99 < 0.015 else 'NOT met'})"
+                )
             if o.errors or b.errors:
                 print(
                     f"warning: {name}: {o.errors} errors (ours), {b.errors} (bare)", file=sys.stderr
@@ -278,6 +287,8 @@ ours = callrouter.web.app:production_app() on the sample config with a real Redi
 Flask returning static TwiML. Same gunicorn settings, same signed requests, loopback.
 Load generator and servers share the CPUs.""",
     )
+    for verdict in verdicts:
+        print(verdict)
 
 
 if __name__ == "__main__":

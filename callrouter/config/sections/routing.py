@@ -7,7 +7,7 @@ rules) so each reference is checked against what was actually defined.
 from __future__ import annotations
 
 from callrouter.config.builder import Builder
-from callrouter.config.sections import calendar, callers, rules, teams
+from callrouter.config.sections import calendar, callers, last_steps, rules, teams
 from callrouter.routing.model import Config
 
 ROUTING_SECTIONS = frozenset(
@@ -27,6 +27,8 @@ ROUTING_SECTIONS = frozenset(
         "regions",
         "directory",
         "blocked",
+        "final_line",
+        "overflow",
     }
 )
 
@@ -110,5 +112,7 @@ def build_config(b: Builder) -> Config:
         default_caller_type=default_caller,
         default_age_group=default_age,
         crisis_number=crisis,
+        final_line=last_steps.attempts(b, ("final_line",), data.get("final_line")),
+        overflow=last_steps.overflow(b, line_ids, window_names),
         extra={k: data[k] for k in ("ivr", "triage", "callbacks", "records") if k in data},
     )
