@@ -85,8 +85,8 @@ def test_a_self_referencing_alias_is_a_problem_not_a_crash(
         ("callers.yaml", "age_groups, caller_types, regions"),
         (
             "routing.yaml",
-            "closures, crisis_number, defaults, fallback_line, holidays, lines, rules,"
-            " timezone, windows",
+            "closures, crisis_number, defaults, fallback_line, final_line, holidays, lines,"
+            " overflow, rules, timezone, windows",
         ),
     ],
 )
