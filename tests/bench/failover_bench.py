@@ -107,7 +107,7 @@ class Calls:
         holder: dict[str, object] = {}
         self._timed(lambda: holder.update(call=phone.dial(from_=f"+3161{n:07d}", at=TUESDAY_10)))
         call = holder["call"]
-        for digit in ("1", "2", "1"):
+        for digit in ("1", "2"):
             self._timed(lambda d=digit: call.press(d))  # type: ignore[attr-defined]
         sim = call.sim  # type: ignore[attr-defined]
         if sim.state is not CallState.RINGING or not sim.dialling.numbers:
