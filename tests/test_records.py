@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callrouter.calls.codec import (
-    assemble,
-    entry_from_fields,
-    event_from_json,
-    event_to_json,
-    from_fields,
-    link_fields,
-    to_fields,
-)
-from callrouter.calls.policy import RecordsPolicy, parse_policy
 from callrouter.calls.record import (
     Answered,
     CallbackChanged,
@@ -37,7 +26,6 @@ from callrouter.calls.record import (
     leg_result,
     who_of,
 )
-from callrouter.routing.model import Source
 from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import ams, sample_config
 
@@ -190,56 +178,6 @@ def test_dial_call_status_is_normalised(raw, result) -> None:
     assert leg_result(raw) == result
 
 
-def test_every_event_survives_json() -> None:
-    for event in [
-        *_events(),
-        CallbackChanged(s(5), "cb", "claimed"),
-        OutcomeReported(Outcome("advies", s(9), "anna", "keypad")),
-    ]:
-        assert event_from_json(event_to_json(event)) == event
-
-
-def test_a_record_survives_flat_stream_fields() -> None:
-    record = fold("CA1", [*_events(), CallbackChanged(s(5), "cb", "requested")])
-
-    fields = to_fields(record)
-
-    assert all(isinstance(v, str) and v for v in fields.values())
-    assert fields["kind"] == "call"
-    assert from_fields(fields) == record
-
-
-def test_linked_entries_join_their_record() -> None:
-    record = fold("CA1", _events())
-    entries = [
-        entry_from_fields(
-            link_fields("CA1", OutcomeReported(Outcome("advies", s(900), "b", "sms")))
-        ),
-        entry_from_fields(to_fields(record)),
-        entry_from_fields(link_fields("CA1", CallbackChanged(s(950), "cb9", "completed"))),
-        entry_from_fields(to_fields(fold("CA2", [Started(s(10))]))),
-    ]
-
-    joined = {r.call_id: r for r in assemble(entries)}
-
-    assert joined["CA1"].outcome == Outcome("advies", s(900), "b", "sms")
-    assert joined["CA1"].callback_id == "cb9"
-    assert joined["CA2"].started_at == s(10)
-
-
-def test_triage_entries_are_readable_fields_of_their_own() -> None:
-    fields = link_fields("CA1", OutcomeReported(Outcome("opname", s(1), "anna", "keypad")))
-
-    assert fields == {
-        "kind": "triage",
-        "call": "CA1",
-        "code": "opname",
-        "at": s(1).isoformat(),
-        "by": "anna",
-        "via": "keypad",
-    }
-
-
 @given(st.lists(st.sampled_from(range(8)), max_size=12))
 def test_fold_is_independent_of_event_order(order) -> None:
     base = _events() + [
@@ -249,32 +187,3 @@ def test_fold_is_independent_of_event_order(order) -> None:
     chosen = [base[i] for i in order]
 
     assert fold("CA1", chosen) == fold("CA1", list(reversed(chosen)))
-
-
-def _where(path):
-    return Source("records.yaml", len(path))
-
-
-def test_records_policy_defaults_and_checks() -> None:
-    assert parse_policy(None, _where) == (RecordsPolicy(), [])
-    policy, problems = parse_policy(
-        {"retention_days": 200, "store_masked": "yes", "retension_days": 3, "callback_sla": 5},
-        _where,
-    )
-
-    messages = [p[1] for p in problems]
-    assert policy.retention_days == 200
-    assert messages == [
-        "records.store_masked must be true or false, not 'yes'",
-        "unknown key 'retension_days' in records",
-        "unknown key 'callback_sla' in records",
-    ]
-    assert problems[1][2] == "did you mean 'retention_days'?"
-
-
-def test_legs_written_before_talk_time_was_kept_still_read() -> None:
-    fields = to_fields(fold("CA1", _events()))
-    old = json.loads(fields["legs"])
-    fields["legs"] = json.dumps([leg[:6] for leg in old])
-
-    assert [a.talk_seconds for a in from_fields(fields).legs] == [0.0] * len(old)
