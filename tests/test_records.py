@@ -1,4 +1,4 @@
-"""The call record: folding events, serialising to stream fields, records policy."""
+"""The call record: folding events into one record and what a record says about the call."""
 
 from __future__ import annotations
 
