@@ -215,3 +215,29 @@ def test_16_callers_while_redis_hangs_all_reach_a_line_within_2_s_per_webhook() 
             os.kill(pid, signal.SIGCONT)
     assert len(endings) == 16 and all(endings), "every caller reached a person or a line"
     assert max(latencies) < 2.0, sorted(latencies)[-5:]
+
+
+def test_a_worker_started_while_redis_is_down_waits_and_escalates_within_5_s_of_its_return(
+    tmp_path: Path, fake: FakeTwilioApi
+) -> None:
+    with EmbeddedRedis(appendonly=True) as server:
+        config_dir = make_config_dir(tmp_path, ESCALATING, stable_rotas=True)
+        conn = redis.Redis.from_url(server.url)
+        config = load(config_dir)
+        ctx = queueing.CallbackContext(
+            conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
+        )
+        queueing.submit(ctx, number="+31612344567", facts=CallerFacts(*YOUTH), moment=clock.now())
+        server.stop()  # Redis goes away before any worker ran; escalations fall due meanwhile
+        env = worker_env(server.url, config_dir, fake.base_url)
+        worker = CallrouterWorker(server.url, env, tmp_path / "worker.log").start()
+        try:
+            time.sleep(5)
+            assert worker.proc is not None and worker.proc.poll() is None, "it waits, no exit"
+            server.start()
+            back = time.time()
+            sent = fake.wait_for("messages", 3, timeout=20)
+            assert max(m.at for m in sent[:3]) - back <= MAX_LATENESS
+        finally:
+            worker.stop()
+            conn.close()
