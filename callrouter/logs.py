@@ -15,6 +15,8 @@ nothing into a log.
 
 ``CALLROUTER_LOG_FORMAT=json`` gives one JSON object per line (time,
 level, logger, message, exc_info) for a log shipper; the default is text.
+Gunicorn's own loggers in a web worker get the same format and mask (its
+master's few start-up lines stay gunicorn's).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from callrouter.settings import log_format
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = "{asctime}{levelname}{name}{message}"
+SERVER_LOGGERS = ("gunicorn.error", "gunicorn.access")
+"""Gunicorn logs through handlers of its own (not the root's) in its worker processes."""
 _JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -99,4 +103,9 @@ def configure(
         root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
+    for name in SERVER_LOGGERS:  # their own handlers, set up before the app: same format, masked
+        for own in logging.getLogger(name).handlers:
+            if not any(isinstance(f, MaskNumbers) for f in own.filters):
+                own.addFilter(MaskNumbers())
+                own.setFormatter(handler.formatter)
     return handler

@@ -60,6 +60,26 @@ def test_json_logs_are_one_object_per_line_with_numbers_masked() -> None:
     assert f"cannot reach {MASKED}" in lines[1]["exc_info"]
 
 
+def test_gunicorn_worker_lines_get_the_same_json_and_mask() -> None:
+    program = f"""
+import logging, sys
+gunicorn = logging.getLogger("gunicorn.error")  # as gunicorn sets it up before the app
+gunicorn.addHandler(logging.StreamHandler(sys.stderr))
+gunicorn.propagate = False
+from callrouter import logs
+logs.configure()
+gunicorn.warning("request from {RAW} timed out")
+"""
+    env = {"PATH": "/usr/bin:/bin", "CALLROUTER_LOG_FORMAT": "json"}
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+
+    (line,) = [json.loads(text) for text in done.stderr.splitlines()]
+    assert line["logger"] == "gunicorn.error"
+    assert line["message"] == f"request from {MASKED} timed out"
+
+
 def test_string_extras_are_masked_too() -> None:
     record = logging.LogRecord("x", logging.INFO, "f.py", 1, "to %s", (RAW,), None)
     record.caller = f"from {RAW}"
