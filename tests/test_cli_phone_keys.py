@@ -23,7 +23,7 @@ def test_y_and_n_at_a_ringing_phone_mean_yes_and_no(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Was: "y" counted as nobody answering."""
-    out = interactive_call(monkeypatch, capsys, ["2", "2", "1", "n", "y"])
+    out = interactive_call(monkeypatch, capsys, ["2", "2", "n", "y"])
 
     assert "dialling Anna de Vries (SPV) (+31 ***** 00 01)" in out
     assert "  no-answer" in out
@@ -33,7 +33,7 @@ def test_y_and_n_at_a_ringing_phone_mean_yes_and_no(
 def test_yes_and_no_in_capitals_too(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = interactive_call(monkeypatch, capsys, ["2", "2", "1", "No", "YES"])
+    out = interactive_call(monkeypatch, capsys, ["2", "2", "No", "YES"])
 
     assert "connected to Eva Smit (psychiater)" in out
 
@@ -42,7 +42,7 @@ def test_typed_digits_ending_in_hash_are_keys_not_speech(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Was: "2#" was sent as speech."""
-    out = interactive_call(monkeypatch, capsys, ["2#", "2#", "1", "no", "yes"])
+    out = interactive_call(monkeypatch, capsys, ["2#", "2#", "no", "yes"])
 
     assert out.count("caller presses 2") == 2 and "says 2#" not in out
     assert "connected to Eva Smit (psychiater)" in out
