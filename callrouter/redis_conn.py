@@ -30,6 +30,7 @@ caller is told about must be on a replica before they hear it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,8 @@ BREAKER_SECONDS = 2.0
 WAIT_TIMEOUT_MS = 300
 """How long a confirming write waits for a replica's acknowledgement (`WAIT`)."""
 DURABLE_MARK_KEY = "callrouter:durable-mark"
+
+logger = logging.getLogger(__name__)
 
 
 class Purpose(StrEnum):
@@ -275,6 +278,31 @@ class GuardedSentinelSSLConnection(_Guarded, MasterFollowingSSLConnection):
 # --------------------------------------------------------------------------- connect
 
 
+class PatientRetry(Retry):
+    """Retries for ever, and says so: one log line at the first failure and
+    then every `LOG_EVERY` failures, so a worker waiting for Redis (or stuck
+    on an address that never answers) is visible, never silent."""
+
+    LOG_EVERY = 30
+
+    def call_with_retry(
+        self,
+        do: Callable[[], Any],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> Any:
+        def failed(error: Exception, count: int) -> None:
+            if count == 1 or count % self.LOG_EVERY == 0:
+                logger.warning("Redis: %s; still trying (attempt %d)", error, count)
+            if with_failure_count:
+                fail(error, count)
+            else:
+                fail(error)
+
+        return super().call_with_retry(do, failed, is_retryable, with_failure_count=True)
+
+
 def _profile(purpose: Purpose) -> dict[str, Any]:
     """Socket and retry settings per purpose (see the module docstring)."""
     if purpose is Purpose.WEBHOOK:
@@ -291,7 +319,7 @@ def _profile(purpose: Purpose) -> dict[str, Any]:
             "socket_timeout": 30.0,
             "socket_keepalive": True,
             "health_check_interval": 10,
-            "retry": Retry(
+            "retry": PatientRetry(
                 ExponentialBackoff(cap=2.0, base=0.1),
                 -1,
                 supported_errors=(redis.ConnectionError, redis.TimeoutError),

@@ -6,6 +6,7 @@ stops, freezes or restarts it, and a real Sentinel set-up for failover.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -174,16 +175,20 @@ def test_a_refused_connection_does_not_open_the_breaker(own_redis: EmbeddedRedis
 # --------------------------------------------------------------------------- patience
 
 
-def test_a_worker_client_waits_through_a_restart(own_redis: EmbeddedRedis) -> None:
+def test_a_worker_client_waits_through_a_restart_and_says_so(
+    own_redis: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     conn = connect(own_redis.url, "worker")
     conn.set("k", "v")
     own_redis.stop()
     timer = threading.Timer(1.0, own_redis.start)
     timer.start()
     try:
-        assert conn.incr("n") == 1, "waited for Redis instead of raising"
+        with caplog.at_level(logging.WARNING, logger="callrouter.redis_conn"):
+            assert conn.incr("n") == 1, "waited for Redis instead of raising"
     finally:
         timer.join()
+    assert "still trying (attempt 1)" in caplog.text
 
 
 def test_webhook_and_cli_clients_give_up(own_redis: EmbeddedRedis) -> None:
