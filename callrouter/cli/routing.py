@@ -26,7 +26,7 @@ from callrouter.cli.common import (
     parse_moment,
     table,
 )
-from callrouter.config.generation import Verdict, judge
+from callrouter.config.generation import PROOF_DAYS, Verdict, judge
 from callrouter.routing import numbers
 from callrouter.routing.calendar import all_categories
 from callrouter.routing.callers import recognise
@@ -292,7 +292,10 @@ def register(sub: Any) -> None:
         "--from", dest="first_day", metavar="DATE", help="first day of the proof (default: today)"
     )
     p.add_argument(
-        "--days", type=int, default=366, help="length of the proof in days (default 366)"
+        "--days",
+        type=int,
+        default=PROOF_DAYS,
+        help=f"length of the proof in days (default {PROOF_DAYS}, as a running service proves)",
     )
     p.set_defaults(func=guard(cmd_check))
 
