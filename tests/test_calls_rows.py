@@ -42,11 +42,18 @@ def test_a_line_answer_is_timed_from_its_end_minus_the_conversation() -> None:
         "CA1",
         [
             Started(T0),
-            LegTried(LegAttempt(2, "line:fallback", "completed", 20, s(300), "final", 240)),
+            LegTried(LegAttempt(2, "line:achtervang", "completed", 20, s(300), "overflow", 240)),
+        ],
+    )
+    final_line = fold(
+        "CA2",
+        [
+            Started(T0),
+            LegTried(LegAttempt(2, "line:fallback", "completed", 20, s(300), "final", 1)),
         ],
     )
 
-    assert record.reach is Reach.OVERFLOW
+    assert record.reach is Reach.OVERFLOW and final_line.reach is Reach.LINE
     assert record.time_to_person == 60 and record.talk_seconds == 240
 
 

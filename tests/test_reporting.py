@@ -42,7 +42,7 @@ def write_call(
 ) -> None:
     """One call as the voice and callback code report it: legs, answer or callback, end.
 
-    `line_answers` 'line' or 'final': after the staff legs ring out, that line
+    `line_answers` 'line', 'final' or 'overflow': after the staff legs ring out, that line
     takes the call; `hang_up` 'menu' or 'ringing': the caller gives up there."""
     plan = route(at, facts, sample_config())
     store.started(sid, "+31612344567", at, None if hang_up == "menu" else plan)
@@ -69,7 +69,9 @@ def write_call(
             t += dt.timedelta(seconds=talk)
     if line_answers:
         t += dt.timedelta(seconds=ring + talk)
-        who = "line:fallback" if line_answers == "final" else "line:ggz_centrale"
+        who = {"final": "line:fallback", "overflow": "line:achtervang"}.get(
+            line_answers, "line:ggz_centrale"
+        )
         store.leg(sid, legs + 1, who, "completed", ring, t, line_answers, talk)
     if callback_minutes is not None:
         store.callback(sid, f"cb-{sid}", "requested", t)
@@ -120,7 +122,7 @@ def october_store(redis_conn: redis.Redis) -> CallStore:
     write_call(store, "H", ams(2026, 11, 1, 0, 0), adult, answer_leg=1)
     # Week of 12 Oct: the 24/7 line, overflow, a hang-up in the menu and one while ringing.
     write_call(store, "I", ams(2026, 10, 13, 19, 0), adult, line_answers="line", talk=240)
-    write_call(store, "J", ams(2026, 10, 14, 19, 0), gp, line_answers="final", talk=60)
+    write_call(store, "J", ams(2026, 10, 14, 19, 0), gp, line_answers="overflow", talk=60)
     write_call(store, "K", ams(2026, 10, 15, 19, 0), adult, hang_up="menu")
     write_call(store, "L", ams(2026, 10, 16, 19, 0), youth, hang_up="ringing")
     return store

@@ -51,10 +51,11 @@ class Reach(StrEnum):
     """How a call ended for the caller: the outcome categories a manager acts on.
 
     Each points at a different lever: staff on the first leg (the rota works),
-    a later leg (the first person did not answer), the 24/7 line inside the
-    plan, overflow (the final fallback line after every leg failed), a
-    callback, a caller who hung up in the menu (the menu is too long) or
-    while it rang (the wait is too long), and nobody at all.
+    a later leg (the first person did not answer), a 24/7 line (a line leg
+    of the plan, or the final line after the staff legs), overflow (the
+    neighbouring region's line, routing.yaml `overflow:`), a callback, a
+    caller who hung up in the menu (the menu is too long) or while it rang
+    (the wait is too long), and nobody at all.
     """
 
     FIRST_LEG = "first_leg"
@@ -70,7 +71,9 @@ class Reach(StrEnum):
 LIVE_REACH = frozenset({Reach.FIRST_LEG, Reach.LATER_LEG, Reach.LINE, Reach.OVERFLOW})
 """A person took the call while the caller was on the line."""
 FINAL_LEG_KIND = "final"
-"""`LegAttempt.kind` of the final fallback line (the plan's legs carry `LegKind` values)."""
+"""`LegAttempt.kind` of the final 24/7 line (the plan's legs carry `LegKind` values)."""
+OVERFLOW_LEG_KIND = "overflow"
+"""`LegAttempt.kind` of the overflow line (routing.yaml `overflow:`, a neighbouring region)."""
 LINE_PREFIX = "line:"
 
 
@@ -160,7 +163,7 @@ class CallRecord:
         leg = self.answered_leg_attempt
         if self.answered_at is not None or self.answered_by is not None or leg is not None:
             if leg is not None and leg.is_line:
-                return Reach.OVERFLOW if leg.kind == FINAL_LEG_KIND else Reach.LINE
+                return Reach.OVERFLOW if leg.kind == OVERFLOW_LEG_KIND else Reach.LINE
             index = self.answered_leg or (leg.index if leg is not None else None)
             return Reach.FIRST_LEG if index == 1 else Reach.LATER_LEG
         if self.callback_reached_at is not None:

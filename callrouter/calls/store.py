@@ -67,11 +67,11 @@ STALE_AFTER = dt.timedelta(hours=6)
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 FIRST_REF = 1000
+"""Short refs have 4+ digits, so 'T 123 ...' is always a callback's claim code."""
 REF_BLOCK = 20
 """Call refs are taken from the shared sequence this many at a time per
 process, so a new call costs the incoming webhook one round trip to Redis
 (the ref key and the first event in one pipeline), not three."""
-"""Short refs have 4+ digits, so 'T 123 ...' is always a callback's claim code."""
 
 
 class PseudonymKeyError(CallrouterError):

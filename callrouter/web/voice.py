@@ -33,7 +33,7 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from callrouter.calls.record import who_of
+from callrouter.calls.record import FINAL_LEG_KIND, OVERFLOW_LEG_KIND, who_of
 from callrouter.privacy import mask_number
 from callrouter.routing.callers import recognise
 from callrouter.routing.plan import Leg, RoutePlan
@@ -196,11 +196,11 @@ def _leg_ended(call: Call, ctx: RouteContext, bridged: bool) -> None:
                 svc.presence.clear(target.number, param("DialCallSid"))
         index, member, kind = call.leg + 1, who_of(leg), leg.kind.value
     else:
-        line = plan.final.line or "fallback"
+        line, kind = plan.final.line or "fallback", FINAL_LEG_KIND
         if call.step is Step.OVERFLOW and ctx.config.overflow is not None:
-            line = ctx.config.overflow.line
+            line, kind = ctx.config.overflow.line, OVERFLOW_LEG_KIND
         index = len(plan.legs) + 1 + 2 * max(call.stage, 0) + call.attempt  # attempts: 1-2
-        member, kind = f"line:{line}", "final"
+        member = f"line:{line}"
     if bridged:
         result = "answered"
     else:
