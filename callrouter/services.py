@@ -22,7 +22,10 @@ import redis
 from rq import Queue
 
 from callrouter import clock as wall_clock
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as callback_queue
+from callrouter.callbacks.queue import JobTable
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.service import CallbackContext
 from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.store import CallStore
@@ -68,6 +71,10 @@ class Services:
     redis: redis.Redis | None
     provider: PhoneProvider
     urls: PublicUrls
+    jobs: JobTable
+    """The functions RQ runs for each callback job (`callbacks.jobs.JOBS`), handed in by
+    whoever builds this (web, worker, CLI): the jobs take `Services`, so this module
+    cannot import them."""
 
     @property
     def conn(self) -> redis.Redis:
@@ -84,16 +91,18 @@ class Services:
         return self.live.current()
 
     def queue(self) -> Queue:
-        return queueing.rq_queue(self.conn)
+        return callback_queue.rq_queue(self.conn)
 
-    def callback_context(self, loaded: Loaded | None = None) -> queueing.CallbackContext:
+    def callback_context(self, loaded: Loaded | None = None) -> CallbackContext:
         """What every callback operation needs, for one configuration generation."""
         generation = loaded or self.current()
-        return queueing.CallbackContext(
+        return CallbackContext(
             self.conn,
             generation.config,
             generation.callbacks,
-            queueing.pseudonym_key(self.settings.secret),
+            pseudonym_key(self.settings.secret),
+            self.jobs,
+            self.call_store(),
         )
 
     def callback_store(self) -> CallbackStore:
@@ -134,6 +143,7 @@ class Services:
 def build(
     settings: Settings,
     *,
+    jobs: JobTable,
     purpose: Purpose = Purpose.WEBHOOK,
     clock: Clock = wall_clock.now,
     conn: redis.Redis | None = None,
@@ -162,6 +172,7 @@ def build(
         redis=conn,
         provider=provider or phone_provider(settings, live),
         urls=PublicUrls(settings.public_base_url),
+        jobs=jobs,
     )
 
 

@@ -27,14 +27,15 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from callrouter import logs
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as callback_queue
+from callrouter.callbacks.jobs import JOBS
 from callrouter.redis_conn import Purpose
 from callrouter.services import Services, build
 from callrouter.settings import Process, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
-QUEUES = (queueing.QUEUE_NAME,)
+QUEUES = (callback_queue.QUEUE_NAME,)
 """The queues the worker serves (the Procfile's and `callrouter serve`'s)."""
 HEARTBEAT_TTL = 35
 """RQ's ``worker_ttl``: an idle worker beats every ttl - 15 s, so `/health`
@@ -64,7 +65,7 @@ class _Wiring:
             self.connection.set_retry(patience())
             services = _from_environment(self.connection)
         self.services = services
-        queueing.ensure_sweep(services.conn, services.now())  # the safety net runs from the start
+        callback_queue.ensure_sweep(services.conn, JOBS, services.now())  # the safety net, at once
 
     def perform_job(self, job: Job, queue: rq.Queue, execution: Any) -> bool:
         if isinstance(job, ServicesJob):

@@ -41,7 +41,7 @@ CALLER = "+31612344567"
 """The caller's own mobile in most tests; its raw digits must never reach a log."""
 CALLER_DIGITS = "612344567"
 
-FAST_CALLBACKS = """
+FAST_CALLBACKS_HEAD = """
 callbacks:
   sla: {referrer: 2s, relative: 2s, resident: 2s}
   priority: {referrer: 1, relative: 2, resident: 2}
@@ -54,7 +54,7 @@ callbacks:
   expire_after: 1h
   ring: {staff: 5s, caller: 5s}
   max_attempts: 2
-  rate_limit: {requests: 3, per: 1h}
+  limits: {per_number: 3, per_caller: 3, per_call: 1, per: 1h, open: 100}
   dedupe_window: 30m
   allow_foreign: false
   spool_dir: {spool}
@@ -62,6 +62,12 @@ callbacks:
   retry:
     backoff: [1s, 1s, 1s]
 """
+
+SAMPLE_TEXTS = (
+    (CONFIG_DIR / "callbacks.yaml").read_text(encoding="utf-8").split("\n  texts:\n", 1)[1]
+)
+"""The sample config's callback texts (the last block of config/callbacks.yaml)."""
+FAST_CALLBACKS = FAST_CALLBACKS_HEAD + "  texts:\n" + SAMPLE_TEXTS
 
 
 YOUTH = ("resident", "<18", None)
@@ -295,3 +301,20 @@ def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+def callback_context(
+    conn: redis.Redis,
+    config: Any,
+    policy: Any,
+    key: bytes,
+    call_log: Any = None,
+) -> Any:
+    """A `CallbackContext` wired like production: jobs by reference, the call log's store."""
+    from callrouter.callbacks.jobs import JOBS
+    from callrouter.callbacks.service import CallbackContext
+    from callrouter.calls.store import CallStore
+
+    return CallbackContext(
+        conn, config, policy, key, JOBS, call_log if call_log is not None else CallStore(conn, None)
+    )

@@ -9,12 +9,14 @@ import pytest
 import redis
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.section import policy_of
+from callrouter.callbacks.service import CallbackContext
 from callrouter.cli import main
 from callrouter.config.files import load
 from callrouter.routing.plan import CallerFacts
-from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, make_config_dir
+from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, callback_context, make_config_dir
 
 HUISARTS = CallerFacts("huisarts", "18+", "nijmegen")
 
@@ -22,12 +24,10 @@ HUISARTS = CallerFacts("huisarts", "18+", "nijmegen")
 @pytest.fixture
 def setup(
     tmp_path: Path, redis_url: str, redis_conn: redis.Redis
-) -> tuple[list[str], queueing.CallbackContext]:
+) -> tuple[list[str], CallbackContext]:
     config_dir = make_config_dir(tmp_path)
     config = load(config_dir)
-    ctx = queueing.CallbackContext(
-        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-    )
+    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
     return ["--config", str(config_dir), "--redis-url", redis_url], ctx
 
 
@@ -38,12 +38,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def submit(ctx: queueing.CallbackContext, facts: CallerFacts = HUISARTS) -> str:
-    return queueing.submit(ctx, number=CALLER, facts=facts, moment=clock.now()).request_id
+def submit(ctx: CallbackContext, facts: CallerFacts = HUISARTS) -> str:
+    return cb_service.submit(ctx, number=CALLER, facts=facts, moment=clock.now()).request_id
 
 
 def test_list_shows_age_sla_status_and_a_masked_number(
-    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+    setup: tuple[list[str], CallbackContext], capsys: pytest.CaptureFixture[str]
 ) -> None:
     args, ctx = setup
     rid = submit(ctx)
@@ -57,7 +57,7 @@ def test_list_shows_age_sla_status_and_a_masked_number(
 
 
 def test_claim_release_cancel(
-    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+    setup: tuple[list[str], CallbackContext], capsys: pytest.CaptureFixture[str]
 ) -> None:
     args, ctx = setup
     rid = submit(ctx)
@@ -71,21 +71,33 @@ def test_claim_release_cancel(
     assert "Anna de Vries (SPV)" in out and "claimed" in out
     code, out, _ = run(capsys, "release", rid, "--by", "anna", *args)
     assert code == 0 and "claimed -> requested" in out
-    code, out, _ = run(capsys, "cancel", rid, "--note", "caller called back themselves", *args)
+    code, out, _ = run(capsys, "cancel", rid, "--reason", "caller_reached", *args)
     assert code == 0 and "-> cancelled" in out
     code, _, err = run(capsys, "cancel", rid, *args)
     assert code == 1 and "it is cancelled" in err
     assert [e.note for e in ctx.store.audit(rid) if e.event == "cancel"] == [
-        "caller called back themselves"
+        "cancelled: caller_reached"
     ]
 
 
+def test_a_cancel_keeps_a_reason_code_never_free_text(
+    setup: tuple[list[str], CallbackContext], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 9: a free-text cancel note was kept verbatim in the audit trail for 90 days."""
+    args, ctx = setup
+    rid = submit(ctx)
+    with pytest.raises(SystemExit):
+        main(["callbacks", "cancel", rid, "--reason", "Jan de Vries 0612345678", *args])
+    assert "invalid choice" in capsys.readouterr().err
+    assert all("Jan" not in e.note for e in ctx.store.audit(rid))
+
+
 def test_list_all_as_json_includes_finished_requests(
-    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+    setup: tuple[list[str], CallbackContext], capsys: pytest.CaptureFixture[str]
 ) -> None:
     args, ctx = setup
     rid = submit(ctx)
-    queueing.cancel(ctx, rid, clock.now(), by="test")
+    cb_service.cancel(ctx, rid, clock.now(), by="test")
     assert run(capsys, *args)[1].strip() == "no open callback requests"
     code, out, _ = run(capsys, "list", "--all", "--json", *args)
     [item] = json.loads(out)
@@ -93,7 +105,7 @@ def test_list_all_as_json_includes_finished_requests(
 
 
 def test_mistakes_are_one_clear_line(
-    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+    setup: tuple[list[str], CallbackContext], capsys: pytest.CaptureFixture[str]
 ) -> None:
     args, ctx = setup
     rid = submit(ctx)
@@ -106,7 +118,7 @@ def test_mistakes_are_one_clear_line(
 
 
 def test_sweep_runs_the_safety_net(
-    setup: tuple[list[str], queueing.CallbackContext], capsys: pytest.CaptureFixture[str]
+    setup: tuple[list[str], CallbackContext], capsys: pytest.CaptureFixture[str]
 ) -> None:
     args, _ctx = setup
     code, out, _ = run(capsys, "sweep", *args)

@@ -15,9 +15,10 @@ import redis
 
 from callrouter import clock
 from callrouter.callbacks import jobs
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.requests import Request
+from callrouter.callbacks.service import CallbackContext
 from callrouter.errors import ProviderError
 from callrouter.routing.plan import CallerFacts
 from callrouter.services import Services
@@ -52,12 +53,12 @@ def svc(tmp_path: Path, redis_conn: redis.Redis, fake: FakeTwilioApi) -> Service
 
 
 @pytest.fixture
-def ctx(svc: Services) -> queueing.CallbackContext:
+def ctx(svc: Services) -> CallbackContext:
     return svc.callback_context()
 
 
-def submit(ctx: queueing.CallbackContext) -> cb.Request:
-    rid = queueing.submit(
+def submit(ctx: CallbackContext) -> Request:
+    rid = cb_service.submit(
         ctx, number=CALLER, facts=CallerFacts(*YOUTH), moment=clock.now()
     ).request_id
     request = ctx.store.get(rid)
@@ -70,7 +71,7 @@ def sent_to(fake: FakeTwilioApi) -> list[str]:
 
 
 def test_the_first_sms_goes_to_the_oncall_once_even_when_the_job_runs_twice(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     assert jobs.notify(svc, request.id, 1, 0) == "notified"
@@ -88,7 +89,7 @@ def test_the_first_sms_goes_to_the_oncall_once_even_when_the_job_runs_twice(
 
 
 def test_the_ladder_adds_backup_then_the_team_then_the_fallback_team(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     for step in range(4):
@@ -101,19 +102,19 @@ def test_the_ladder_adds_backup_then_the_team_then_the_fallback_team(
 
 
 def test_a_stale_escalation_after_the_claim_does_nothing(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     jobs.notify(svc, request.id, 1, 0)
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
     assert jobs.notify(svc, request.id, 1, 1) == "stale"
-    queueing.release(ctx, request.id, clock.now(), by="ilse")
+    cb_service.release(ctx, request.id, clock.now(), by="ilse")
     assert jobs.notify(svc, request.id, 1, 2) == "stale"  # a timer of the first round
     assert sent_to(fake) == [ILSE]
 
 
 def test_twilio_5xx_is_retried_and_only_the_missing_sms_is_resent(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     jobs.notify(svc, request.id, 1, 0)
@@ -128,7 +129,7 @@ def test_twilio_5xx_is_retried_and_only_the_missing_sms_is_resent(
 
 
 def test_a_twilio_timeout_is_retryable_and_frees_the_send(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     fake.delay_next(1, 1.3)
@@ -143,7 +144,7 @@ def test_a_twilio_timeout_is_retryable_and_frees_the_send(
 
 
 def test_a_number_twilio_refuses_moves_the_ladder_on_at_once(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     fake.fail_next(1, status=400, code=21211)
@@ -153,10 +154,10 @@ def test_a_number_twilio_refuses_moves_the_ladder_on_at_once(
 
 
 def test_the_bridge_calls_the_claimer_once_per_attempt(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
     assert jobs.place_bridge(svc, request.id, 1) == "placed"
     assert jobs.place_bridge(svc, request.id, 1) == "placed"
     [call] = fake.calls()
@@ -173,10 +174,10 @@ def test_the_bridge_calls_the_claimer_once_per_attempt(
 
 
 def test_a_bridge_hit_by_a_5xx_is_retried_then_placed(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
     fake.fail_next(1, status=503)
     with pytest.raises(ProviderError):
         jobs.place_bridge(svc, request.id, 1)
@@ -185,10 +186,10 @@ def test_a_bridge_hit_by_a_5xx_is_retried_then_placed(
 
 
 def test_a_bridge_twilio_refuses_is_a_failed_attempt(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
     fake.fail_next(1, status=400, code=21215)
     assert jobs.place_bridge(svc, request.id, 1) == "failed"
     found = ctx.store.get(request.id)
@@ -200,12 +201,12 @@ def test_a_bridge_twilio_refuses_is_a_failed_attempt(
 
 
 def test_everyone_else_offered_is_told_who_took_it(
-    ctx: queueing.CallbackContext, svc: Services, fake: FakeTwilioApi
+    ctx: CallbackContext, svc: Services, fake: FakeTwilioApi
 ) -> None:
     request = submit(ctx)
     jobs.notify(svc, request.id, 1, 0)
     jobs.notify(svc, request.id, 1, 1)
-    queueing.claim(ctx, request.id, "lars", clock.now(), via="sms")
+    cb_service.claim(ctx, request.id, "lars", clock.now(), via="cli")
     jobs.tell_claimed(svc, request.id, 1)
     jobs.tell_claimed(svc, request.id, 1)
     last = fake.messages()[-1]
@@ -219,28 +220,26 @@ def test_everyone_else_offered_is_told_who_took_it(
 
 
 def test_the_watchdog_fails_an_attempt_nobody_reported_on(
-    ctx: queueing.CallbackContext, svc: Services
+    ctx: CallbackContext, svc: Services
 ) -> None:
     request = submit(ctx)
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
-    queueing.dial(ctx, request.id, 1, clock.now())
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
+    cb_service.dial(ctx, request.id, 1, clock.now())
     assert jobs.watch_bridge(svc, request.id, 1) == "failed"
     assert jobs.watch_bridge(svc, request.id, 1) == "resolved"
     assert ctx.store.get(request.id).outcome == "no-result"  # type: ignore[union-attr]
 
 
-def test_expiry_closes_only_the_round_it_was_set_for(
-    ctx: queueing.CallbackContext, svc: Services
-) -> None:
+def test_expiry_closes_only_the_round_it_was_set_for(ctx: CallbackContext, svc: Services) -> None:
     request = submit(ctx)
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
-    queueing.release(ctx, request.id, clock.now(), by="ilse")
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
+    cb_service.release(ctx, request.id, clock.now(), by="ilse")
     assert jobs.expire(svc, request.id, 1) == "stale"
     assert jobs.expire(svc, request.id, 2) == "expired"
 
 
 def test_jobs_log_no_raw_numbers(
-    ctx: queueing.CallbackContext,
+    ctx: CallbackContext,
     svc: Services,
     fake: FakeTwilioApi,
     caplog: pytest.LogCaptureFixture,
@@ -251,7 +250,7 @@ def test_jobs_log_no_raw_numbers(
     fake.fail_next(1, status=503)
     with pytest.raises(ProviderError):
         jobs.notify(svc, request.id, 1, 1)
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
     jobs.place_bridge(svc, request.id, 1)
     assert caplog.records
     assert CALLER_DIGITS not in caplog.text

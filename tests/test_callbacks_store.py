@@ -7,8 +7,9 @@ import threading
 
 import redis
 
-from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks.lifecycle import Event, State
+from callrouter.callbacks.requests import Request, new_request
+from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import QUEUE_KEY, CallbackStore
 from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import ams, sample_config
@@ -17,14 +18,14 @@ T0 = ams(2026, 4, 27, 10, 0)
 RESIDENT = CallerFacts("resident", "18+", None)
 
 
-def _request(rid: str, facts: CallerFacts = RESIDENT, moment: dt.datetime = T0) -> cb.Request:
+def _request(rid: str, facts: CallerFacts = RESIDENT, moment: dt.datetime = T0) -> Request:
     config = sample_config()
-    return cb.new_request(
+    return new_request(
         request_id=rid,
         number="+31612344567",
         plan=route(moment, facts, config),
         config=config,
-        policy=cb.policy_of(config),
+        policy=policy_of(config),
         moment=moment,
         call_sid="CA1",
     )
@@ -35,7 +36,7 @@ def test_a_created_request_reads_back_with_a_claim_code_and_an_audit_entry(
 ) -> None:
     store = CallbackStore(redis_conn)
     created, code = store.create(_request("aaaaaaaaaaaa"), T0, "pn1")
-    assert created and len(code) == 3 and code.isdigit()
+    assert created and len(code) == 6 and code.isdigit()
     found = store.get("aaaaaaaaaaaa")
     assert found is not None
     assert (found.state, found.code, found.number, found.epoch, found.step) == (

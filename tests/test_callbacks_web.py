@@ -17,14 +17,16 @@ import redis
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.queue import rq_queue
+from callrouter.callbacks.requests import Route, pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.devtools.twilio_sim import SimCall
 from callrouter.routing.plan import CallerFacts
-from tests.callbacks_kit import CONFIG_DIR, make_config_dir
+from tests.callbacks_kit import CONFIG_DIR, callback_context, make_config_dir, signed_post
 from tests.helpers import ams
 from tests.phone import CRISIS_NUMBER, FALLBACK_LINE, SECRET, TOKEN, Phone, PhoneCall, make_app
 
@@ -90,7 +92,7 @@ def test_nobody_answers_the_caller_confirms_their_number_and_hears_when_to_expec
         "18+",
         call.sim.call_sid,
     )
-    assert request.routes[0] == cb.Route("iht", "eerste_lijn", True)
+    assert request.routes[0] == Route("iht", "eerste_lijn", True)
 
 
 def test_another_number_is_checked_read_back_and_confirmed(
@@ -139,18 +141,33 @@ def test_a_withheld_number_is_asked_for(phone: Phone, redis_conn: redis.Redis) -
     call = phone.dial(from_="anonymous", at=TUESDAY_10).press("1").press("2")
     call.expect_dial(ANNA).leg_result("busy")
     call.expect_dial(EVA).leg_result("no-answer")
-    call.expect_say("Wij zien uw nummer niet").press("2").press("0612344567").press("1")
+    call.expect_say("Wilt u een nummer invoeren").press("2").press("0612344567").press("1")
     call.expect_say("genoteerd")
     assert [r.number for r in store(redis_conn).active()] == ["+31612344567"]
 
 
-def test_the_same_caller_asking_again_is_merged_into_one_request(
+def test_the_same_caller_asking_again_hears_the_same_and_makes_no_second_request(
     phone: Phone, redis_conn: redis.Redis
 ) -> None:
     nobody_answers(phone).press("1").expect_say("genoteerd")
-    nobody_answers(phone).press("1").expect_say("U had al een terugbelverzoek")
+    nobody_answers(phone).press("1").expect_say("genoteerd")
     [request] = store(redis_conn).active()
-    assert request.asked == 2
+    assert request.asked == 1
+
+
+def test_a_stranger_learns_nothing_about_another_numbers_request(
+    phone: Phone, redis_conn: redis.Redis
+) -> None:
+    """Issue 9: typing someone else's number told whether it had an open request
+    ("U had al een terugbelverzoek") and bumped its count."""
+    nobody_answers(phone).press("1").expect_say("genoteerd")
+    fresh = nobody_answers(phone, from_="+31687654321").press("2").press("0499123456").press("1")
+    stranger = nobody_answers(phone, from_="+31687654322").press("2").press("0612345678")
+    stranger.press("1")
+    assert stranger.sim.heard()[-3:] == fresh.sim.heard()[-3:]  # word for word as a new request
+    mine = [r for r in store(redis_conn).active() if r.number == RESIDENT]
+    assert [r.asked for r in mine] == [1]
+    assert [e.event for e in store(redis_conn).audit(mine[0].id)] == ["created"]
 
 
 def test_a_caller_over_the_rate_limit_is_put_through_to_a_person(
@@ -162,7 +179,39 @@ def test_a_caller_over_the_rate_limit_is_put_through_to_a_person(
             redis_conn.hset(CallbackStore.key_for(request.id), "state", "cancelled")
             redis_conn.srem("cb:active", request.id)
     call = nobody_answers(phone).press("1")
-    call.expect_say("al vaker om terugbellen gevraagd").expect_dial(FALLBACK_LINE)
+    call.expect_say("Wij verbinden u nu door").expect_dial(FALLBACK_LINE)
+
+
+def test_one_caller_typing_many_numbers_is_put_through_after_the_limit(
+    phone: Phone, redis_conn: redis.Redis
+) -> None:
+    """Issue 9: one caller typing 50 different numbers created 50 requests."""
+    for n in range(3):
+        nobody_answers(phone).press("2").press(f"049912345{n}").press("1").expect_say("genoteerd")
+    call = nobody_answers(phone).press("2").press("0499123459").press("1")
+    call.expect_say("Wij verbinden u nu door").expect_dial(FALLBACK_LINE)
+    assert len(store(redis_conn).active()) == 3
+
+
+def test_a_full_queue_puts_callers_through_and_alerts_the_coordinator_once(
+    tmp_path: Path, redis_conn: redis.Redis, redis_url: str
+) -> None:
+    """Issue 9: 900 callers ran the claim codes out; the service then took it for a
+    Redis outage, spooled genuine callers and told no one."""
+    app = make_app(
+        make_config_dir(tmp_path, SAMPLE_CALLBACKS.replace("open: 100", "open: 2")),
+        redis_url=redis_url,
+    )
+    phone = Phone(app)
+    for n in range(2):
+        nobody_answers(phone, from_=f"+3168765432{n}").press("1").expect_say("genoteerd")
+    for n in range(2, 5):
+        call = nobody_answers(phone, from_=f"+3168765432{n}").press("1")
+        call.expect_say("Wij verbinden u nu door").expect_dial(FALLBACK_LINE)
+    assert len(store(redis_conn).active()) == 2
+    assert not list((tmp_path / "spool").glob("*.jsonl"))  # never taken for an outage
+    alerts = [j for j in rq_queue(redis_conn).job_ids if j.startswith("flood-alert-")]
+    assert len(alerts) == 1
 
 
 def test_with_redis_gone_after_the_offer_the_request_is_spooled_and_replayed_later(
@@ -219,14 +268,12 @@ def claimed_request(app: Flask, redis_conn: redis.Redis, member: str = "anna") -
     from callrouter.config.files import load
 
     config = load(app.config["CONFIG_DIR"])
-    ctx = queueing.CallbackContext(
-        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-    )
-    rid = queueing.submit(
+    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    rid = cb_service.submit(
         ctx, number=RESIDENT, facts=CallerFacts("huisarts", "18+", "nijmegen"), moment=TUESDAY_10
     ).request_id
-    assert queueing.claim(ctx, rid, member, TUESDAY_10, via="sms").won
-    assert queueing.dial(ctx, rid, 1, TUESDAY_10).ok
+    assert cb_service.claim(ctx, rid, member, TUESDAY_10, via="cli").won
+    assert cb_service.dial(ctx, rid, 1, TUESDAY_10).ok
     return rid
 
 
@@ -362,8 +409,11 @@ def test_admin_api_lists_claims_releases_and_cancels(
         == "requested"
     )
     assert client.post(
-        f"/api/callbacks/{item['id']}/cancel", json={"note": "dubbel"}, headers=auth
+        f"/api/callbacks/{item['id']}/cancel", json={"reason": "duplicate"}, headers=auth
     ).json == {"ok": True, "state": "cancelled"}
+    assert [e.note for e in store(redis_conn).audit(item["id"]) if e.event == "cancel"] == [
+        "cancelled: duplicate"
+    ]
     assert client.post("/api/callbacks/nope/cancel", headers=auth).status_code == 404
 
 
@@ -371,5 +421,67 @@ def test_the_app_factory_wires_the_callback_offer(app: Flask) -> None:
     from callrouter.web import voice
 
     offer = app.extensions[voice.EXTENSION].callback_offer
-    assert offer is app.extensions["callrouter.callbacks"]
+    assert offer.web is app.extensions["callrouter.callbacks"]
     assert TOKEN == app.config["TWILIO_AUTH_TOKEN"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[1, 2]",
+        '"claim"',
+        "42",
+        "null",
+        "{not json",
+        "[" * 5000 + "]" * 5000,
+        '{"member": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"member": {"id": "bram"}}',
+        '{"reason": "Jan belde zelf terug op 0612345678"}',
+    ],
+)
+@pytest.mark.parametrize("action", ["claim", "release", "cancel"])
+def test_admin_api_answers_a_body_that_is_not_a_plain_object_with_400(
+    app: Flask, phone: Phone, redis_conn: redis.Redis, body: str, action: str
+) -> None:
+    """Issue 9: a JSON body that was not an object, or nested 5,000 deep, was a 500."""
+    nobody_answers(phone).press("1")
+    [request] = store(redis_conn).active()
+    reply = app.test_client().post(
+        f"/api/callbacks/{request.id}/{action}",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    if action == "release" and body.startswith('{"reason"'):
+        assert reply.status_code == 409  # a plain object: the release itself is refused
+    else:
+        assert reply.status_code == 400, reply.get_data(as_text=True)
+    assert store(redis_conn).get(request.id).state is State.REQUESTED  # type: ignore[union-attr]
+
+
+def test_a_bridge_status_with_a_garbled_attempt_is_a_400_not_a_500(
+    app: Flask, phone: Phone, redis_conn: redis.Redis
+) -> None:
+    rid = claimed_request(app, redis_conn)
+    for attempt in ("x", "1.5", "-1", "", "9" * 30):
+        reply = signed_post(
+            app.test_client(),
+            f"/voice/callback/bridge/{rid}/status?attempt={attempt}",
+            {"CallSid": "CA2", "CallStatus": "no-answer"},
+            token=TOKEN,
+        )
+        assert reply.status_code == 400
+    assert store(redis_conn).get(rid).state is State.CALLING  # type: ignore[union-attr]
+
+
+def test_the_caller_side_of_a_bridge_with_redis_down_still_connects(tmp_path: Path) -> None:
+    """Issue 9: the caller's side of a bridged call with Redis down was a 500 (100 of 100)."""
+    app = make_app(make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url="redis://127.0.0.1:9/0")
+    reply = signed_post(
+        app.test_client(),
+        "/voice/callback/bridge/0123456789ab/caller?attempt=1",
+        {"CallSid": "CA3", "From": CRISIS_NUMBER, "To": RESIDENT},
+        token=TOKEN,
+    )
+    assert reply.status_code == 200
+    assert "teruggebeld door de crisislijn" in reply.get_data(as_text=True)

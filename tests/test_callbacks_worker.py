@@ -18,9 +18,11 @@ import redis
 from rq.job import Job
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as cb_queue
+from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.requests import Request, pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.config.files import load
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.routing.plan import CallerFacts
@@ -34,6 +36,7 @@ from tests.callbacks_kit import (
     SECRET,
     YOUTH,
     RqWorker,
+    callback_context,
     make_config_dir,
     wait_until,
     worker_env,
@@ -76,9 +79,7 @@ class World:
         self.env = worker_env(redis_url, self.config_dir, fake.base_url)
         self.conn = redis.Redis.from_url(redis_url)
         config = load(self.config_dir)
-        self.ctx = queueing.CallbackContext(
-            self.conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-        )
+        self.ctx = callback_context(self.conn, config, policy_of(config), pseudonym_key(SECRET))
         self.logs = tmp / "worker.log"
         self.workers: list[RqWorker] = []
 
@@ -87,8 +88,8 @@ class World:
         self.workers.append(worker)
         return worker
 
-    def submit(self, number: str = "+31612344567") -> cb.Request:
-        rid = queueing.submit(
+    def submit(self, number: str = "+31612344567") -> Request:
+        rid = cb_service.submit(
             self.ctx, number=number, facts=CallerFacts(*YOUTH), moment=clock.now()
         ).request_id
         request = self.ctx.store.get(rid)
@@ -131,7 +132,7 @@ def test_worker_sends_the_first_sms_then_escalates_and_a_claim_stops_the_ladder(
         )  # oncall at once, backup after 1 s
         assert second.field("Body").startswith("ESCALATIE 1")
 
-        assert queueing.claim(world.ctx, request.id, "lars", clock.now(), via="sms").won
+        assert cb_service.claim(world.ctx, request.id, "lars", clock.now(), via="cli").won
         [call] = fake.wait_for("calls", 1, timeout=10)
         assert call.field("To") == LARS
         told = fake.wait_for("messages", 3, timeout=10)[2]
@@ -196,7 +197,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
     # Time passes, as it would in production: the dead worker's scheduler lock
     # lapses (61 s) and its job's heartbeat with it (~90 s); RQ then retries it.
     redis_conn.delete("rq:scheduler-lock:callbacks")
-    queueing.recover_abandoned(redis_conn, clock.now() + dt.timedelta(seconds=200))
+    cb_queue.recover_abandoned(redis_conn, clock.now() + dt.timedelta(seconds=200))
     world.worker()
 
     [sms] = fake.wait_for("messages", 1, timeout=15)
@@ -223,7 +224,7 @@ def test_redis_restarted_mid_queue_loses_nothing_and_doubles_nothing(
             server.restart()  # SIGTERM: Redis fsyncs its append-only file, then starts again
             fake.wait_for("messages", 8, timeout=20)
             conn = redis.Redis.from_url(server.url)
-            store = queueing.CallbackContext(conn, world.ctx.config, world.ctx.policy, b"k").store
+            store = callback_context(conn, world.ctx.config, world.ctx.policy, b"k").store
             wait_until(
                 lambda: all(store.get(r.id).state is State.NOTIFIED for r in requests),  # type: ignore[union-attr]
                 timeout=10,

@@ -11,7 +11,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from callrouter import clock
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as cb_queue
 from callrouter.callbacks.jobs import sweep
 from callrouter.calls.purge import ensure_purge, purge_expired, purge_expired_now
 from callrouter.calls.store import CallStore
@@ -33,7 +33,7 @@ WORKER_ENV = {
 def worker(conn: redis.Redis) -> SimpleWorker:
     """A real RQ worker in this process, wired from the worker environment the test set."""
     services = build(Settings.from_env(process=Process.WORKER), conn=conn)
-    return SimpleWorker([queueing.rq_queue(conn)], connection=conn, services=services)
+    return SimpleWorker([cb_queue.rq_queue(conn)], connection=conn, services=services)
 
 
 def test_the_job_purges_old_calls_records_stale_ones_and_schedules_the_next_run(
@@ -48,7 +48,7 @@ def test_the_job_purges_old_calls_records_stale_ones_and_schedules_the_next_run(
     write_call(store, "CA-old", now - dt.timedelta(days=800), adult, answer_leg=1)
     write_call(store, "CA-recent", now - dt.timedelta(days=10), adult, answer_leg=1)
     store.started("CA-lost", "+31612344567", now - dt.timedelta(hours=8))  # no end ever came
-    queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
+    queue = Queue(cb_queue.QUEUE_NAME, connection=redis_conn)
 
     job = queue.enqueue(purge_expired)
     worker(redis_conn).work(burst=True)
@@ -74,7 +74,7 @@ def test_ensure_purge_is_idempotent_per_hour(redis_conn: redis.Redis) -> None:
     again = ensure_purge(redis_conn, now + dt.timedelta(minutes=20))
 
     assert first == again == "purge-expired-2026100613"
-    registry = ScheduledJobRegistry(queue=Queue(queueing.QUEUE_NAME, connection=redis_conn))
+    registry = ScheduledJobRegistry(queue=Queue(cb_queue.QUEUE_NAME, connection=redis_conn))
     assert registry.get_job_ids() == [first]
 
 
@@ -101,7 +101,7 @@ def test_the_callback_sweep_keeps_the_purge_scheduled(
     for name, value in WORKER_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("REDIS_URL", redis_url)
-    queue = Queue(queueing.QUEUE_NAME, connection=redis_conn)
+    queue = Queue(cb_queue.QUEUE_NAME, connection=redis_conn)
 
     job = queue.enqueue(sweep)
     worker(redis_conn).work(burst=True)

@@ -23,12 +23,15 @@ import pytest
 import redis
 from flask import Flask
 
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.store import CallStore
 from callrouter.cli import main
 from callrouter.devtools.twilio_sim import SimCall
+from tests.callbacks_kit import callback_context
 from tests.helpers import CONFIG_DIR, ams, sample_config
 from tests.phone import CRISIS_NUMBER, SECRET, Phone
 from tests.test_records_e2e import sms
@@ -118,15 +121,15 @@ def test_the_raw_number_appears_nowhere_but_where_the_callback_needs_it(
 
     # Anna claims it by SMS; the service calls her and bridges the caller.
     phone.clock.advance(240)
+    offer = callbacks.sms_key(request.id, 1, "offer", "anna")  # what the notify job records
+    callbacks.finish_send(offer, "SM1", offered=(request.id, "anna"))
     assert "is van u" in sms(app, ANNA, f"OK {request.code}")
     config = sample_config()
-    ctx = queueing.CallbackContext(
-        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-    )
-    assert queueing.dial(ctx, request.id, 1, phone.clock.moment).ok  # what place_bridge does
+    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    assert cb_service.dial(ctx, request.id, 1, phone.clock.moment).ok  # what place_bridge does
     bridge = SimCall(phone.twilio, CRISIS_NUMBER, ANNA)
     bridge.start(f"/voice/callback/bridge/{request.id}/staff?attempt=1").press("1").pick_up(0)
-    assert callbacks.get(request.id).state is cb.State.COMPLETED  # type: ignore[union-attr]
+    assert callbacks.get(request.id).state is State.COMPLETED  # type: ignore[union-attr]
 
     # After the conversation she reports the triage outcome by SMS, with the claim code.
     phone.clock.advance(1800)

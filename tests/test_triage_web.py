@@ -18,8 +18,11 @@ import redis
 from flask import Flask
 from rq.job import Job
 
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as cb_queue
+from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.jobs import ask_triage
 from callrouter.calls.record import CallRecord, Outcome
@@ -28,7 +31,7 @@ from callrouter.config.files import load
 from callrouter.services import build
 from callrouter.settings import Process, Settings
 from callrouter.worker import SimpleWorker
-from tests.callbacks_kit import ACCOUNT_SID, AUTH_TOKEN, use_env, worker_env
+from tests.callbacks_kit import ACCOUNT_SID, AUTH_TOKEN, callback_context, use_env, worker_env
 from tests.fakes.twilio_api import FakeTwilioApi
 from tests.helpers import ams, copy_config
 from tests.phone import BASE_URL, CONFIG_DIR, CRISIS_NUMBER, SECRET, Phone, PhoneCall, make_app
@@ -83,11 +86,9 @@ def callback_claimed_by_anna(phone: Phone, redis_conn: redis.Redis) -> tuple[str
     call.sim.report_end("completed", 90)
     [request] = CallbackStore(redis_conn).active()
     config = load(CONFIG_DIR)
-    ctx = queueing.CallbackContext(
-        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-    )
-    assert queueing.claim(ctx, request.id, "anna", TUESDAY_10, via="sms").won
-    assert queueing.dial(ctx, request.id, 1, TUESDAY_10).ok
+    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    assert cb_service.claim(ctx, request.id, "anna", TUESDAY_10, via="cli").won
+    assert cb_service.dial(ctx, request.id, 1, TUESDAY_10).ok
     return request.id, call
 
 
@@ -155,7 +156,7 @@ def test_a_caller_not_reached_gets_no_triage_menu_and_goes_back_in_the_queue(
     staff.expect_say("terug in de wachtrij").expect_ended()
     assert "Toets de uitkomst" not in " ".join(staff.sim.heard())
     request = CallbackStore(redis_conn).get(request_id)
-    assert request is not None and request.state is cb.State.REQUESTED
+    assert request is not None and request.state is State.REQUESTED
 
 
 def test_the_triage_step_refuses_forged_webhooks_and_made_up_state(
@@ -191,7 +192,7 @@ def run_jobs(redis_conn: redis.Redis) -> None:
     """A real RQ worker, in this process, wired from the (test's) worker environment,
     until the queue is empty."""
     services = build(Settings.from_env(process=Process.WORKER), conn=redis_conn)
-    worker = SimpleWorker([queueing.rq_queue(redis_conn)], connection=redis_conn, services=services)
+    worker = SimpleWorker([cb_queue.rq_queue(redis_conn)], connection=redis_conn, services=services)
     worker.work(burst=True)
 
 
@@ -269,4 +270,4 @@ def test_no_sms_to_staff_with_sms_off_or_when_nobody_took_the_call(
     run_jobs(redis_conn)
 
     assert fake.messages() == []
-    assert len(queueing.rq_queue(redis_conn).finished_job_registry) == 1  # Eva's, sent nothing
+    assert len(cb_queue.rq_queue(redis_conn).finished_job_registry) == 1  # Eva's, sent nothing

@@ -10,7 +10,8 @@ from flask import Flask
 from rq import Queue
 
 from callrouter import clock as wall_clock
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as cb_queue
+from callrouter.callbacks import service as cb_service
 from callrouter.routing.plan import CallerFacts
 from callrouter.services import Services
 from callrouter.worker import SimpleWorker
@@ -47,7 +48,7 @@ def test_a_request_nobody_was_told_about_shows_its_age_and_the_queue_depth(
 ) -> None:
     services = services_of(app)
     clock: TestClock = app.config["CLOCK"]
-    queueing.submit(
+    cb_service.submit(
         services.callback_context(),
         number="+31612344567",
         facts=CallerFacts(*YOUTH),
@@ -72,7 +73,7 @@ def test_a_worker_heartbeat_makes_it_ok(
         make_config_dir(tmp_path), redis_conn, "http://127.0.0.1:9", CALLROUTER_DRY_RUN="1"
     )
     worker = SimpleWorker(
-        [Queue(queueing.QUEUE_NAME, connection=redis_conn)],
+        [Queue(cb_queue.QUEUE_NAME, connection=redis_conn)],
         connection=redis_conn,
         services=worker_services,
     )

@@ -3,7 +3,7 @@
 The queue as the coordinator on duty sees it: age, SLA left, status, who
 claimed it; and the same claim / release / cancel that staff do by SMS, for
 when a phone is flat. Numbers are shown masked only. ID may be the request
-id, a unique prefix of it, or the 3-digit claim code.
+id, a unique prefix of it, or the claim code.
 """
 
 from __future__ import annotations
@@ -17,8 +17,13 @@ from typing import Any
 import redis
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import recovery, service
+from callrouter.callbacks.jobs import JOBS
+from callrouter.callbacks.lifecycle import TERMINAL
+from callrouter.callbacks.requests import CancelReason, Request, pseudonym_key
+from callrouter.callbacks.service import CallbackContext
+from callrouter.callbacks.staff import member_by_id
+from callrouter.calls.store import CallStore
 from callrouter.cli.common import (
     UsageError,
     config_dir_default,
@@ -43,18 +48,21 @@ def _connect(args: argparse.Namespace) -> redis.Redis:
     return conn
 
 
-def _context(args: argparse.Namespace) -> tuple[queueing.CallbackContext, Config]:
+def _context(args: argparse.Namespace) -> tuple[CallbackContext, Config]:
     generation = load_generation_or_explain(args.config or config_dir_default())
-    key = queueing.pseudonym_key(os.environ.get("CALLROUTER_SECRET", ""))
+    key = pseudonym_key(os.environ.get("CALLROUTER_SECRET", ""))
+    conn = _connect(args)
     config = generation.config
-    return queueing.CallbackContext(_connect(args), config, generation.callbacks, key), config
+    return CallbackContext(
+        conn, config, generation.callbacks, key, JOBS, CallStore(conn, None)
+    ), config
 
 
-def _resolve(ctx: queueing.CallbackContext, ref: str) -> str:
+def _resolve(ctx: CallbackContext, ref: str) -> str:
     rid = ctx.store.resolve(ref)
     if rid is None:
         raise UsageError(
-            f"no callback {ref!r} (give its id, a unique id prefix, or its 3-digit code)"
+            f"no callback {ref!r} (give its id, a unique id prefix, or its claim code)"
         )
     return rid
 
@@ -67,14 +75,14 @@ def _duration(seconds: int) -> str:
     return f"{sign}{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
-def _row(req: cb.Request, config: Config, now: Any) -> list[str]:
+def _row(req: Request, config: Config, now: Any) -> list[str]:
     left = int((req.deadline - now).total_seconds())
     sla = (
         "done"
-        if req.state in cb.TERMINAL
+        if req.state in TERMINAL
         else (f"{_duration(left)} left" if left >= 0 else f"{_duration(-left)} LATE")
     )
-    member = cb.member_by_id(config, req.claimed_by) if req.claimed_by else None
+    member = member_by_id(config, req.claimed_by) if req.claimed_by else None
     return [
         req.id,
         req.code or "-",
@@ -94,7 +102,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     ctx, config = _context(args)
     now = clock.now()
     found = ctx.store.recent(args.limit) if args.all else ctx.store.active()
-    found.sort(key=lambda r: (r.state in cb.TERMINAL, r.priority, r.deadline))
+    found.sort(key=lambda r: (r.state in TERMINAL, r.priority, r.deadline))
     if args.json:
         print(
             json.dumps(
@@ -140,15 +148,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_claim(args: argparse.Namespace) -> int:
     ctx, config = _context(args)
-    member = cb.member_by_id(config, args.by)
+    member = member_by_id(config, args.by)
     if member is None:
         raise UsageError(f"--by {args.by!r} is not a staff member id of any team")
     rid = _resolve(ctx, args.id)
-    result = queueing.claim(ctx, rid, member.id, clock.now(), via="cli")
+    result = service.claim(ctx, rid, member.id, clock.now(), via="cli")
     if result.won:
         print(f"claimed {rid} for {member.name}; they are being called to connect the caller")
         return 0
-    holder = cb.member_by_id(config, result.holder or "") if result.holder else None
+    holder = member_by_id(config, result.holder or "") if result.holder else None
     state = result.request.state.value if result.request else "gone"
     print(
         f"not claimed: {rid} is {state}" + (f", held by {holder.name}" if holder else ""),
@@ -163,9 +171,9 @@ def _simple(args: argparse.Namespace, action: str) -> int:
     by = args.by or os.environ.get("USER", "cli")
     now = clock.now()
     t = (
-        queueing.release(ctx, rid, now, by=by)
+        service.release(ctx, rid, now, by=by)
         if action == "release"
-        else queueing.cancel(ctx, rid, now, by=by, note=args.note or "")
+        else service.cancel(ctx, rid, now, by=by, reason=CancelReason(args.reason))
     )
     if t.ok:
         print(
@@ -187,7 +195,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     ctx, _config = _context(args)
-    summary = queueing.sweep(ctx, clock.now())
+    summary = recovery.sweep(ctx, clock.now())
     print(
         f"sweep: {summary['revived']} job(s) re-created, {summary['purged']} raw number(s) purged, "
         f"{summary['forgotten']} finished request(s) deleted"
@@ -241,7 +249,12 @@ def register(sub: Any) -> None:
         q.add_argument("id", help="request id, id prefix or claim code")
         q.add_argument("--by", default=None, help="who does this (for the audit trail)")
         if name == "cancel":
-            q.add_argument("--note", default=None, help="why (for the audit trail)")
+            q.add_argument(
+                "--reason",
+                default=CancelReason.ADMIN.value,
+                choices=[r.value for r in CancelReason],
+                help="why, as a code for the audit trail (default: admin)",
+            )
         q.set_defaults(func=guard(func))
 
     q = actions.add_parser(

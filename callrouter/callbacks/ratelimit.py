@@ -90,6 +90,12 @@ class RateLimiter:
         )  # fmt: skip
         return bool(allowed)
 
+    def exceeded(self, subject: str, moment: dt.datetime) -> bool:
+        """Whether `subject` has used up its hits in the window ending at `moment`."""
+        key = self.key_for(subject)
+        since = _ms(moment) - self.window_seconds * 1000
+        return int(self.conn.zcount(key, f"({since}", "+inf")) >= self.limit
+
 
 @dataclass(frozen=True)
 class DedupeWindow:

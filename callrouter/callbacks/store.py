@@ -7,14 +7,15 @@ Keys (this class owns the ``cb:`` prefix):
 - ``cb:active``         set of requests not yet in a terminal state (for the sweeper)
 - ``cb:all``            sorted set of every request by creation time (listing, purge)
 - ``cb:audit:<id>``     list of JSON entries: every transition and notable event
-- ``cb:code:<code>``    the request a 3-digit claim code belongs to while it is live
+- ``cb:code:<code>``    the request a claim code (random digits) belongs to while it is live
 - ``cb:offer:<member>`` the last request offered to a staff member (for the reply "1")
 - ``cb:offered:<id>``   set of staff members asked by SMS to claim it
 - ``cb:sms:<...>``      per-recipient send markers that make notify jobs idempotent
-- ``cb:typed:<CallSid>`` a number a caller typed, until they confirm it (15 minutes)
+- ``cb:typed:<CallSid>`` a number a caller typed, until they confirm, cancel or hang up
+- ``cb:refused:<period>`` callers turned away by a limit in one flood-alert period
 
 Every state change is one Lua script that checks the current state against
-the core's transition table (``core.callbacks.sources``) and any token
+the core's transition table (``lifecycle.sources``) and any token
 (epoch, attempt) before writing, so two staff members claiming at once get
 exactly one winner and a stale timer changes nothing.
 """
@@ -26,11 +27,19 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import IntEnum
 
 import redis
 
-from callrouter.callbacks.lifecycle import OPEN, TERMINAL, Event, Request, Route, State, sources
+from callrouter.callbacks import store_scripts as scripts
+from callrouter.callbacks.lifecycle import OPEN, TERMINAL, Event, State, sources
+from callrouter.callbacks.requests import Request
+from callrouter.callbacks.store_codec import AuditEntry
+from callrouter.callbacks.store_codec import entry as _entry
+from callrouter.callbacks.store_codec import fields as _fields
+from callrouter.callbacks.store_codec import request_of as _request
+from callrouter.callbacks.store_codec import text as _s
+from callrouter.callbacks.store_codec import value as _text
 
 _P = "cb:"
 QUEUE_KEY = f"{_P}queue"
@@ -43,107 +52,16 @@ RECENT_FOR_CODES = 500
 _OPEN_JSON = json.dumps({s.value: True for s in OPEN})
 _TERMINAL_JSON = json.dumps({s.value: True for s in TERMINAL})
 
-# KEYS: req, queue, active, all, audit, code candidates...
-# ARGV: id, fields (json), audit entry (json), created_ts
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, redis.call('HGET', KEYS[1], 'code') or ''}
-end
-local code = ''
-for i = 6, #KEYS do
-  if redis.call('SET', KEYS[i], ARGV[1], 'NX') then
-    code = string.sub(KEYS[i], string.len(KEYS[i]) - 2)
-    break
-  end
-end
-if code == '' then
-  return redis.error_reply('no free claim code')
-end
-local fields = cjson.decode(ARGV[2])
-fields['code'] = code
-for k, v in pairs(fields) do
-  redis.call('HSET', KEYS[1], k, v)
-end
-local score = tonumber(fields['priority']) * 1e10 + tonumber(fields['deadline_ts'])
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], tonumber(ARGV[4]), ARGV[1])
-redis.call('RPUSH', KEYS[5], ARGV[3])
-return {1, code}
-"""
 
-# KEYS: req, queue, active, audit
-# ARGV: id, mapping {from: to}, expect {field: value}, set {field: value ('' deletes)},
-#       incr {field: n}, max {field: n}, audit entry, open states, terminal states, code prefix
-_TRANSITION = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then
-  return {0, '', ''}
-end
-local claimed = redis.call('HGET', KEYS[1], 'claimed_by') or ''
-local target = cjson.decode(ARGV[2])[state]
-if not target then
-  return {0, state, claimed}
-end
-for k, v in pairs(cjson.decode(ARGV[3])) do
-  if (redis.call('HGET', KEYS[1], k) or '') ~= v then
-    return {0, state, claimed}
-  end
-end
-for k, n in pairs(cjson.decode(ARGV[5])) do
-  redis.call('HINCRBY', KEYS[1], k, n)
-end
-for k, n in pairs(cjson.decode(ARGV[6])) do
-  if tonumber(redis.call('HGET', KEYS[1], k) or '-1') < n then
-    redis.call('HSET', KEYS[1], k, n)
-  end
-end
-for k, v in pairs(cjson.decode(ARGV[4])) do
-  if v == '' then
-    redis.call('HDEL', KEYS[1], k)
-  else
-    redis.call('HSET', KEYS[1], k, v)
-  end
-end
-redis.call('HSET', KEYS[1], 'state', target)
-local id = ARGV[1]
-if cjson.decode(ARGV[8])[target] then
-  local prio = tonumber(redis.call('HGET', KEYS[1], 'priority'))
-  local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_ts'))
-  redis.call('ZADD', KEYS[2], prio * 1e10 + deadline, id)
-else
-  redis.call('ZREM', KEYS[2], id)
-end
-if cjson.decode(ARGV[9])[target] then
-  redis.call('SREM', KEYS[3], id)
-  local code = redis.call('HGET', KEYS[1], 'code')
-  if code then
-    local ckey = ARGV[10] .. code
-    if redis.call('GET', ckey) == id then
-      redis.call('DEL', ckey)
-    end
-  end
-end
-local entry = cjson.decode(ARGV[7])
-entry['from'] = state
-entry['to'] = target
-redis.call('RPUSH', KEYS[4], cjson.encode(entry))
-return {1, state, target}
-"""
+class Created(IntEnum):
+    """What `CallbackStore.create` did (the create script's answer)."""
 
-# KEYS: marker; ARGV: lease (ms), now (ms)
-# 'go' = this caller may send now; 'sent' = done before; 'busy' = another send is in flight
-_BEGIN_SEND = """
-local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, 5) == 'sent:' then
-  return 'sent'
-end
-if v then
-  return 'busy'
-end
-redis.call('SET', KEYS[1], 'sending:' .. ARGV[2], 'PX', ARGV[1])
-return 'go'
-"""
+    EXISTS = 0
+    CREATED = 1
+    FULL = 2
+
+
+_NO_CODE = 3
 
 
 @dataclass(frozen=True)
@@ -156,24 +74,14 @@ class Transition:
     claimed_by: str | None = None
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    at: str
-    event: str
-    by: str
-    note: str
-    before: str | None
-    after: str | None
-
-
 class CallbackStore:
     """Callback requests in Redis; the connection is passed in."""
 
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
-        self._create = conn.register_script(_CREATE)
-        self._transition = conn.register_script(_TRANSITION)
-        self._begin_send = conn.register_script(_BEGIN_SEND)
+        self._create = conn.register_script(scripts.CREATE)
+        self._transition = conn.register_script(scripts.TRANSITION)
+        self._begin_send = conn.register_script(scripts.BEGIN_SEND)
 
     # -- keys ---------------------------------------------------------------
 
@@ -204,32 +112,47 @@ class CallbackStore:
     # -- create and read ------------------------------------------------------
 
     def create(
-        self, request: Request, moment: dt.datetime, pseudonym: str = ""
-    ) -> tuple[bool, str]:
-        """Store a new request; (False, code) when the id exists already (a replay).
+        self,
+        request: Request,
+        moment: dt.datetime,
+        pseudonym: str = "",
+        *,
+        code_digits: int = 6,
+        max_open: int = 1_000_000,
+    ) -> tuple[Created, str]:
+        """Store a new request with a random claim code unique among live requests.
 
-        Returns whether it was created and its claim code (3 digits, unique
-        among live requests).
+        Returns what happened and the claim code: `Created.EXISTS` (a replay:
+        the stored code) or `Created.FULL` (the queue holds `max_open` open
+        requests) create nothing. Codes come from a space at least ten times
+        the open cap, so a round of random candidates practically never all
+        collide; if they do, another round is drawn.
         """
-        candidates = [self.code_key(str(100 + secrets.randbelow(900))) for _ in range(24)]
+        low = 10 ** (code_digits - 1)
         entry = _entry(moment, "created", "caller", f"priority {request.priority}")
-        created, code = self._create(
-            keys=[
-                self.key_for(request.id),
-                QUEUE_KEY,
-                ACTIVE_KEY,
-                ALL_KEY,
-                self.audit_key(request.id),
-                *candidates,
-            ],
-            args=[
-                request.id,
-                json.dumps(_fields(request, moment, pseudonym)),
-                json.dumps(entry),
-                int(request.created_at.timestamp()),
-            ],
-        )
-        return bool(created), code.decode() if isinstance(code, bytes) else str(code)
+        for _ in range(4):
+            candidates = [self.code_key(str(low + secrets.randbelow(9 * low))) for _ in range(16)]
+            outcome, code = self._create(
+                keys=[
+                    self.key_for(request.id),
+                    QUEUE_KEY,
+                    ACTIVE_KEY,
+                    ALL_KEY,
+                    self.audit_key(request.id),
+                    *candidates,
+                ],
+                args=[
+                    request.id,
+                    json.dumps(_fields(request, moment, pseudonym)),
+                    json.dumps(entry),
+                    int(request.created_at.timestamp()),
+                    len(self.code_key("")),
+                    max_open,
+                ],
+            )
+            if int(outcome) != _NO_CODE:
+                return Created(int(outcome)), _s(code)
+        raise RuntimeError("no free claim code in four rounds: limits.code_digits is too small")
 
     def get(self, request_id: str) -> Request | None:
         raw = self.conn.hgetall(self.key_for(request_id))
@@ -251,7 +174,7 @@ class CallbackStore:
         ref = ref.strip()
         if self.conn.exists(self.key_for(ref)):
             return ref
-        if ref.isdigit() and len(ref) == 3:
+        if ref.isdigit():
             rid = self.conn.get(self.code_key(ref))
             if rid:
                 return _s(rid)
@@ -286,7 +209,7 @@ class CallbackStore:
         ref = reference.strip()
         request_id = self.resolve(ref)
         request = self.get(request_id) if request_id else None
-        if request is None and len(ref) == 3 and ref.isdigit():
+        if request is None and ref.isdigit():
             request = next((r for r in self.recent(RECENT_FOR_CODES) if r.code == ref), None)
         return request.call_sid if request is not None and request.call_sid else None
 
@@ -419,6 +342,27 @@ class CallbackStore:
         pipe.execute()
         return state is not None
 
+    # -- floods ----------------------------------------------------------------
+
+    @staticmethod
+    def refused_key(period: int) -> str:
+        return f"{_P}refused:{period}"
+
+    def count_refused(self, moment: dt.datetime, period_seconds: int) -> None:
+        """One caller turned away by a limit in the alert period of `moment`."""
+        key = self.refused_key(int(moment.timestamp()) // period_seconds)
+        pipe = self.conn.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 2 * period_seconds)
+        pipe.execute()
+
+    def refused(self, period: int) -> int:
+        value = self.conn.get(self.refused_key(period))
+        return int(value) if value else 0
+
+    def open_count(self) -> int:
+        return int(self.conn.zcard(QUEUE_KEY))
+
     # -- a number typed by a caller, until they confirm it -------------------
 
     @staticmethod
@@ -432,6 +376,10 @@ class CallbackStore:
         value = self.conn.get(self.typed_key(call_sid))
         return _s(value) if value else None
 
+    def forget_typed(self, call_sid: str) -> None:
+        """The caller confirmed, cancelled or hung up: the typed number goes now."""
+        self.conn.delete(self.typed_key(call_sid))
+
     # -- privacy --------------------------------------------------------------
 
     def purge_number(self, request_id: str, moment: dt.datetime) -> bool:
@@ -444,75 +392,3 @@ class CallbackStore:
             return False
         self.note(request_id, moment, "purged", "retention", "raw number deleted")
         return True
-
-
-def _entry(moment: dt.datetime, event: str, by: str, note: str) -> dict[str, Any]:
-    return {"at": moment.isoformat(), "event": event, "by": by, "note": note}
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _s(value: object) -> str:
-    """A Redis reply as text (the client returns bytes; scripts may return numbers)."""
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value)
-
-
-def _fields(request: Request, moment: dt.datetime, pseudonym: str) -> dict[str, str]:
-    return {
-        "id": request.id,
-        "state": request.state.value,
-        "priority": str(request.priority),
-        "created_at": request.created_at.isoformat(),
-        "deadline": request.deadline.isoformat(),
-        "deadline_ts": str(int(request.deadline.timestamp())),
-        "caller_type": request.caller_type,
-        "caller_kind": request.caller_kind,
-        "age_group": request.age_group,
-        "region": request.region or "",
-        "number": request.number,
-        "number_masked": request.number_masked,
-        "number_pn": pseudonym,
-        "routes": json.dumps([r.encode() for r in request.routes]),
-        "epoch": str(request.epoch),
-        "step": str(request.step),
-        "attempts": str(request.attempts),
-        "call_sid": request.call_sid or "",
-        "lang": request.lang,
-        "asked": str(request.asked),
-        "updated_at": moment.isoformat(),
-    }
-
-
-def _request(raw: Mapping[Any, Any]) -> Request:
-    f = {_s(k): _s(v) for k, v in raw.items()}
-    return Request(
-        id=f["id"],
-        state=State(f["state"]),
-        code=f.get("code", ""),
-        priority=int(f["priority"]),
-        created_at=dt.datetime.fromisoformat(f["created_at"]),
-        deadline=dt.datetime.fromisoformat(f["deadline"]),
-        caller_type=f["caller_type"],
-        caller_kind=f["caller_kind"],
-        age_group=f["age_group"],
-        region=f.get("region") or None,
-        number=f.get("number", ""),
-        number_masked=f["number_masked"],
-        routes=tuple(Route.decode(r) for r in json.loads(f.get("routes", "[]"))),
-        epoch=int(f.get("epoch", "1")),
-        step=int(f.get("step", "-1")),
-        attempts=int(f.get("attempts", "0")),
-        claimed_by=f.get("claimed_by") or None,
-        call_sid=f.get("call_sid") or None,
-        lang=f.get("lang", "nl"),
-        outcome=f.get("outcome") or None,
-        asked=int(f.get("asked", "1")),
-    )

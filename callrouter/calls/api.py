@@ -28,7 +28,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as cb
+from callrouter.callbacks import staff as cb
 from callrouter.calls.outcomes import TriageDesk
 from callrouter.config.generation import Generation
 from callrouter.web.admin_auth import require_admin

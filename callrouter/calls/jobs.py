@@ -9,31 +9,33 @@ provider) are the worker's `Services`, its first argument. Retention runs in
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import redis
 from rq import Retry
 
-from callrouter.callbacks import lifecycle as callbacks
-from callrouter.callbacks import service as callback_service
+from callrouter.callbacks import queue as callback_queue
+from callrouter.callbacks import staff as callbacks
+from callrouter.callbacks.policy import CallbackPolicy
 from callrouter.calls.reader import CallReader
 from callrouter.calls.triage import ask_sms
 from callrouter.errors import ProviderError
-from callrouter.services import Services
+
+if TYPE_CHECKING:  # the composition root imports the jobs it wires, not the other way
+    from callrouter.services import Services
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_ask_triage(
-    conn: redis.Redis, call_sid: str, ref: str, policy: callbacks.CallbackPolicy
-) -> bool:
+def enqueue_ask_triage(conn: redis.Redis, call_sid: str, ref: str, policy: CallbackPolicy) -> bool:
     """An answered call ended: queue the SMS asking the staff member who took it
     for the outcome. Once per call: the job id names the call's ref, so a
     repeated Dial action enqueues nothing. True when enqueued."""
     if not ref:
         return False
     retry = Retry(max=len(policy.retry_backoff), interval=list(policy.retry_backoff))
-    return callback_service.enqueue_once(
-        callback_service.rq_queue(conn),
+    return callback_queue.enqueue_once(
+        callback_queue.rq_queue(conn),
         ask_triage,
         (call_sid, ref),
         f"triage-ask-{ref}",

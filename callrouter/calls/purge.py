@@ -16,16 +16,20 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis
 
-from callrouter.callbacks import lifecycle as callbacks
-from callrouter.callbacks import service as callback_service
+from callrouter.callbacks import queue as callback_queue
+from callrouter.callbacks import recovery as callback_recovery
+from callrouter.callbacks import section as callbacks
 from callrouter.calls.policy import policy_from
 from callrouter.calls.reader import PurgeResult
 from callrouter.calls.store import CallStore
 from callrouter.routing.model import Config
-from callrouter.services import Services
+
+if TYPE_CHECKING:  # the composition root imports the jobs it wires, not the other way
+    from callrouter.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ def callback_numbers_purger(conn: redis.Redis, config: Config) -> ForgetNumbers:
     keep = dt.timedelta(seconds=callbacks.policy_of(config).keep_raw_numbers_seconds)
 
     def forget(now: dt.datetime, dry_run: bool) -> int:
-        return callback_service.purge_numbers(conn, now - keep, now, dry_run=dry_run)
+        return callback_recovery.purge_numbers(conn, now - keep, now, dry_run=dry_run)
 
     return forget
 
@@ -103,5 +107,5 @@ def ensure_purge(conn: redis.Redis, now: dt.datetime) -> str:
     """
     at = (now + PURGE_EVERY).replace(minute=0, second=0, microsecond=0)
     job_id = f"purge-expired-{at.astimezone(dt.UTC):%Y%m%d%H}"
-    callback_service.enqueue_once(callback_service.rq_queue(conn), purge_expired, (), job_id, at=at)
+    callback_queue.enqueue_once(callback_queue.rq_queue(conn), purge_expired, (), job_id, at=at)
     return job_id

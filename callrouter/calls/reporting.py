@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from callrouter.callbacks.lifecycle import policy_of
+from callrouter.callbacks.section import policy_of
 from callrouter.calls.record import LIVE_REACH, Reach
 from callrouter.calls.rows import ReportRow
 from callrouter.calls.triage import TriageCodes

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callrouter.callbacks.lifecycle import CallbackPolicy
+from callrouter.callbacks.policy import CallbackPolicy
 from callrouter.calls.policy import RecordsPolicy
 from callrouter.calls.triage import TriageCodes
 from callrouter.config.builder import Builder, Problem

@@ -19,6 +19,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callrouter import clock, logs, spool_replay
 from callrouter.callbacks import web as callbacks
+from callrouter.callbacks.call_log import CallLogBridge
+from callrouter.callbacks.jobs import JOBS
 from callrouter.calls import api as calls_api
 from callrouter.calls.events import CallEvents, NoCallEvents
 from callrouter.calls.jobs import enqueue_ask_triage
@@ -63,7 +65,7 @@ def create_app(
         if test_config is None:  # a real process (gunicorn): its logs go to stderr, masked
             logs.configure()
         settings = Settings.from_env() if test_config is None else Settings.from_config(test_config)
-        services = build(settings, clock=(test_config or {}).get("CLOCK", clock.now))
+        services = build(settings, jobs=JOBS, clock=(test_config or {}).get("CLOCK", clock.now))
     settings = services.settings
     app = Flask(__name__)
     app.config.update(settings.flask_config(), CLOCK=services.clock)
@@ -81,14 +83,17 @@ def create_app(
         conn=conn,
         secret=settings.secret,
         spool_dir=str(settings.spool_dir) if settings.spool_dir else None,
+        call_log=services.call_store() if conn is not None else None,
     )
+    if conn is not None:
+        callback_web.bridge_log = CallLogBridge(services.call_store())
     events: CallEvents = services.call_store(keyed=True) if conn is not None else NoCallEvents()
     app.extensions[voice.EXTENSION] = voice.VoiceServices(
         live=services.live,
         presence=Presence(conn, services.derived_key("presence")),
         states=CallStates(services.derived_key("ivr-state")),
         events=events,
-        callback_offer=callback_web,
+        callback_offer=callbacks.VoiceOffer(callback_web),
         ask_triage=triage_asker(services) if conn is not None else None,
     )
     app.register_blueprint(voice.bp)

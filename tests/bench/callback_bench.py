@@ -5,7 +5,7 @@
 What is measured, in one run, on one machine:
 
 - latency: from the moment a caller's callback is confirmed (just before
-  `queueing.submit`) to the moment the SMS request reaches the Twilio API
+  `cb_service.submit`) to the moment the SMS request reaches the Twilio API
   (a local fake that answers like Twilio, driven by the real twilio Client).
   Requests one at a time, so the queue is empty: p50 and p99;
 - throughput: a burst of requests submitted at once, first submit to last SMS;
@@ -41,11 +41,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as cb_queue
+from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.section import policy_of
 from callrouter.config.files import load
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.routing.plan import CallerFacts
+from tests.callbacks_kit import callback_context
 from tests.fakes.twilio_api import FakeTwilioApi  # noqa: E402
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -94,7 +96,7 @@ def start_worker(url: str, env: dict[str, str], log: Path) -> subprocess.Popen[b
                 "callrouter.worker.Worker",
                 "--url",
                 url,
-                queueing.QUEUE_NAME,
+                cb_queue.QUEUE_NAME,
                 NOOP_QUEUE,
             ],
             env=env,
@@ -137,9 +139,7 @@ def main() -> None:
         }
         conn = redis.Redis.from_url(server.url)
         config = load(directory)
-        ctx = queueing.CallbackContext(
-            conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-        )
+        ctx = callback_context(conn, config, policy_of(config), cb_service.pseudonym_key(SECRET))
         noops = Queue(NOOP_QUEUE, connection=conn)
         worker = start_worker(server.url, env, tmp / "worker.log")
         counter = iter(range(10**6))
@@ -147,7 +147,7 @@ def main() -> None:
         def submit() -> tuple[float, str]:
             number = f"+316{next(counter):08d}"
             started = time.time()
-            rid = queueing.submit(
+            rid = cb_service.submit(
                 ctx, number=number, facts=CallerFacts("resident", "<18", None), moment=clock.now()
             ).request_id
             code = ctx.store.get(rid).code  # type: ignore[union-attr]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callrouter.callbacks.lifecycle import CallbackPolicy, context_of
-from callrouter.callbacks.lifecycle import parse_policy as parse_callbacks
+from callrouter.callbacks.policy import CallbackPolicy
+from callrouter.callbacks.section import context_of
+from callrouter.callbacks.section import parse_policy as parse_callbacks
 from callrouter.calls.policy import RecordsPolicy
 from callrouter.calls.policy import parse_policy as parse_records
 from callrouter.calls.triage import TriageCodes

@@ -1,0 +1,123 @@
+"""The callback admin API (``/api/callbacks``, JSON, the admin token of `web.admin_auth`).
+
+``GET /api/callbacks`` lists open requests (``?all=1``: the latest in any
+state); ``POST /api/callbacks/<id or code>/claim|release|cancel`` does what
+staff do by SMS, for an admin. Bodies are JSON objects; anything else (not
+JSON, not an object, nested beyond reason) is a 400, never a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from callrouter.callbacks import service
+from callrouter.callbacks.requests import CancelReason, Request
+from callrouter.callbacks.staff import member_by_id
+from callrouter.callbacks.webhooks import now, web
+from callrouter.web.admin_auth import require_admin
+
+if TYPE_CHECKING:
+    from callrouter.config.live import Loaded
+
+bp = require_admin(Blueprint("callbacks_api", __name__, url_prefix="/api/callbacks"))
+
+MAX_BODY = 4096
+"""An admin action's body is a few short fields."""
+
+
+class BadBody(ValueError):
+    pass
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object of plain values; `BadBody` otherwise.
+
+    An empty body is an empty object. Parsed here, not by Flask, so a body
+    nested thousands deep is refused instead of overflowing the parser.
+    """
+    raw = request.get_data(cache=False)[: MAX_BODY + 1]
+    if not raw.strip():
+        return {}
+    if len(raw) > MAX_BODY:
+        raise BadBody(f"the body is larger than {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadBody("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadBody("the body must be a JSON object")
+    if any(isinstance(v, dict | list) for v in body.values()):
+        raise BadBody("the body's fields must be plain values")
+    return body
+
+
+def describe(req: Request, moment: dt.datetime, loaded: Loaded) -> dict[str, Any]:
+    """A request as the CLI and API show it: masked number, no raw data."""
+    member = member_by_id(loaded.config, req.claimed_by) if req.claimed_by else None
+    return {
+        "id": req.id,
+        "code": req.code,
+        "state": req.state.value,
+        "priority": req.priority,
+        "caller_type": req.caller_type,
+        "age_group": req.age_group,
+        "region": req.region,
+        "number": req.number_masked,
+        "created_at": req.created_at.isoformat(),
+        "age_seconds": int((moment - req.created_at).total_seconds()),
+        "deadline": req.deadline.isoformat(),
+        "sla_left_seconds": int((req.deadline - moment).total_seconds()),
+        "claimed_by": req.claimed_by,
+        "claimed_by_name": member.name if member else None,
+        "attempts": req.attempts,
+        "asked": req.asked,
+        "outcome": req.outcome,
+    }
+
+
+@bp.get("")
+def api_list() -> ResponseReturnValue:
+    loaded = web().live.current()
+    ctx = web().context(loaded)
+    moment = now()
+    found = ctx.store.recent(200) if request.args.get("all") else ctx.store.active()
+    return jsonify(callbacks=[describe(r, moment, loaded) for r in found])
+
+
+@bp.post("/<ref>/<action>")
+def api_act(ref: str, action: str) -> ResponseReturnValue:
+    if action not in ("claim", "release", "cancel"):
+        return jsonify(error=f"unknown action {action[:40]!r}"), 404
+    try:
+        body = json_object()
+    except BadBody as exc:
+        return jsonify(error=str(exc)), 400
+    loaded = web().live.current()
+    ctx = web().context(loaded)
+    rid = ctx.store.resolve(ref)
+    if rid is None:
+        return jsonify(error=f"no callback {ref[:40]!r}"), 404
+    moment = now()
+    if action == "claim":
+        member = str(body.get("member", ""))
+        if member_by_id(loaded.config, member) is None:
+            return jsonify(error=f"unknown member {member[:40]!r}"), 400
+        result = service.claim(ctx, rid, member, moment, via="api")
+        return jsonify(won=result.won, holder=result.holder), 200 if result.won else 409
+    by = str(body.get("by", "admin"))[:40]
+    if action == "release":
+        t = service.release(ctx, rid, moment, by=by)
+    else:
+        try:
+            reason = CancelReason(str(body.get("reason", CancelReason.ADMIN.value)))
+        except ValueError:
+            choices = ", ".join(r.value for r in CancelReason)
+            return jsonify(error=f"reason must be one of: {choices}"), 400
+        t = service.cancel(ctx, rid, moment, by=by, reason=reason)
+    state = t.after or t.before
+    return jsonify(ok=t.ok, state=state.value if state else None), 200 if t.ok else 409

@@ -1,0 +1,405 @@
+"""The callback offer, caller side: webhooks that carry out `ivr/callback_offer.py`.
+
+All under ``/voice/callback``, all signed by Twilio. Reached from the voice
+flow's final step (`offer_twiml`, the voice blueprint's `CallbackOffer`
+seam) or by a ``<Redirect>`` to ``/voice/callback/offer``. Each webhook turns
+what the caller pressed into an input of the offer table, advances it and
+renders the step it lands on; the table guarantees every path ends queued,
+put through to a person, or hung up.
+
+State between the webhooks travels signed in the URL (language, facts, step
+tries; never a number). A typed number waits in Redis only until the caller
+confirms it, and at most `TYPED_NUMBER_SECONDS`. A request over a limit
+puts the caller through to the 24/7 line; with Redis down the request is
+spooled to disk (`spool.py`) and the caller may still be put through.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ParamSpec
+
+import redis
+from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from callrouter.callbacks import recovery, service
+from callrouter.callbacks.callback_number import Refusal, check_callback_number
+from callrouter.callbacks.messages import spoken_digits, spoken_national
+from callrouter.callbacks.offer_state import OfferState, link, load_state
+from callrouter.callbacks.requests import new_request_id
+from callrouter.callbacks.section import policy_of
+from callrouter.callbacks.store import CallbackStore
+from callrouter.callbacks.texts import Say
+from callrouter.callbacks.webhooks import CallbackWeb, gather, now, ring_fallback, say, web
+from callrouter.redis_conn import durable_write
+from callrouter.web.twilio_auth import twilio_signed
+from callrouter.web.webhook_io import param, xml
+from ivr.callback_offer import Input, Offer, Step, advance, confirm_input, offer_input
+from ivr.menus import Prompt
+
+if TYPE_CHECKING:
+    from callrouter.config.live import Loaded
+    from callrouter.web.voice import FinalCall
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("callbacks", __name__, url_prefix="/voice/callback")
+
+TYPED_NUMBER_SECONDS = 120
+"""A typed number is needed only until the caller confirms it (seconds later);
+it is deleted then, or when they cancel, and expires after this at the latest."""
+P = ParamSpec("P")
+
+
+def offer_twiml(call: FinalCall) -> VoiceResponse:
+    """The first offer, from the voice flow's final step."""
+    facts = call.call.facts
+    state = OfferState(
+        call.call.lang,
+        facts.caller_type,
+        facts.age_group,
+        facts.region,
+        Offer(Step.OFFER),
+        call.decline_url,
+    )
+    return _render(call.loaded, state, call.caller_number, call.call_sid or None)
+
+
+def _own_number(loaded: Loaded, caller: str | None) -> str | None:
+    return _check_own(loaded, caller)[0]
+
+
+def _check_own(loaded: Loaded, caller: str | None) -> tuple[str | None, Refusal | None]:
+    """The caller's own number when we may call it back, else why not (None: withheld)."""
+    if not caller:
+        return None, None
+    return check_callback_number(caller, loaded.callbacks, loaded.config)
+
+
+def _render(
+    loaded: Loaded,
+    state: OfferState,
+    caller: str | None,
+    call_sid: str | None,
+    refusal: Refusal | None = None,
+    typed: str | None = None,
+) -> VoiceResponse:
+    """The TwiML of the step the offer is at."""
+    texts = loaded.callbacks.texts
+    lang = state.lang
+    step = state.offer.step
+    if step is Step.PUT_THROUGH:
+        return _put_through(loaded, state, Say.PUT_THROUGH)
+    if step is Step.DONE:
+        return _goodbye(VoiceResponse(), loaded, lang)
+    if step is Step.SUBMIT:
+        number = typed or _own_number(loaded, caller)
+        if number is None:
+            return _put_through(loaded, state, Say.PUT_THROUGH)
+        return _submit(loaded, state, number, caller, call_sid)
+    response = VoiceResponse()
+    if step is Step.OFFER:
+        own, refusal = _check_own(loaded, caller)
+        visible = refusal is not None and refusal is not Refusal.INVALID  # not "anonymous"
+        menu = gather(
+            response, loaded, lang, link("callbacks.choice", state), num_digits=1, timeout=6
+        )
+        if state.offer.tries == 0:
+            say(menu, loaded, lang, texts.say(Say.OFFER, lang))
+        if visible and refusal is not None:  # a number we see but may not call back: say why
+            say(menu, loaded, lang, texts.say(Say(refusal.value), lang))
+        if own:
+            text = texts.say(Say.OFFER_OWN, lang, last=spoken_digits(own))
+        else:
+            text = texts.say(Say.OFFER_TYPED if visible else Say.OFFER_OTHER, lang)
+        say(menu, loaded, lang, text)
+        response.redirect(link("callbacks.choice", state), method="POST")
+    elif step is Step.ENTER:
+        if refusal is not None:
+            say(response, loaded, lang, texts.say(Say(refusal.value), lang))
+        menu = gather(
+            response,
+            loaded,
+            lang,
+            link("callbacks.number_check", state),
+            finish_on_key="#",
+            timeout=10,
+            num_digits=16,
+        )
+        say(menu, loaded, lang, texts.say(Say.ENTER, lang))
+        response.redirect(link("callbacks.number_check", state), method="POST")
+    elif step is Step.CONFIRM:
+        action = link("callbacks.number_confirm", state)
+        menu = gather(response, loaded, lang, action, num_digits=1, timeout=6)
+        say(menu, loaded, lang, texts.say(Say.CONFIRM, lang, digits=spoken_national(typed or "")))
+        response.redirect(action, method="POST")
+    return response
+
+
+def _put_through(loaded: Loaded, state: OfferState | None, key: Say | None) -> VoiceResponse:
+    """Ring a person now: the voice flow's final line when we came from it,
+    else the fallback line."""
+    if state is not None and state.decline:
+        response = VoiceResponse()
+        texts = loaded.callbacks.texts
+        if key is not None and texts:
+            say(response, loaded, state.lang, texts.say(key, state.lang))
+        response.redirect(state.decline, method="POST")
+        return response
+    return ring_fallback(loaded, state.lang if state else None, key)
+
+
+def _goodbye(response: VoiceResponse, loaded: Loaded, lang: str) -> VoiceResponse:
+    """End of a confirmed request: the safety line once more, then hang up."""
+    say(response, loaded, lang, loaded.menus.say(Prompt.SAFETY, lang))
+    say(response, loaded, lang, loaded.callbacks.texts.say(Say.GOODBYE, lang))
+    response.hangup()
+    return response
+
+
+def caller_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """A caller's webhook: whatever fails, the caller is put through to a person."""
+
+    @functools.wraps(view)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        try:
+            return view(*args, **kwargs)
+        except HTTPException:
+            raise
+        except Exception:
+            logger.exception(
+                "%s failed; putting the caller through to the fallback line", request.path
+            )
+            return xml(ring_fallback(web().live.current(), None, None))
+
+    return guarded
+
+
+def _typed_store() -> CallbackStore | None:
+    conn = web().conn
+    return CallbackStore(conn) if conn is not None else None
+
+
+def _forget_typed(call_sid: str) -> None:
+    """The caller confirmed, cancelled or is being put through: the typed number goes."""
+    store = _typed_store()
+    if store is None or not call_sid:
+        return
+    try:
+        store.forget_typed(call_sid)
+    except redis.RedisError:
+        logger.warning("call %s: typed number not deleted now (Redis); it expires", call_sid)
+
+
+def _step(loaded: Loaded, state: OfferState, event: Input, **kw: Any) -> ResponseReturnValue:
+    """Advance the offer table by `event` and render where it lands."""
+    nxt = replace(state, offer=advance(state.offer, event))
+    if nxt.offer.step in (Step.PUT_THROUGH, Step.DONE):
+        _forget_typed(param("CallSid"))
+    return xml(_render(loaded, nxt, param("From") or None, param("CallSid") or None, **kw))
+
+
+@bp.post("/offer")
+@twilio_signed
+@caller_side
+def offer() -> ResponseReturnValue:
+    loaded = web().live.current()
+    return xml(_render(loaded, load_state(loaded, Step.OFFER), param("From") or None, None))
+
+
+@bp.post("/choice")
+@twilio_signed
+@caller_side
+def choice() -> ResponseReturnValue:
+    loaded = web().live.current()
+    state = load_state(loaded, Step.OFFER)
+    own = _own_number(loaded, param("From") or None) is not None
+    return _step(loaded, state, offer_input(param("Digits"), own))
+
+
+@bp.post("/number")
+@twilio_signed
+@caller_side
+def number() -> ResponseReturnValue:
+    loaded = web().live.current()
+    return xml(_render(loaded, load_state(loaded, Step.ENTER), None, None))
+
+
+@bp.post("/number/check")
+@twilio_signed
+@caller_side
+def number_check() -> ResponseReturnValue:
+    loaded = web().live.current()
+    state = load_state(loaded, Step.ENTER)
+    digits = param("Digits")
+    if not digits:
+        return _step(loaded, state, Input.SILENCE)
+    typed, refusal = check_callback_number(digits, loaded.callbacks, loaded.config)
+    if typed is None:
+        logger.info("call %s: typed callback number refused (%s)", param("CallSid"), refusal)
+        return _step(loaded, state, Input.NUMBER_REFUSED, refusal=refusal or Refusal.INVALID)
+    store = _typed_store()
+    try:
+        if store is None:
+            raise redis.ConnectionError("no Redis configured")
+        store.remember_typed(param("CallSid"), typed, TYPED_NUMBER_SECONDS)
+    except redis.RedisError:
+        logger.warning("call %s: Redis unreachable while a number was typed", param("CallSid"))
+        return xml(_put_through(loaded, state, Say.BROKEN))
+    return _step(loaded, state, Input.NUMBER_OK, typed=typed)
+
+
+@bp.post("/number/confirm")
+@twilio_signed
+@caller_side
+def number_confirm() -> ResponseReturnValue:
+    loaded = web().live.current()
+    state = load_state(loaded, Step.CONFIRM)
+    event = confirm_input(param("Digits"))
+    if event is not Input.YES:
+        _forget_typed(param("CallSid"))
+        return _step(loaded, state, event)
+    store = _typed_store()
+    try:
+        typed = store.typed(param("CallSid")) if store is not None else None
+    except redis.RedisError:
+        return xml(_put_through(loaded, state, Say.BROKEN))
+    if typed is None:
+        return _step(loaded, state, Input.NO)
+    _forget_typed(param("CallSid"))
+    return _step(loaded, state, event, typed=typed)
+
+
+@bp.post("/spooled")
+@twilio_signed
+@caller_side
+def spooled() -> ResponseReturnValue:
+    """After "your request is saved, but it may take longer": 1 puts the caller through."""
+    loaded = web().live.current()
+    state = load_state(loaded, Step.SPOOLED)
+    return _step(loaded, state, Input.YES if param("Digits") == "1" else Input.NO)
+
+
+def _submit(
+    loaded: Loaded, state: OfferState, number: str, caller: str | None, call_sid: str | None
+) -> VoiceResponse:
+    """Queue the request (or spool it) and tell the caller what happens next."""
+    moment = now()
+    lang = state.lang
+    texts = loaded.callbacks.texts
+    try:
+        ctx = web().context(loaded)
+        result = service.submit(
+            ctx,
+            number=number,
+            facts=state.facts,
+            moment=moment,
+            call_sid=call_sid,
+            caller=caller,
+            lang=lang,
+        )
+        durable = not result.request_id or durable_write(ctx.conn)
+    except redis.RedisError:
+        return _spool(loaded, state, number, moment, call_sid)
+    if not durable:  # no replica has it yet: a failover now would lose it (issue 10)
+        return _spool(loaded, state, number, moment, call_sid, request_id=result.request_id)
+    _replay_if_pending(loaded, ctx, moment)
+    if result.outcome is service.Outcome.OVER_LIMIT:
+        return ring_fallback(loaded, lang, Say.OVER_LIMIT)
+    response = VoiceResponse()
+    minutes = texts.minutes(lang, math.ceil(result.sla_seconds / 60))
+    say(response, loaded, lang, texts.say(Say.CREATED, lang, minutes=minutes))
+    return _goodbye(response, loaded, lang)
+
+
+def _spool(
+    loaded: Loaded,
+    state: OfferState,
+    number: str,
+    moment: Any,
+    call_sid: str | None,
+    request_id: str | None = None,
+) -> VoiceResponse:
+    """Keep the request on disk (same id when Redis has it but no replica does yet)."""
+    record = recovery.spool_record(
+        request_id=request_id or new_request_id(),
+        number=number,
+        facts=state.facts,
+        moment=moment,
+        call_sid=call_sid,
+        lang=state.lang,
+    )
+    try:
+        web().spool(loaded).append(record)
+    except OSError:
+        logger.exception(
+            "call %s: Redis unreachable AND the spool failed; putting through", call_sid
+        )
+        return _put_through(loaded, state, Say.BROKEN)
+    logger.warning(
+        "call %s: Redis unreachable; callback %s spooled to disk", call_sid, record["id"]
+    )
+    spooled_state = replace(state, offer=Offer(Step.SPOOLED))
+    response = VoiceResponse()
+    texts = loaded.callbacks.texts
+    menu = gather(
+        response,
+        loaded,
+        state.lang,
+        link("callbacks.spooled", spooled_state),
+        num_digits=1,
+        timeout=6,
+    )
+    say(menu, loaded, state.lang, texts.say(Say.SPOOLED, state.lang))
+    return _goodbye(response, loaded, state.lang)
+
+
+def _replay_if_pending(loaded: Loaded, ctx: service.CallbackContext, moment: Any) -> None:
+    """Redis answered: feed in whatever this machine spooled while it did not."""
+    spool = web().spool(loaded)
+    if not spool.pending():
+        return
+    try:
+        recovery.replay_spool(ctx, spool, moment)
+    except Exception:  # the caller's answer must not depend on the replay
+        logger.exception("spool replay failed; it is retried with the next request")
+
+
+@dataclass(frozen=True)
+class VoiceOffer:
+    """The voice flow's `CallbackOffer` seam: TwiML offering a callback, or None
+    to dial the final line.
+
+    Declines when Redis is already unreachable: the whole callback chain
+    (queue, SMS, escalation) is down then, and a person on the final line
+    now beats a callback that would certainly be late. Redis failing *after*
+    the offer is what the spool is for. Declines too when the config has no
+    callback texts (no callbacks section).
+    """
+
+    web: CallbackWeb
+
+    def offer(self, call: FinalCall) -> VoiceResponse | None:
+        conn = self.web.conn
+        if conn is None or not policy_of(call.loaded.config).texts:
+            return None
+        try:
+            conn.ping()
+        except redis.RedisError:
+            logger.warning(
+                "call %s: Redis unreachable; no callback offer, dialling the final line",
+                call.call_sid,
+            )
+            return None
+        return offer_twiml(call)
+
+    def call_ended(self, call_sid: str) -> None:
+        """The caller hung up: a number they typed and did not confirm goes now."""
+        _forget_typed(call_sid)

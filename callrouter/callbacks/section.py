@@ -1,0 +1,332 @@
+"""The ``callbacks:`` config section -> `CallbackPolicy`, with file:line problems.
+
+Pure: no Flask, Redis, RQ, Twilio or clock reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from callrouter.callbacks.checker import Checker, RawProblem, Where
+from callrouter.callbacks.policy import CallbackPolicy, Limits, Step, Target
+from callrouter.callbacks.texts import parse_texts
+from callrouter.routing.model import NOWHERE, CallerKind, Config
+
+_PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
+
+_KEYS = {
+    "sla",
+    "priority",
+    "escalation",
+    "fallback_team",
+    "expire_after",
+    "max_attempts",
+    "ring",
+    "limits",
+    "dedupe_window",
+    "allow_foreign",
+    "spool_dir",
+    "keep_raw_numbers",
+    "keep_requests",
+    "retry",
+    "texts",
+}
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What the policy refers to in the rest of the config."""
+
+    caller_kinds: Mapping[str, str]
+    """Caller type id -> kind."""
+    teams: frozenset[str]
+    members: frozenset[str] = frozenset()
+    languages: tuple[str, ...] = ("nl", "en")
+    """The IVR's languages (ivr.languages), the default first: every text needs each."""
+
+
+def context_of(config: Config) -> PolicyContext:
+    return PolicyContext(
+        {c.id: c.kind.value for c in config.caller_types},
+        frozenset(t.id for t in config.teams),
+        frozenset(m.id for t in config.teams for m in t.members),
+        _languages(config.extra.get("ivr")),
+    )
+
+
+def _languages(ivr: object) -> tuple[str, ...]:
+    langs = ivr.get("languages") if isinstance(ivr, dict) else None
+    return tuple(str(k) for k in langs) if isinstance(langs, dict) and langs else ("nl", "en")
+
+
+def parse_policy(
+    raw: object, where: Where, ctx: PolicyContext
+) -> tuple[CallbackPolicy, list[RawProblem]]:
+    """The ``callbacks:`` section -> policy, plus every problem with file:line.
+
+    Without a section there are no callback texts, and then no callback is offered
+    (`offer_web.VoiceOffer` declines): the caller goes to the final line."""
+    if raw is None:
+        return CallbackPolicy(), []
+    c = Checker(where)
+    base = CallbackPolicy()
+    spec = c.mapping((), raw, _KEYS)
+    kinds = {k.value for k in CallerKind}
+    known = set(ctx.caller_kinds) | kinds | {"default"}
+
+    def per_caller(
+        key: str, default: Mapping[str, int], parse: Callable[[tuple[str | int, ...], object], int]
+    ) -> dict[str, int]:
+        table = c.mapping((key,), spec.get(key), None)
+        if not table:
+            return dict(default)
+        out: dict[str, int] = {}
+        for name, value in table.items():
+            if name not in known:
+                c.err(
+                    (key, name),
+                    f"{name!r} is not a caller type or kind",
+                    f"use a kind ({', '.join(sorted(kinds))}), a caller type id, or 'default'",
+                )
+                continue
+            out[name] = parse((key, name), value)
+        missing = sorted(
+            t
+            for t, k in ctx.caller_kinds.items()
+            if t not in out and k not in out and "default" not in out
+        )
+        if missing:
+            c.err(
+                (key,),
+                f"callbacks.{key} says nothing for caller type(s) {', '.join(missing)}",
+                "add their kind (resident, relative, referrer) or a 'default'",
+            )
+        return out
+
+    sla = per_caller("sla", base.sla, lambda p, v: c.duration(p, v, 1200, low=1))
+    priority = per_caller("priority", base.priority, lambda p, v: c.integer(p, v, 9, 1, 99))
+
+    ladder: list[Step] = []
+    raw_ladder = spec.get("escalation")
+    if raw_ladder is None:
+        ladder = list(base.ladder)
+    elif not isinstance(raw_ladder, list) or not raw_ladder:
+        c.err(
+            ("escalation",),
+            "callbacks.escalation must be a non-empty list of steps",
+            "e.g. - {notify: oncall, after: 0m}",
+        )
+    else:
+        for i, item in enumerate(raw_ladder):
+            step = c.mapping(("escalation", i), item, {"notify", "after"})
+            target = str(step.get("notify", ""))
+            if target not in {t.value for t in Target}:
+                c.err(
+                    ("escalation", i, "notify"),
+                    f"{target!r} is not someone to notify",
+                    f"use one of {', '.join(t.value for t in Target)}",
+                )
+                continue
+            after = step.get("after", "0s")
+            pct = _PERCENT.match(after) if isinstance(after, str) else None
+            if pct:
+                ladder.append(
+                    Step(
+                        Target(target),
+                        after_percent=int(pct.group(1)),
+                        source=where(("callbacks", "escalation", i)),
+                    )
+                )
+            else:
+                ladder.append(
+                    Step(
+                        Target(target),
+                        after_seconds=c.duration(("escalation", i, "after"), after, 0),
+                        source=where(("callbacks", "escalation", i)),
+                    )
+                )
+        if ladder and ladder[0].delay(1) != 0:
+            c.err(
+                ("escalation", 0),
+                "the first escalation step must be sent at once",
+                "give the first step after: 0m",
+            )
+        probe = max(sla.values(), default=1200)
+        delays = [s.delay(probe) for s in ladder]
+        if delays != sorted(delays):
+            c.err(
+                ("escalation",),
+                "escalation steps must be listed in the order they are sent",
+                "order the steps by their 'after'",
+            )
+
+    fallback_team = spec.get("fallback_team")
+    if fallback_team is not None and str(fallback_team) not in ctx.teams:
+        c.err(
+            ("fallback_team",),
+            f"unknown team {fallback_team!r}",
+            f"use one of: {', '.join(sorted(ctx.teams))}",
+        )
+    if fallback_team is None and any(s.target is Target.FALLBACK for s in ladder):
+        c.err(
+            ("escalation",),
+            "the ladder notifies the fallback team but no fallback_team is set",
+            "add fallback_team: <team id>, the team on duty 24/7",
+        )
+
+    ring = c.mapping(("ring",), spec.get("ring"), {"staff", "caller"})
+    retry = c.mapping(("retry",), spec.get("retry"), {"backoff"})
+    backoff_raw = retry.get("backoff")
+    backoff = base.retry_backoff
+    if backoff_raw is not None:
+        if not isinstance(backoff_raw, list) or not backoff_raw:
+            c.err(
+                ("retry", "backoff"),
+                "callbacks.retry.backoff must be a list of durations",
+                "e.g. backoff: [10s, 30s, 1m, 5m]",
+            )
+        else:
+            backoff = tuple(
+                c.duration(("retry", "backoff", i), v, 10) for i, v in enumerate(backoff_raw)
+            )
+    allow_foreign = spec.get("allow_foreign", False)
+    if not isinstance(allow_foreign, bool):
+        c.err(
+            ("allow_foreign",),
+            f"callbacks.allow_foreign must be true or false, not {allow_foreign!r}",
+            "write true or false",
+        )
+        allow_foreign = False
+
+    expire = c.duration(("expire_after",), spec.get("expire_after"), base.expire_seconds, low=1)
+    ladder_end = max((s.delay(max(sla.values(), default=1)) for s in ladder), default=0)
+    if expire <= ladder_end:
+        c.err(
+            ("expire_after",),
+            "requests would expire before the last escalation step is sent",
+            "make expire_after longer than the last step's 'after'",
+        )
+    keep = c.duration(
+        ("keep_raw_numbers",), spec.get("keep_raw_numbers"), base.keep_raw_numbers_seconds, low=1
+    )
+    keep_requests = c.duration(
+        ("keep_requests",), spec.get("keep_requests"), base.keep_requests_seconds, low=1
+    )
+    if keep_requests < keep:
+        c.err(
+            ("keep_requests",),
+            "requests would be deleted before their raw numbers are due",
+            "make keep_requests at least keep_raw_numbers",
+        )
+
+    policy = CallbackPolicy(
+        sla=sla,
+        priority=priority,
+        ladder=tuple(ladder),
+        fallback_team=str(fallback_team) if fallback_team is not None else None,
+        expire_seconds=expire,
+        max_attempts=c.integer(
+            ("max_attempts",), spec.get("max_attempts"), base.max_attempts, 1, 10
+        ),
+        staff_ring_seconds=c.duration(
+            ("ring", "staff"), ring.get("staff"), base.staff_ring_seconds, low=5
+        ),
+        caller_ring_seconds=c.duration(
+            ("ring", "caller"), ring.get("caller"), base.caller_ring_seconds, low=5
+        ),
+        limits=_limits(c, spec.get("limits"), ctx, fallback_team is not None),
+        dedupe_seconds=c.duration(
+            ("dedupe_window",), spec.get("dedupe_window"), base.dedupe_seconds
+        ),
+        allow_foreign=allow_foreign,
+        spool_dir=str(spec.get("spool_dir", base.spool_dir)),
+        keep_raw_numbers_seconds=keep,
+        keep_requests_seconds=keep_requests,
+        retry_backoff=backoff,
+        texts=parse_texts(spec.get("texts"), ctx.languages, c.err),
+    )
+    return policy, c.problems
+
+
+def policy_of(config: Config) -> CallbackPolicy:
+    """The policy of an already validated config (defaults when the section is absent)."""
+    policy, problems = parse_policy(
+        config.extra.get("callbacks"), lambda _p: NOWHERE, context_of(config)
+    )
+    if problems:
+        raise ValueError(f"invalid callbacks section: {problems[0][1]}")
+    return policy
+
+
+_LIMIT_KEYS = {
+    "per_number",
+    "per_caller",
+    "per_call",
+    "per",
+    "open",
+    "code_digits",
+    "wrong_codes",
+    "alert_every",
+    "coordinator",
+    "sms_quiet_after",
+    "resident_reply_every",
+}
+
+
+def _limits(c: Checker, raw: object, ctx: PolicyContext, has_fallback: bool) -> Limits:
+    base = Limits()
+    spec = c.mapping(("limits",), raw, _LIMIT_KEYS)
+    wrong = c.mapping(("limits", "wrong_codes"), spec.get("wrong_codes"), {"tries", "per"})
+
+    def count(key: str, default: int, high: int) -> int:
+        return c.integer(("limits", key), spec.get(key), default, 1, high)
+
+    def every(path: tuple[str | int, ...], raw: object, default: int) -> int:
+        return c.duration(("limits", *path), raw, default, low=1)
+
+    limits = Limits(
+        per_number=count("per_number", base.per_number, 100),
+        per_caller=count("per_caller", base.per_caller, 100),
+        per_call=count("per_call", base.per_call, 10),
+        window_seconds=every(("per",), spec.get("per"), base.window_seconds),
+        open_requests=count("open", base.open_requests, 10_000),
+        code_digits=c.integer(
+            ("limits", "code_digits"), spec.get("code_digits"), base.code_digits, 5, 9
+        ),
+        wrong_codes=c.integer(
+            ("limits", "wrong_codes", "tries"), wrong.get("tries"), base.wrong_codes, 1, 100
+        ),
+        wrong_codes_seconds=every(
+            ("wrong_codes", "per"), wrong.get("per"), base.wrong_codes_seconds
+        ),
+        flood_alert_seconds=every(
+            ("alert_every",), spec.get("alert_every"), base.flood_alert_seconds
+        ),
+        coordinator=str(spec["coordinator"]) if spec.get("coordinator") is not None else None,
+        sms_quiet_after=count("sms_quiet_after", base.sms_quiet_after, 100),
+        resident_reply_seconds=every(
+            ("resident_reply_every",), spec.get("resident_reply_every"), base.resident_reply_seconds
+        ),
+    )
+    if limits.coordinator is not None and limits.coordinator not in ctx.members:
+        c.err(
+            ("limits", "coordinator"),
+            f"unknown member {limits.coordinator!r}",
+            "use a member id from teams.yaml",
+        )
+    if limits.coordinator is None and not has_fallback:
+        c.err(
+            ("limits",),
+            "nobody would hear of a flood: no limits.coordinator and no fallback_team",
+            "set limits.coordinator: <member id>",
+        )
+    if limits.open_requests * 10 > limits.code_space:
+        c.err(
+            ("limits", "code_digits"),
+            f"{limits.code_digits}-digit claim codes are too few for {limits.open_requests} "
+            "open requests (codes must stay hard to guess)",
+            "use more code_digits or a smaller limits.open",
+        )
+    return limits
