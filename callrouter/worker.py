@@ -108,7 +108,7 @@ def _from_environment(conn: Any) -> Services:
         for problem in exc.problems:
             print(f"callrouter worker refuses to start: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
-    return build(settings, purpose=Purpose.WORKER, conn=conn)
+    return build(settings, jobs=JOBS, purpose=Purpose.WORKER, conn=conn)
 
 
 def run_due(services: Services, until: dt.datetime | None = None) -> int:

@@ -25,6 +25,9 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from callrouter import clock as wall_clock
+from callrouter.callbacks.jobs import JOBS
+from callrouter.callbacks.service import CallbackContext
+from callrouter.calls.store import CallStore
 from callrouter.redis_conn import Purpose
 from callrouter.services import Services, build
 from callrouter.settings import Process, Settings
@@ -139,7 +142,9 @@ def job_services(
     kwargs = conn.connection_pool.connection_kwargs
     url = f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
     settings = Settings.from_env(worker_env(url, config_dir, twilio_base, **extra), Process.WORKER)
-    return build(settings, purpose=Purpose.WORKER, conn=conn, clock=clock or wall_clock.now)
+    return build(
+        settings, jobs=JOBS, purpose=Purpose.WORKER, conn=conn, clock=clock or wall_clock.now
+    )
 
 
 def use_env(monkeypatch: Any, env: Mapping[str, str]) -> None:
@@ -309,12 +314,8 @@ def callback_context(
     policy: Any,
     key: bytes,
     call_log: Any = None,
-) -> Any:
+) -> CallbackContext:
     """A `CallbackContext` wired like production: jobs by reference, the call log's store."""
-    from callrouter.callbacks.jobs import JOBS
-    from callrouter.callbacks.service import CallbackContext
-    from callrouter.calls.store import CallStore
-
     return CallbackContext(
         conn, config, policy, key, JOBS, call_log if call_log is not None else CallStore(conn, None)
     )

@@ -12,7 +12,7 @@ from rq.registry import ScheduledJobRegistry
 
 from callrouter import clock
 from callrouter.callbacks import queue as cb_queue
-from callrouter.callbacks.jobs import sweep
+from callrouter.callbacks.jobs import JOBS, sweep
 from callrouter.calls.purge import ensure_purge, purge_expired, purge_expired_now
 from callrouter.calls.store import CallStore
 from callrouter.routing.plan import CallerFacts
@@ -32,7 +32,7 @@ WORKER_ENV = {
 
 def worker(conn: redis.Redis) -> SimpleWorker:
     """A real RQ worker in this process, wired from the worker environment the test set."""
-    services = build(Settings.from_env(process=Process.WORKER), conn=conn)
+    services = build(Settings.from_env(process=Process.WORKER), jobs=JOBS, conn=conn)
     return SimpleWorker([cb_queue.rq_queue(conn)], connection=conn, services=services)
 
 

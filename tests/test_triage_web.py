@@ -20,6 +20,7 @@ from rq.job import Job
 
 from callrouter.callbacks import queue as cb_queue
 from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.jobs import JOBS
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import pseudonym_key
 from callrouter.callbacks.section import policy_of
@@ -191,7 +192,7 @@ def fake() -> Iterator[FakeTwilioApi]:
 def run_jobs(redis_conn: redis.Redis) -> None:
     """A real RQ worker, in this process, wired from the (test's) worker environment,
     until the queue is empty."""
-    services = build(Settings.from_env(process=Process.WORKER), conn=redis_conn)
+    services = build(Settings.from_env(process=Process.WORKER), jobs=JOBS, conn=redis_conn)
     worker = SimpleWorker([cb_queue.rq_queue(redis_conn)], connection=redis_conn, services=services)
     worker.work(burst=True)
 
