@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import recovery
 from callrouter.callbacks.spool import ReplayResult
 from callrouter.services import Services
 from callrouter.timers import Ticker
@@ -37,7 +37,7 @@ class Replayer:
         spool = self.services.spool()
         if time.monotonic() < self._quiet_until or not spool.pending():
             return ReplayResult(0, 0)
-        result = queueing.replay_spool(self.services.callback_context(), spool, self.services.now())
+        result = recovery.replay_spool(self.services.callback_context(), spool, self.services.now())
         if result.remaining:
             self._quiet_until = time.monotonic() + RETRY_AFTER_SECONDS
         return result

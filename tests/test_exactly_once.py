@@ -18,9 +18,9 @@ import redis
 
 from callrouter import clock
 from callrouter.callbacks import jobs
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.requests import Request
 from callrouter.routing.plan import CallerFacts
 from callrouter.services import Services
 from tests.callbacks_kit import (
@@ -46,12 +46,12 @@ def svc(tmp_path: Path, redis_conn: redis.Redis, fake: FakeTwilioApi) -> Service
     return job_services(make_config_dir(tmp_path, stable_rotas=True), redis_conn, fake.base_url)
 
 
-def claimed(svc: Services) -> cb.Request:
+def claimed(svc: Services) -> Request:
     ctx = svc.callback_context()
-    rid = queueing.submit(
+    rid = cb_service.submit(
         ctx, number=CALLER, facts=CallerFacts(*YOUTH), moment=clock.now()
     ).request_id
-    queueing.claim(ctx, rid, "ilse", clock.now(), via="sms")
+    cb_service.claim(ctx, rid, "ilse", clock.now(), via="cli")
     request = ctx.store.get(rid)
     assert request is not None
     return request
@@ -68,7 +68,7 @@ def test_a_bridge_call_that_timed_out_is_never_placed_again(
     assert [c.field("To") for c in fake.calls()] == [ILSE], "one call to staff"
     assert jobs.watch_bridge(svc, request.id, 1) == "failed"  # nobody reported: next attempt
     ctx = svc.callback_context()
-    queueing.claim(ctx, request.id, "ilse", clock.now(), via="sms")
+    cb_service.claim(ctx, request.id, "ilse", clock.now(), via="cli")
     assert jobs.place_bridge(svc, request.id, 2) == "placed"
     assert len(fake.calls()) == 2, "attempt 2 is a new call"
 
@@ -78,7 +78,7 @@ def test_a_worker_killed_mid_bridge_leaves_the_attempt_to_the_watch(
 ) -> None:
     request = claimed(svc)
     ctx = svc.callback_context()
-    queueing.dial(ctx, request.id, 1, clock.now())
+    cb_service.dial(ctx, request.id, 1, clock.now())
     marker = ctx.store.sms_key(request.id, 1, "bridge", "ilse")
     # What a worker killed between taking the marker and hearing Twilio leaves behind:
     ctx.store.begin_send(marker, clock.now(), ctx.policy.bridge_watch_seconds)

@@ -24,8 +24,9 @@ import redis
 import rq
 
 from callrouter import clock, spool_replay
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.config.files import load
 from callrouter.devtools.redis_server import EmbeddedRedis
@@ -42,6 +43,7 @@ from tests.callbacks_kit import (
     SECRET,
     YOUTH,
     RqWorker,
+    callback_context,
     make_config_dir,
     wait_until,
     worker_env,
@@ -151,14 +153,12 @@ def test_a_worker_killed_mid_send_and_restarted_escalates_within_5_s(
     config_dir = make_config_dir(tmp_path, ESCALATING, stable_rotas=True)
     env = worker_env(redis_url, config_dir, fake.base_url)
     config = load(config_dir)
-    ctx = queueing.CallbackContext(
-        redis_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-    )
+    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
     fake.delay_next(1, 1.5)  # the first SMS hangs at Twilio ...
     log = tmp_path / "worker.log"
     workers = [CallrouterWorker(redis_url, env, log).start() for _ in range(2)]
     wait_until(lambda: len(rq.Worker.all(connection=redis_conn)) == 2, timeout=30, what="workers")
-    submitted = queueing.submit(
+    submitted = cb_service.submit(
         ctx, number="+31612344567", facts=CallerFacts(*YOUTH), moment=clock.now()
     )
     wait_until(fake.arrived, timeout=20, what="the first SMS in flight")

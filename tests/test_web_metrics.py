@@ -13,7 +13,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Worker
 
-from callrouter.callbacks.lifecycle import Request, State
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.requests import Request
 from callrouter.callbacks.store import CallbackStore
 from callrouter.devtools.redis_server import free_port
 from callrouter.errors import ProviderError

@@ -29,6 +29,7 @@ import redis
 import rq
 
 from callrouter import redis_conn, spool_replay
+from callrouter.callbacks.jobs import JOBS
 from callrouter.services import build
 from callrouter.settings import Process, Settings, SettingsError
 from callrouter.timers import Ticker, TimerPump
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     assert settings.redis_url  # a worker's required setting
     conn = redis_conn.connect(settings.redis_url, redis_conn.Purpose.WORKER)
-    services = build(settings, purpose=redis_conn.Purpose.WORKER, conn=conn)
+    services = build(settings, jobs=JOBS, purpose=redis_conn.Purpose.WORKER, conn=conn)
     pump = TimerPump(redis_conn.connect(settings.redis_url, redis_conn.Purpose.WORKER), QUEUES)
     timers = Ticker([pump.tick], name="callrouter-timer-pump").start()
     replay = spool_replay.start(services)

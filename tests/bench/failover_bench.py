@@ -45,8 +45,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from callrouter import clock, spool_replay
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.config.files import load
 from callrouter.devtools.sentinel import SentinelSet
@@ -62,6 +63,7 @@ from tests.callbacks_kit import (
     SECRET,
     YOUTH,
     RqWorker,
+    callback_context,
     make_config_dir,
     wait_until,
     worker_env,
@@ -202,14 +204,12 @@ def main() -> None:
         queue_conn = connect(queue_url, "worker")
         wait_until(lambda: len(rq.Worker.all(connection=queue_conn)) == 2, 60, "workers")
         config = load(worker_config)
-        ctx = queueing.CallbackContext(
-            queue_conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-        )
+        ctx = callback_context(queue_conn, config, policy_of(config), pseudonym_key(SECRET))
         created: dict[str, float] = {}
 
         def escalations(count: int, every: float) -> None:
             for i in range(count):
-                rid = queueing.submit(
+                rid = cb_service.submit(
                     ctx, number=f"+316{i:08d}", facts=CallerFacts(*YOUTH), moment=clock.now()
                 ).request_id
                 created[rid] = time.time()
