@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 import redis
 
-from callrouter.callbacks.lifecycle import Request, State
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.requests import Request
 from callrouter.callbacks.store import CallbackStore
 from callrouter.cli.common import UsageError, add_config_arg, config_dir_default, load_or_explain
 from callrouter.devtools.local_run import LocalRun

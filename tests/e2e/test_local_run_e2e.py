@@ -18,14 +18,15 @@ import redis
 import requests
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as cb
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import service as cb_service
+from callrouter.callbacks.section import policy_of
 from callrouter.cli import main
 from callrouter.config.files import load
 from callrouter.devtools.local_run import LocalRun
 from callrouter.devtools.redis_server import free_port
 from callrouter.devtools.twilio_sim import HttpTransport, SimCall, Twilio
 from callrouter.routing.plan import CallerFacts
+from tests.callbacks_kit import callback_context
 from tests.helpers import CONFIG_DIR, ROOT, copy_config
 
 pytestmark = pytest.mark.e2e
@@ -131,18 +132,22 @@ def test_the_readme_local_run_and_a_staff_phone_claim_and_answer_a_callback(
         run = LocalRun.read(tmp_path / "var")
         assert run is not None
         config = load(CONFIG_DIR)
-        ctx = queueing.CallbackContext(
-            redis.Redis.from_url(run.redis_url), config, cb.policy_of(config), b"k" * 32
+        ctx = callback_context(
+            redis.Redis.from_url(run.redis_url), config, policy_of(config), b"k" * 32
         )
         # A caller hung up and asked for a callback (how, depends on the hour: so directly).
         twilio = Twilio(HttpTransport(), run.twilio_auth_token, run.web_url)
         call = SimCall(twilio, CALLER, config.crisis_number).start().hang_up().report_end()
         facts = CallerFacts("resident", "18+", "nijmegen")
-        request_id = queueing.submit(
+        request_id = cb_service.submit(
             ctx, number=CALLER, facts=facts, moment=clock.now(), call_sid=call.call_sid
         ).request_id
         request = ctx.store.get(request_id)
         assert request is not None
+        # Only staff offered a request may claim it: Anna got the offer SMS (as the
+        # notify job records it; who is on call depends on the hour the test runs).
+        offer = ctx.store.sms_key(request_id, 1, "offer", "anna")
+        ctx.store.finish_send(offer, "SMtest", offered=(request_id, "anna"))
         outputs = []
         for line in readme_local_run():
             command = line.replace(".venv/bin/callrouter", CALLROUTER).replace(
