@@ -224,10 +224,8 @@ def test_a_worker_started_while_redis_is_down_waits_and_escalates_within_5_s_of_
         config_dir = make_config_dir(tmp_path, ESCALATING, stable_rotas=True)
         conn = redis.Redis.from_url(server.url)
         config = load(config_dir)
-        ctx = queueing.CallbackContext(
-            conn, config, cb.policy_of(config), queueing.pseudonym_key(SECRET)
-        )
-        queueing.submit(ctx, number="+31612344567", facts=CallerFacts(*YOUTH), moment=clock.now())
+        ctx = callback_context(conn, config, policy_of(config), pseudonym_key(SECRET))
+        cb_service.submit(ctx, number="+31612344567", facts=CallerFacts(*YOUTH), moment=clock.now())
         server.stop()  # Redis goes away before any worker ran; escalations fall due meanwhile
         env = worker_env(server.url, config_dir, fake.base_url)
         worker = CallrouterWorker(server.url, env, tmp_path / "worker.log").start()
