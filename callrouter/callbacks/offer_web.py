@@ -1,17 +1,12 @@
 """The callback offer, caller side: webhooks that carry out `ivr/callback_offer.py`.
 
-All under ``/voice/callback``, all signed by Twilio. Reached from the voice
-flow's final step (`offer_twiml`, the voice blueprint's `CallbackOffer`
-seam) or by a ``<Redirect>`` to ``/voice/callback/offer``. Each webhook turns
-what the caller pressed into an input of the offer table, advances it and
-renders the step it lands on; the table guarantees every path ends queued,
-put through to a person, or hung up.
-
-State between the webhooks travels signed in the URL (language, facts, step
-tries; never a number). A typed number waits in Redis only until the caller
-confirms it, and at most `TYPED_NUMBER_SECONDS`. A request over a limit
-puts the caller through to the 24/7 line; with Redis down the request is
-spooled to disk (`spool.py`) and the caller may still be put through.
+Under ``/voice/callback``, signed by Twilio, reached from the voice flow's
+`CallbackOffer` seam (`VoiceOffer`). Each webhook turns what the caller
+pressed into an input of the offer table and renders the step it lands on;
+the table guarantees every path ends queued, put through, or hung up. State
+travels signed in the URL (`offer_state`), never a number; a typed number
+waits in Redis only until the caller confirms, cancels or hangs up. Over a
+limit the caller is put through; with Redis down the request is spooled.
 """
 
 from __future__ import annotations
