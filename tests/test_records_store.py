@@ -16,6 +16,7 @@ from callrouter.calls.outcomes import TriageDesk
 from callrouter.calls.reader import ms_of
 from callrouter.calls.record import Reach
 from callrouter.calls.store import CallStore, PseudonymKeyError, pseudonym_key
+from callrouter.calls.triage import DEFAULT_CODES
 from callrouter.devtools.redis_server import free_port
 from callrouter.routing.plan import CallerFacts, route
 from tests.helpers import ams, sample_config
@@ -313,3 +314,16 @@ def test_a_reader_without_the_key_cannot_record_callers(redis_conn: redis.Redis)
     with pytest.raises(PseudonymKeyError):
         reader.caller_identity(RAW)
     assert reader.started("CA1", RAW, T0) == ""  # refused and logged, never raised
+
+
+def test_a_triage_outcome_by_sms_only_from_the_member_who_took_the_call(
+    store: CallStore,
+) -> None:
+    """Issue 9: any staff number could overwrite any call's triage outcome."""
+    ref = answered_call(store)  # bram answered
+    desk = TriageDesk(store, CallbackStore(store.conn))
+    codes = DEFAULT_CODES
+    refused = desk.sms(f"T {ref} advies", codes, by="anna", at=s(900))
+    assert refused.startswith(f"Gesprek {ref} is onbekend")  # neutral: as for no such call
+    assert [f for _id, f in store.conn.xrange(store.stream) if f[b"kind"] == b"triage"] == []
+    assert desk.sms(f"T {ref} advies", codes, by="bram", at=s(950)).startswith("Vastgelegd")

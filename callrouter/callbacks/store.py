@@ -213,6 +213,15 @@ class CallbackStore:
             request = next((r for r in self.recent(RECENT_FOR_CODES) if r.code == ref), None)
         return request.call_sid if request is not None and request.call_sid else None
 
+    def claimers_of(self, call_sid: str) -> frozenset[str]:
+        """Members who hold or held a recent request of this call (the call log's
+        `CallbackLookup`: who may report its triage outcome)."""
+        return frozenset(
+            r.claimed_by
+            for r in self.recent(RECENT_FOR_CODES)
+            if r.call_sid == call_sid and r.claimed_by
+        )
+
     def older_than(self, moment: dt.datetime) -> list[str]:
         return [_s(m) for m in self.conn.zrangebyscore(ALL_KEY, "-inf", moment.timestamp())]
 

@@ -82,3 +82,7 @@ class CallbackLookup(Protocol):
     staff typed (a request id or its 3-digit claim code), or None."""
 
     def call_sid_of(self, reference: str) -> str | None: ...
+
+    def claimers_of(self, call_sid: str) -> frozenset[str]:
+        """Members who claimed (and so had) a callback of this call."""
+        ...

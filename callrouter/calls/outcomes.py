@@ -52,6 +52,14 @@ class TriageDesk:
             return ref
         return None
 
+    def took_part(self, call_sid: str, member: str) -> bool:
+        """Whether `member` spoke with the caller: answered the call, or had its callback.
+        Only they report its outcome by SMS (the CLI and the admin API are for others)."""
+        record = self.store.snapshot(call_sid)
+        if record is not None and record.answered_by == member:
+            return True
+        return self.callbacks is not None and member in self.callbacks.claimers_of(call_sid)
+
     def sms(self, text: str, codes: TriageCodes, *, by: str, at: dt.datetime) -> str:
         """Record a staff SMS such as 'T 1234 advies'; returns the reply to send.
 
@@ -64,6 +72,11 @@ class TriageDesk:
         try:
             call_sid = self.resolve(parsed.ref)
             if call_sid is None:
+                return (
+                    f"Gesprek {parsed.ref} is onbekend. Gebruik het gespreksnummer uit de "
+                    "whisper of de code uit de terugbel-sms."
+                )
+            if not self.took_part(call_sid, by):  # neutral: as if there were no such call
                 return (
                     f"Gesprek {parsed.ref} is onbekend. Gebruik het gespreksnummer uit de "
                     "whisper of de code uit de terugbel-sms."
