@@ -9,6 +9,13 @@ asserts on the form fields the real client actually sent, and it can be told
 to fail or stall the next requests to exercise error translation and
 timeouts.
 
+It is strict the way Twilio is: the form of a create request is checked
+against Twilio's OpenAPI description of the two operations (copied to
+``tests/data/twilio_create_params.json``). A parameter the operation does
+not have, a URL that is not absolute http(s) ("must match format uri"), a
+number that is not E.164, a malformed integer, boolean or enum value gets
+Twilio's 400 error JSON, so a test fails where production would.
+
     with FakeTwilioApi() as fake:
         provider = TwilioProvider(ACCOUNT_SID, TOKEN, "+3185...", api_base_url=fake.base_url)
         provider.send_sms("+31612345678", "Terugbelverzoek")
@@ -34,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.twilio_schema import refusal
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +262,9 @@ class FakeTwilioApi:
         for names, code, message in _REQUIRED[kind]:
             if not any(form.get(name, [""])[0] for name in names):
                 return _error(400, code, message)
+        refused = refusal("Messages" if kind == "messages" else "Calls", form)
+        if refused is not None:
+            return _error(400, refused.code, refused.message)
         return 201, _resource(kind, account_sid, form)
 
 

@@ -1,0 +1,168 @@
+"""Journeys through the service as production runs it (`tests.e2e.production`):
+gunicorn with 2 workers and a separate rq worker from the Procfile, a real
+redis-server, Twilio not in dry-run (a strict fake of its REST API).
+
+Each journey ends by checking that nothing was lost: every callback a caller
+was told about reached a staff phone, every URL handed to Twilio is
+absolute, and no raw caller number reached a log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callrouter.callbacks.lifecycle import State
+from callrouter.callbacks.store import CallbackStore
+from callrouter.devtools.twilio_sim import CallState
+from tests.callbacks_kit import ILSE
+from tests.e2e.production import Production, is_absolute, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CALLER = "+31612340077"
+CALLER_DIGITS = "612340077"
+CONFIG_PENDING = (
+    "needs the config helper's LiveConfig (issue 8 item 2): a process that starts or "
+    "reloads while the files are refused runs on the last good generation, and YAML "
+    "size/alias limits; remove this mark when it lands"
+)
+
+
+@pytest.fixture
+def prod(tmp_path: Path) -> Iterator[Production]:
+    with Production(tmp_path) as production:
+        yield production
+
+
+def confirm_callback(prod: Production) -> str:
+    """A young person's relative calls; nobody answers; they confirm a callback on
+    their own number and hear when to expect it. Returns the request id."""
+    call = prod.call(CALLER).press("1").press("1")
+    while call.state is CallState.RINGING:
+        call.ring_out("no-answer")
+    assert "eindigt op 0 0 7 7" in " ".join(call.heard())
+    call.press("1")
+    assert "binnen 20 minuten" in " ".join(call.heard()) and call.state is CallState.ENDED
+    [request] = [r for r in CallbackStore(prod.conn).active() if r.call_sid == call.call_sid]
+    return request.id
+
+
+def nothing_lost(prod: Production) -> None:
+    """Every open request was told to someone; every Twilio URL absolute; no raw number logged."""
+    store = CallbackStore(prod.conn)
+    untold = [r.id for r in store.active() if r.state is State.REQUESTED]
+    assert untold == [], f"callback requests nobody was told about: {untold}"
+    urls = prod.twilio_urls()
+    assert all(is_absolute(u) for u in urls), urls
+    refused = [r for r in prod.fake.requests() if r.status == 400]
+    assert refused == [], [(r.kind, r.form) for r in refused]
+    for name in ("web", "worker"):
+        assert CALLER_DIGITS not in prod.log(name), f"a raw caller number reached the {name} log"
+
+
+def test_a_bridged_callback_end_to_end_with_absolute_urls(prod: Production) -> None:
+    prod.start()
+    started = time.monotonic()
+    rid = confirm_callback(prod)
+
+    offer = prod.staff(ILSE).expect_sms("OK")
+    assert "+31 ***** 00 77" in offer.body
+    wait_for(lambda: CallbackStore(prod.conn).get(rid).state is State.NOTIFIED, "notified")  # type: ignore[union-attr]
+    assert "is van u" in offer.reply(f"OK {offer.code}")
+
+    staff = prod.staff(ILSE).answer_call()
+    [bridge] = prod.fake.calls()
+    assert bridge.field("StatusCallback").startswith(f"{prod.url}/voice/callback/bridge/{rid}/")
+    assert "Druk 1" in " ".join(staff.heard())
+    staff.press("1")
+    assert staff.dialling is not None and [r.number for r in staff.dialling.numbers] == [CALLER]
+    staff.pick_up(0)
+    assert staff.state is CallState.CONNECTED
+    done = CallbackStore(prod.conn).get(rid)
+    assert done is not None and (done.state, done.outcome) == (State.COMPLETED, "reached")
+    assert time.monotonic() - started < 20
+    nothing_lost(prod)
+    assert "Traceback" not in prod.log("web") + prod.log("worker")
+
+
+def test_a_callback_confirmed_while_a_config_file_is_broken_still_reaches_staff(
+    prod: Production,
+) -> None:
+    prod.start()
+    prod.break_config()
+    wait_for(lambda: prod.health()["config"]["refused"], "the web refusing the broken files")
+
+    rid = confirm_callback(prod)
+
+    offer = prod.staff(ILSE).expect_sms("OK")
+    wait_for(lambda: CallbackStore(prod.conn).get(rid).state is State.NOTIFIED, "notified")  # type: ignore[union-attr]
+    assert "is van u" in offer.reply(f"OK {offer.code}")
+    prod.staff(ILSE).answer_call()
+    health = prod.health()
+    assert health["routes_calls"] is True and health["status"] == "degraded"
+    assert any("teams.yaml" in p for p in health["config"]["refused"])
+    nothing_lost(prod)
+
+
+@pytest.mark.xfail(strict=True, reason=CONFIG_PENDING)
+def test_a_worker_started_while_the_config_is_broken_runs_on_the_last_good_one(
+    prod: Production,
+) -> None:
+    prod.start_web()
+    prod.break_config()
+    prod.start_worker()  # must not die: the web accepted a generation before
+
+    confirm_callback(prod)
+    prod.staff(ILSE).expect_sms("OK")
+    nothing_lost(prod)
+
+
+@pytest.mark.xfail(strict=True, reason=CONFIG_PENDING)
+def test_sighup_with_a_refused_config_keeps_the_web_service_running(prod: Production) -> None:
+    prod.start()
+    prod.break_config()
+    prod.sighup_web()
+    time.sleep(1.0)  # gunicorn boots its new workers (there is nothing to poll for)
+
+    assert prod.processes["web"].poll() is None, prod.log("web")
+    assert prod.health()["routes_calls"] is True
+    confirm_callback(prod)
+    prod.staff(ILSE).expect_sms("OK")
+    nothing_lost(prod)
+
+
+@pytest.mark.xfail(run=False, strict=True, reason=CONFIG_PENDING)
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("notes: '" + "x" * (5 * 1024 * 1024) + "'\n", id="5MB"),
+        pytest.param(
+            "a: &a ['x','x','x','x','x','x','x','x','x']\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+                f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+                f"*{chr(97 + i)}]\n"
+                for i in range(8)
+            ),
+            id="alias-bomb",
+        ),
+    ],
+)
+def test_an_oversized_or_exploding_yaml_is_refused_quickly_and_calls_keep_routing(
+    prod: Production, text: str
+) -> None:
+    prod.start()
+    (prod.config_dir / "extra.yaml").write_text(text, encoding="utf-8")
+    started = time.monotonic()
+
+    refused = wait_for(lambda: prod.health()["config"]["refused"], "the refusal", 5)
+
+    assert time.monotonic() - started < 5
+    assert any("extra.yaml" in p for p in refused)
+    confirm_callback(prod)
+    prod.staff(ILSE).expect_sms("OK")
+    nothing_lost(prod)
