@@ -22,7 +22,6 @@ master's few start-up lines stay gunicorn's).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Mapping
 from typing import IO
@@ -99,7 +98,7 @@ def configure(
     if handler is None:
         handler = _StderrNow()
         handler.addFilter(MaskNumbers())
-        handler.setFormatter(formatter(log_format(os.environ if environ is None else environ)))
+        handler.setFormatter(formatter(log_format(environ)))
         root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)

@@ -178,6 +178,11 @@ class Settings:
         }
 
 
+def cli_settings() -> Settings:
+    """The environment as an admin command sees it (it asks for more with `require`)."""
+    return Settings.from_env(process=Process.CLI)
+
+
 def _need(key: str, why: str) -> str:
     return f"{ENV_NAMES[key]} is not set: {why}"
 
@@ -321,14 +326,16 @@ LOG_FORMAT_ENV = "CALLROUTER_LOG_FORMAT"
 LOG_FORMATS = ("text", "json")
 
 
-def local_data_dir(environ: Mapping[str, str]) -> Path:
+def local_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The data directory of a local run (`callrouter serve`), relative to the working dir."""
-    return Path(environ.get(DATA_DIR_ENV, "").strip() or "var")
+    env = os.environ if environ is None else environ
+    return Path(env.get(DATA_DIR_ENV, "").strip() or "var")
 
 
-def log_format(environ: Mapping[str, str]) -> str:
+def log_format(environ: Mapping[str, str] | None = None) -> str:
     """The log format asked for; a typo is an error, not silently plain text."""
-    value = environ.get(LOG_FORMAT_ENV, "").strip().lower() or "text"
+    env = os.environ if environ is None else environ
+    value = env.get(LOG_FORMAT_ENV, "").strip().lower() or "text"
     if value not in LOG_FORMATS:
         raise SettingsError(
             [f"{LOG_FORMAT_ENV}={value!r} is not a log format: use {' or '.join(LOG_FORMATS)}"]

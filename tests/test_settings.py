@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callrouter.settings import Settings, SettingsError
+from callrouter.settings import Process, Settings, SettingsError
 
 GOOD = {
     "TWILIO_AUTH_TOKEN": "token-from-the-twilio-console",
@@ -75,3 +75,47 @@ def test_secrets_never_appear_in_a_repr_or_an_error() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(GOOD | {"CALLROUTER_SECRET": "short-secret-value"})
     assert "short-secret-value" not in str(caught.value)
+
+
+WORKER = {k: v for k, v in GOOD.items() if k != "CALLROUTER_PSEUDONYM_KEY"}
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID is not set"),
+        ("TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN is not set"),
+        ("CALLROUTER_SECRET", "CALLROUTER_SECRET must be a random secret"),
+        ("CALLROUTER_PUBLIC_BASE_URL", "CALLROUTER_PUBLIC_BASE_URL is not set"),
+        ("REDIS_URL", "REDIS_URL is not set"),
+    ],
+)
+def test_the_worker_needs_twilio_its_secret_redis_and_a_public_url(
+    missing: str, named: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({k: v for k, v in WORKER.items() if k != missing}, Process.WORKER)
+
+    assert caught.value.problems == [caught.value.problems[0]] and named in str(caught.value)
+
+
+def test_a_dry_run_worker_needs_no_twilio_account_nor_public_url() -> None:
+    env = {k: v for k, v in WORKER.items() if not k.startswith(("TWILIO", "CALLROUTER_PUBLIC"))}
+
+    assert Settings.from_env(env | {"CALLROUTER_DRY_RUN": "1"}, Process.WORKER).dry_run
+
+
+def test_the_web_needs_the_pseudonym_key_when_it_keeps_call_records() -> None:
+    without = {k: v for k, v in GOOD.items() if k != "CALLROUTER_PSEUDONYM_KEY"}
+
+    with pytest.raises(SettingsError, match="CALLROUTER_PSEUDONYM_KEY"):
+        Settings.from_env(without)
+    assert Settings.from_env({k: v for k, v in without.items() if k != "REDIS_URL"})
+
+
+def test_tuning_values_are_numbers_of_seconds() -> None:
+    settings = Settings.from_env(GOOD | {"CALLROUTER_TWILIO_TIMEOUT_SECONDS": "2.5"})
+
+    assert settings.twilio_timeout_seconds == 2.5 and settings.send_lease_seconds == 30.0
+    with pytest.raises(SettingsError, match="CALLROUTER_SEND_LEASE_SECONDS"):
+        Settings.from_env(GOOD | {"CALLROUTER_SEND_LEASE_SECONDS": "soon"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -32,10 +31,11 @@ from callrouter.cli.common import (
     table,
 )
 from callrouter.routing.model import Config
+from callrouter.settings import cli_settings
 
 
 def _connect(args: argparse.Namespace) -> redis.Redis:
-    url = args.redis_url or os.environ.get("REDIS_URL")
+    url = args.redis_url or cli_settings().redis_url
     if not url:
         raise UsageError("no Redis given: set REDIS_URL or pass --redis-url redis://host:port/0")
     conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
@@ -50,7 +50,7 @@ def _connect(args: argparse.Namespace) -> redis.Redis:
 
 def _context(args: argparse.Namespace) -> tuple[CallbackContext, Config]:
     generation = load_generation_or_explain(args.config or config_dir_default())
-    key = pseudonym_key(os.environ.get("CALLROUTER_SECRET", ""))
+    key = pseudonym_key(cli_settings().secret)
     conn = _connect(args)
     config = generation.config
     return CallbackContext(
@@ -168,7 +168,7 @@ def cmd_claim(args: argparse.Namespace) -> int:
 def _simple(args: argparse.Namespace, action: str) -> int:
     ctx, _config = _context(args)
     rid = _resolve(ctx, args.id)
-    by = args.by or os.environ.get("USER", "cli")
+    by = args.by or cli_settings().operator
     now = clock.now()
     t = (
         service.release(ctx, rid, now, by=by)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from typing import Any
 
@@ -37,6 +36,7 @@ from callrouter.cli.common import (
     load_generation_or_explain,
     table,
 )
+from callrouter.settings import cli_settings
 
 
 def add_redis_arg(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def add_redis_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def connect(args: argparse.Namespace) -> redis.Redis:
-    url = args.redis_url or os.environ.get("REDIS_URL")
+    url = args.redis_url or cli_settings().redis_url
     if not url:
         raise UsageError("no Redis given: set REDIS_URL or pass --redis-url redis://host:port/0")
     conn = redis.Redis.from_url(url)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -78,7 +77,7 @@ class PseudonymKeyError(CallrouterError):
     """The pseudonymisation key is missing or too short."""
 
 
-def pseudonym_key(environ: Mapping[str, str] | None = None) -> bytes:
+def pseudonym_key(environ: Mapping[str, str]) -> bytes:
     """The secret for `pseudonymise`, from ``CALLROUTER_PSEUDONYM_KEY``.
 
     Without it records could only hold raw numbers or unkeyed (reversible)
@@ -86,7 +85,7 @@ def pseudonym_key(environ: Mapping[str, str] | None = None) -> bytes:
     makes old and new pseudonyms of one caller differ (that is the point of
     rotating it).
     """
-    value = (environ if environ is not None else os.environ).get(PSEUDONYM_KEY_ENV, "")
+    value = environ.get(PSEUDONYM_KEY_ENV, "")
     if len(value) < _MIN_KEY_CHARS:
         raise PseudonymKeyError(
             f"{PSEUDONYM_KEY_ENV} must be set to a secret of at least {_MIN_KEY_CHARS} "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from callrouter import clock
 from callrouter.config.generation import Generation, load
 from callrouter.errors import ConfigError
 from callrouter.routing.model import Config
+from callrouter.settings import cli_settings
 
 DEFAULT_CONFIG_DIR = "config"
 
@@ -29,7 +29,7 @@ class ConfigRejected(Exception):
 
 
 def config_dir_default() -> str:
-    return os.environ.get("CALLROUTER_CONFIG_DIR", DEFAULT_CONFIG_DIR)
+    return str(cli_settings().config_dir)
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from callrouter.devtools.twilio_sim import (
 )
 from callrouter.privacy import mask_number
 from callrouter.routing.model import Config
+from callrouter.settings import cli_settings
 from callrouter.web.app import create_app
 from ivr.estimate import Heard, played
 
@@ -195,7 +195,7 @@ def _twilio(
     if args.url:
         if args.at:
             raise UsageError("--at only works in-process: a running service reads its own clock")
-        token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+        token = cli_settings().twilio_auth_token
         if not token:
             raise UsageError(
                 "set TWILIO_AUTH_TOKEN to the service's token (callrouter serve prints it)"
@@ -208,7 +208,7 @@ def _twilio(
             "SECRET": secrets.token_urlsafe(32),
             "PSEUDONYM_KEY": secrets.token_urlsafe(32),
             "CONFIG_DIR": str(Path(directory)),
-            "REDIS_URL": os.environ.get("REDIS_URL"),
+            "REDIS_URL": cli_settings().redis_url,
             "DRY_RUN": True,
             "CLOCK": now,
         }

@@ -115,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
     directory = args.config or config_dir_default()
     load_or_explain(directory)  # a broken config is reported here, file:line, not by gunicorn
     Loaded.from_directory(Path(directory))  # and what else the web app loads (ivr, ...)
-    data_dir = Path(args.data_dir) if args.data_dir else local_data_dir(os.environ)
+    data_dir = Path(args.data_dir) if args.data_dir else local_data_dir()
     env = dict(os.environ)
     generated = [name for name in _EPHEMERAL if not env.get(name)]
     env.update({name: secrets.token_urlsafe(32) for name in generated})
