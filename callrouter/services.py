@@ -1,8 +1,9 @@
 """The composition root: the one place that builds the service's parts.
 
-The web app (`callrouter.web.app.create_app`), the RQ worker
-(`callrouter.worker.Worker`) and the CLI all call `build(settings, ...)` and
-get the same `Services`: settings, the live configuration, the clock, Redis,
+The web app (`callrouter.web.app.create_app`) and the RQ worker
+(`callrouter.worker.Worker`) call `build(settings, ...)` (a CLI command that
+needs more than settings does the same, with `Purpose.CLI`) and get the same
+`Services`: settings, the live configuration, the clock, Redis,
 the Twilio provider, the public URL builder, the stores and the job queue.
 Nothing here is cached at module level and nothing reads the environment
 (that is `callrouter.settings`): a test builds its own `Services` with its

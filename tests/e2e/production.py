@@ -204,11 +204,15 @@ class Production:
         """Web and worker, started side by side (as a platform starts a Procfile)."""
         return self.start_web(wait=False).start_worker().start_web(start=False)
 
-    def start_web(self, *, start: bool = True, wait: bool = True) -> Production:
-        """`web:` of the Procfile, bound to this harness's port; waits until /health answers."""
+    def start_web(
+        self, *, start: bool = True, wait: bool = True, without: tuple[str, ...] = ()
+    ) -> Production:
+        """`web:` of the Procfile, bound to this harness's port; waits until /health answers.
+        `without`: settings left out of its environment (an operator's mistake)."""
         if start:
             extra = {"GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --graceful-timeout 2"}
-            self._start("web", procfile("web"), self.env() | extra)
+            env = {k: v for k, v in (self.env() | extra).items() if k not in without}
+            self._start("web", procfile("web"), env)
         if wait:
             wait_for(self._answers, "gunicorn answering /health", START_SECONDS)
         return self

@@ -108,6 +108,20 @@ def test_a_callback_confirmed_while_a_config_file_is_broken_still_reaches_staff(
     nothing_lost(prod)
 
 
+def test_the_web_refuses_to_start_without_its_secret_naming_it_in_one_line(
+    prod: Production,
+) -> None:
+    prod.start_web(wait=False, without=("CALLROUTER_SECRET",))
+
+    code = prod.processes["web"].wait(timeout=30)
+
+    log = prod.log("web")
+    refusals = {line for line in log.splitlines() if "refuses to start" in line}
+    assert code != 0 and len(refusals) == 1, log
+    assert "CALLROUTER_SECRET must be a random secret of at least 32" in refusals.pop()
+    assert "Traceback" not in log
+
+
 @pytest.mark.xfail(strict=True, reason=CONFIG_PENDING)
 def test_a_worker_started_while_the_config_is_broken_runs_on_the_last_good_one(
     prod: Production,
