@@ -34,7 +34,9 @@ def test_without_a_worker_calls_still_route_but_health_says_degraded(app: Flask)
     assert body is not None
     assert body["status"] == "degraded" and body["routes_calls"] is True
     assert body["redis"] == "ok"
-    assert body["config"] == {"in_use": "as on disk", "refused": []}
+    config = body["config"]
+    assert (config["in_use"], config["source"], config["refused"]) == ("as on disk", "files", [])
+    assert config["generation"] == services_of(app).live.status().generation
     assert body["worker"] == {"count": 0, "heartbeat_age_seconds": None, "alive": False}
     assert body["callbacks"] == {
         "queue_depth": 0,

@@ -3,8 +3,10 @@
 Every process answers the same, because every figure comes from the shared
 state (Redis, the configuration generation) rather than from the process:
 
-- ``config``: the generation in use, and the problems of files on disk that
-  were refused (the service keeps routing with the last good generation);
+- ``config``: the generation in use (an id that is the same in every process
+  running it, when it was loaded, and whether it came from the files or, when
+  they were refused at start, from the last good one kept in Redis), and the
+  problems of files on disk that were refused (the service keeps routing);
 - ``redis``: reachable or not (calls still route without it, to people and
   the fallback line, but callbacks are spooled);
 - ``worker``: how many RQ workers serve the callback queue and the age of
@@ -63,10 +65,17 @@ def check(services: Services) -> dict[str, Any]:
 def _config(services: Services) -> dict[str, Any]:
     try:
         services.current()
+        status = services.live.status()
     except Exception:  # noqa: BLE001 -- any failure here means there is nothing to route with
         return {"in_use": None, "refused": list(services.live.reload_problems)}
-    problems = list(services.live.reload_problems)
-    return {"in_use": "last good" if problems else "as on disk", "refused": problems}
+    problems = list(status.refused)
+    return {
+        "in_use": "last good" if problems else "as on disk",
+        "generation": status.generation,
+        "loaded_at": status.loaded_at.isoformat(),
+        "source": status.source.value,
+        "refused": problems,
+    }
 
 
 def _backend(services: Services, now: dt.datetime) -> dict[str, Any]:

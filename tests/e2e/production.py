@@ -214,7 +214,7 @@ class Production:
             env = {k: v for k, v in (self.env() | extra).items() if k not in without}
             self._start("web", procfile("web"), env)
         if wait:
-            wait_for(self._answers, "gunicorn answering /health", START_SECONDS)
+            wait_for(self.answers, "gunicorn answering /health", START_SECONDS)
         return self
 
     def start_worker(self) -> Production:
@@ -259,7 +259,8 @@ class Production:
                 stdin=subprocess.DEVNULL,
             )
 
-    def _answers(self) -> bool:
+    def answers(self) -> bool:
+        """Whether the web answers /health (it must still be running)."""
         assert self.processes["web"].poll() is None, f"gunicorn exited:\n{self.log('web')}"
         try:
             return requests.get(f"{self.url}/health", timeout=1).status_code == 200

@@ -54,8 +54,12 @@ def confirm_callback(prod: Production) -> str:
 def nothing_lost(prod: Production) -> None:
     """Every open request was told to someone; every Twilio URL absolute; no raw number logged."""
     store = CallbackStore(prod.conn)
-    untold = [r.id for r in store.active() if r.state is State.REQUESTED]
-    assert untold == [], f"callback requests nobody was told about: {untold}"
+
+    def untold() -> list[str]:
+        return [r.id for r in store.active() if r.state is State.REQUESTED]
+
+    # The worker records an SMS just after Twilio took it: give it a moment.
+    wait_for(lambda: not untold(), f"every request told to staff (untold: {untold()})", 5)
     urls = prod.twilio_urls()
     assert all(is_absolute(u) for u in urls), urls
     refused = [r for r in prod.fake.requests() if r.status == 400]
@@ -122,7 +126,6 @@ def test_the_web_refuses_to_start_without_its_secret_naming_it_in_one_line(
     assert "Traceback" not in log
 
 
-@pytest.mark.xfail(strict=True, reason=CONFIG_PENDING)
 def test_a_worker_started_while_the_config_is_broken_runs_on_the_last_good_one(
     prod: Production,
 ) -> None:
@@ -135,21 +138,20 @@ def test_a_worker_started_while_the_config_is_broken_runs_on_the_last_good_one(
     nothing_lost(prod)
 
 
-@pytest.mark.xfail(strict=True, reason=CONFIG_PENDING)
 def test_sighup_with_a_refused_config_keeps_the_web_service_running(prod: Production) -> None:
     prod.start()
     prod.break_config()
     prod.sighup_web()
-    time.sleep(1.0)  # gunicorn boots its new workers (there is nothing to poll for)
+    reboot = "starting on the last good generation"  # a new gunicorn worker, refused files
+    wait_for(lambda: reboot in prod.log("web"), "gunicorn booting new workers", 30)
 
-    assert prod.processes["web"].poll() is None, prod.log("web")
+    wait_for(prod.answers, "the web answering after SIGHUP", 30)
     assert prod.health()["routes_calls"] is True
     confirm_callback(prod)
     prod.staff(ILSE).expect_sms("OK")
     nothing_lost(prod)
 
 
-@pytest.mark.xfail(run=False, strict=True, reason=CONFIG_PENDING)
 @pytest.mark.parametrize(
     "text",
     [
