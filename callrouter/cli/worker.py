@@ -85,7 +85,11 @@ def keep_working(
     while True:
         worker = make_worker()
         worker.work(with_scheduler=False, logging_level=log_level)
-        if getattr(worker, "_stop_requested", False):
+        # SIGTERM while busy sets `_stop_requested`; while idle RQ stops at once and
+        # only records when shutdown was requested: both mean "stop", not "restart".
+        if getattr(worker, "_stop_requested", False) or getattr(
+            worker, "_shutdown_requested_date", None
+        ):
             return 0
         logger.error("worker %s: the work loop ended; starting a new one", worker.name)
         time.sleep(pause)
