@@ -17,7 +17,6 @@ service give --url and TWILIO_AUTH_TOKEN (and REDIS_URL for `answer`).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from callrouter.devtools.twilio_sim import (
 )
 from callrouter.privacy import mask_number
 from callrouter.routing.model import Config, Member
-from callrouter.settings import ENV_NAMES, local_data_dir
+from callrouter.settings import cli_settings, local_data_dir
 
 BRIDGE_WAIT_SECONDS = 10.0
 """How long `answer` waits for the worker to place the call after a claim."""
@@ -96,7 +95,7 @@ def run_sms(args: argparse.Namespace) -> int:
 
 def run_answer(args: argparse.Namespace) -> int:
     config, member, twilio = _setup(args)
-    url = os.environ.get(ENV_NAMES["REDIS_URL"])
+    url = cli_settings().redis_url
     if not url:
         raise UsageError("no Redis to find the call in: start `callrouter serve` or set REDIS_URL")
     request = _placed_call(CallbackStore(redis.Redis.from_url(url)), member.id)
@@ -144,11 +143,11 @@ def _setup(args: argparse.Namespace) -> tuple[Config, Member, Twilio]:
         raise UsageError(
             f"--as {args.member!r} is not a team member; use one of: {', '.join(sorted(members))}"
         )
-    local = LocalRun.read(local_data_dir(os.environ))
+    local = LocalRun.read(local_data_dir())
     base = args.url or (local.web_url if local else None)
     if not base:
         raise UsageError("no running service found here: start `callrouter serve` or give --url")
-    token = os.environ.get(ENV_NAMES["TWILIO_AUTH_TOKEN"]) or (
+    token = cli_settings().twilio_auth_token or (
         local.twilio_auth_token if local and base == local.web_url else ""
     )
     if not token:
