@@ -41,10 +41,6 @@ class CallbackOffer(Protocol):
         through") must be sent to `call.decline_url`, which rings the final line."""
         ...
 
-    def call_ended(self, call_sid: str) -> None:
-        """The caller's call is over: forget anything kept only for it (a typed number)."""
-        ...
-
 
 @dataclass(frozen=True)
 class FinalCall:
