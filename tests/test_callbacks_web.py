@@ -485,3 +485,9 @@ def test_the_caller_side_of_a_bridge_with_redis_down_still_connects(tmp_path: Pa
     )
     assert reply.status_code == 200
     assert "teruggebeld door de crisislijn" in reply.get_data(as_text=True)
+
+
+def test_a_typed_number_is_forgotten_once_confirmed(phone: Phone, redis_conn: redis.Redis) -> None:
+    """Issue 9: the typed number stayed in Redis 15 minutes after the caller confirmed."""
+    nobody_answers(phone).press("2").press("0499123456").press("1").expect_say("genoteerd")
+    assert redis_conn.keys("cb:typed:*") == []

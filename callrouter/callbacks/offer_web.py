@@ -5,7 +5,7 @@ Under ``/voice/callback``, signed by Twilio, reached from the voice flow's
 pressed into an input of the offer table and renders the step it lands on;
 the table guarantees every path ends queued, put through, or hung up. State
 travels signed in the URL (`offer_state`), never a number; a typed number
-waits in Redis only until the caller confirms, cancels or hangs up. Over a
+waits in Redis only until the caller confirms or cancels (two minutes at most). Over a
 limit the caller is put through; with Redis down the request is spooled.
 """
 
@@ -394,7 +394,3 @@ class VoiceOffer:
             )
             return None
         return offer_twiml(call)
-
-    def call_ended(self, call_sid: str) -> None:
-        """The caller hung up: a number they typed and did not confirm goes now."""
-        _forget_typed(call_sid)
