@@ -121,3 +121,26 @@ def test_without_a_configured_token_the_api_refuses_everything(redis_url: str) -
     )
 
     assert reply.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("[" * 5000 + "]" * 5000, "larger than"),  # issue 9: was a 500
+        ("[" * 2000 + "]" * 2000, "not JSON"),  # deep enough for a RecursionError
+        ('["AD"]', "must be a JSON object"),
+        ('{"code": {"nested": 1}}', "plain values"),
+        ("{not json", "not JSON"),
+        ('{"code": "' + "x" * 5000 + '"}', "larger than"),
+    ],
+    ids=["5000-deep", "2000-deep", "a-list", "nested-field", "not-json", "too-large"],
+)
+def test_a_hostile_body_is_a_400_naming_what_is_wrong(
+    app: Flask, ref: str, body: str, error: str
+) -> None:
+    reply = app.test_client().post(
+        f"/api/calls/{ref}/triage", data=body, content_type="application/json", headers=AUTH
+    )
+
+    assert reply.status_code == 400
+    assert error in reply.get_json()["error"]

@@ -9,7 +9,6 @@ JSON, not an object, nested beyond reason) is a 400, never a 500.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, jsonify, request
@@ -20,40 +19,12 @@ from callrouter.callbacks.requests import CancelReason, Request
 from callrouter.callbacks.staff import member_by_id
 from callrouter.callbacks.webhooks import now, web
 from callrouter.web.admin_auth import require_admin
+from callrouter.web.admin_body import BadBody, json_object
 
 if TYPE_CHECKING:
     from callrouter.config.live import Loaded
 
 bp = require_admin(Blueprint("callbacks_api", __name__, url_prefix="/api/callbacks"))
-
-MAX_BODY = 4096
-"""An admin action's body is a few short fields."""
-
-
-class BadBody(ValueError):
-    pass
-
-
-def json_object() -> dict[str, Any]:
-    """The request body as a JSON object of plain values; `BadBody` otherwise.
-
-    An empty body is an empty object. Parsed here, not by Flask, so a body
-    nested thousands deep is refused instead of overflowing the parser.
-    """
-    raw = request.get_data(cache=False)[: MAX_BODY + 1]
-    if not raw.strip():
-        return {}
-    if len(raw) > MAX_BODY:
-        raise BadBody(f"the body is larger than {MAX_BODY} bytes")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise BadBody("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise BadBody("the body must be a JSON object")
-    if any(isinstance(v, dict | list) for v in body.values()):
-        raise BadBody("the body's fields must be plain values")
-    return body
 
 
 def describe(req: Request, moment: dt.datetime, loaded: Loaded) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from callrouter import clock
@@ -32,6 +32,7 @@ from callrouter.callbacks import staff as cb
 from callrouter.calls.outcomes import TriageDesk
 from callrouter.config.generation import Generation
 from callrouter.web.admin_auth import require_admin
+from callrouter.web.admin_body import BadBody, json_object
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ def triage(ref: str) -> ResponseReturnValue:
     calls: CallsApi = current_app.extensions[EXTENSION]
     generation = calls.config()
     config, codes = generation.config, generation.triage
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
+    try:
+        body = json_object()
+    except BadBody as exc:
+        return jsonify(error=str(exc)), 400
     given = str(body.get("code", "")).strip()
     code = codes.lookup(given) if given else None
     if code is None:
