@@ -66,6 +66,8 @@ class Member:
     sms: bool = True
     languages: tuple[str, ...] = ("nl",)
     source: Source = NOWHERE
+    console: str | None = None
+    """Role on the coordinators' console ('coordinator' or 'staff'); None: no sign-in."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from callrouter.calls import api as calls_api
 from callrouter.calls.events import CallEvents, NoCallEvents
 from callrouter.calls.jobs import enqueue_ask_triage
 from callrouter.calls.outcomes import TriageDesk, triage_sms_handler
+from callrouter.console import wiring as console
 from callrouter.errors import ConfigError
 from callrouter.services import Services, build
 from callrouter.settings import Settings, SettingsError
@@ -108,6 +109,7 @@ def create_app(
         else [],
     )
     calls_api.init_app(app, desk, services.current)
+    console.init_app(app, console.deps_from(services))
     return app
 
 

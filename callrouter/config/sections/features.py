@@ -18,11 +18,12 @@ from callrouter.calls.policy import parse_policy as parse_records
 from callrouter.calls.triage import TriageCodes
 from callrouter.calls.triage import parse_config as parse_triage
 from callrouter.config.builder import Builder, Problem
+from callrouter.console.policy import parse_policy as parse_console
 from callrouter.routing.model import Config, Source
 from ivr import config as ivr_config
 from ivr.menus import Menus
 
-FEATURE_SECTIONS = frozenset({"ivr", "callbacks", "records", "triage"})
+FEATURE_SECTIONS = frozenset({"ivr", "callbacks", "records", "triage", "console"})
 
 _NEEDS = {"callbacks": {"teams", "caller_types"}}
 """Sections whose names a feature section refers to: when one of them could not be
@@ -46,6 +47,7 @@ def build_features(b: Builder, config: Config) -> Features:
     _add(b, "records", found)
     triage, found = parse_triage(data.get("triage"), where)
     _add(b, "triage", found)
+    _add(b, "console", parse_console(data.get("console"), where)[1])
     return Features(ivr_config.parse(b, config), callbacks, records, triage)
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from callrouter.config.builder import Builder
 from callrouter.config.yaml_marks import PathKey
+from callrouter.console.policy import CONSOLE_ROLES
 from callrouter.routing.model import Member, Override, Role, Rota, Team
 
 
@@ -29,7 +30,9 @@ def team(b: Builder, tid: str, spec: Any, tz: ZoneInfo) -> Team:
     members = []
     for i, m in enumerate(b.seq(p + ("members",), spec.get("members"))):
         mp = p + ("members", i)
-        ms = b.mapping(mp, m, {"id", "name", "mobile", "sms", "languages"}, {"id", "mobile"})
+        ms = b.mapping(
+            mp, m, {"id", "name", "mobile", "sms", "languages", "console"}, {"id", "mobile"}
+        )
         members.append(
             Member(
                 id=b.ident(mp + ("id",), ms.get("id")),
@@ -40,6 +43,7 @@ def team(b: Builder, tid: str, spec: Any, tz: ZoneInfo) -> Team:
                     str(x) for x in b.seq(mp + ("languages",), ms.get("languages", ["nl"]))
                 ),
                 source=b.src(mp),
+                console=_console_role(b, mp + ("console",), ms.get("console")),
             )
         )
     ids = {m.id for m in members}
@@ -139,3 +143,14 @@ def team(b: Builder, tid: str, spec: Any, tz: ZoneInfo) -> Team:
         tuple(overrides),
         b.src(p),
     )
+
+
+def _console_role(b: Builder, path: PathKey, value: Any) -> str | None:
+    """Who may sign in to the console, and as what (README: Console)."""
+    if value is None:
+        return None
+    if value not in CONSOLE_ROLES:
+        roles = ", ".join(sorted(CONSOLE_ROLES))
+        b.err(path, f"console role {value!r} is unknown", f"use one of {roles}, or leave it out")
+        return None
+    return str(value)

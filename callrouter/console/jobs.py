@@ -1,0 +1,106 @@
+"""The console's hourly RQ job: gap alerts and access-log retention.
+
+`alert_gaps` texts every coordinator (teams.yaml `console: coordinator`) when
+the coming `console.gap_alert_days` contain a coverage gap or a rota role
+with nobody on call (for example after sick leave was entered), once per
+gap; the Now page shows which gaps were told. `trim_access_log` applies
+`console.access_log_retention_days`. `housekeeping` runs both and keeps the
+next run scheduled (ids name the hour, so scheduling twice is harmless).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+
+import redis
+from rq import get_current_job
+
+from callrouter import clock
+from callrouter.callbacks import service as queueing
+from callrouter.console import board
+from callrouter.console.access_log import AccessLog
+from callrouter.console.alerts import GapAlerts
+from callrouter.console.policy import ConsoleRole, policy_of
+from callrouter.console.web import derived_key
+from callrouter.errors import ProviderError
+from callrouter.routing.model import Config, Member
+from callrouter.twilio_rest import PhoneProvider
+
+logger = logging.getLogger(__name__)
+
+EVERY = dt.timedelta(hours=1)
+
+
+def coordinators(config: Config) -> list[Member]:
+    found: dict[str, Member] = {}
+    for team in config.teams:
+        for member in team.members:
+            if member.console == ConsoleRole.COORDINATOR.value and member.sms:
+                found.setdefault(member.id, member)
+    return list(found.values())
+
+
+def alert_gaps(
+    conn: redis.Redis, config: Config, provider: PhoneProvider, now: dt.datetime
+) -> list[board.UpcomingGap]:
+    """Text coordinators about gaps not told before; returns the gaps told now.
+
+    A gap is marked as told only after every SMS went out, so a Twilio
+    failure that may pass (raised for RQ to retry) loses no alert.
+    """
+    policy = policy_of(config.extra)
+    days = policy.gap_alert_days
+    gaps = board.upcoming_gaps(config, now.astimezone(config.timezone).date(), days)
+    alerts = GapAlerts(conn)
+    alerts.keep_only(g.key for g in gaps)
+    told = alerts.alerted()
+    sent = []
+    for gap in gaps:
+        if gap.key in told:
+            continue
+        for member in coordinators(config):
+            try:
+                provider.send_sms(
+                    member.mobile, policy.text("gap_alert", member, days=days, gap=str(gap.gap))
+                )
+            except ProviderError as exc:
+                if exc.retryable:
+                    raise
+                logger.error("gap alert to %s refused: %s", member.id, exc)
+        if alerts.first_time(gap.key, now):
+            sent.append(gap)
+            logger.warning("coverage gap within %d days told to coordinators: %s", days, gap.gap)
+    return sent
+
+
+def trim_access_log(conn: redis.Redis, secret: str, config: Config, now: dt.datetime) -> int:
+    days = policy_of(config.extra).access_log_retention_days
+    return AccessLog(conn, derived_key(secret, "access-log")).trim(now, dt.timedelta(days=days))
+
+
+def ensure_housekeeping(conn: redis.Redis, now: dt.datetime) -> str:
+    """Keep the next run scheduled at the start of the next hour."""
+    at = (now + EVERY).replace(minute=0, second=0, microsecond=0)
+    job_id = f"console-housekeeping-{at.astimezone(dt.UTC):%Y%m%d%H}"
+    queueing.enqueue_once(
+        queueing.rq_queue(conn), "callrouter.console.jobs.housekeeping", (), job_id, at=at
+    )
+    return job_id
+
+
+def housekeeping() -> dict[str, int]:
+    """The RQ job: gap alerts, access-log retention, then schedule the next run."""
+    from callrouter.callbacks.jobs import services  # the worker's wiring, as calls.jobs uses
+
+    if get_current_job() is None:
+        raise RuntimeError("housekeeping runs as an RQ job")
+    s = services()
+    now = clock.now()
+    told = alert_gaps(s.ctx.conn, s.ctx.config, s.provider, now)
+    trimmed = trim_access_log(
+        s.ctx.conn, os.environ.get("CALLROUTER_SECRET", ""), s.ctx.config, now
+    )
+    ensure_housekeeping(s.ctx.conn, now)
+    return {"gaps_told": len(told), "access_log_trimmed": trimmed}

@@ -1,0 +1,152 @@
+"""The `console:` config section: sessions, sign-in limits, gap alerts, the access log.
+
+Pure (no Flask, Redis or clock): parsed at load time with the other feature
+sections (`config.sections.features`), so a typo in `config/console.yaml` is reported with file:line
+like every other mistake, and the console reads a typed, frozen policy.
+The texts of the two SMS the console sends (the sign-in code and the gap
+alert) live here too, in Dutch and English, because every word staff read
+comes from config.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from callrouter.routing.model import Member, Source
+
+RawProblem = tuple[Source, str, str]
+Where = Callable[[tuple[str | int, ...]], Source]
+
+
+class ConsoleRole(StrEnum):
+    """What a member may do on the console (teams.yaml `console:`)."""
+
+    COORDINATOR = "coordinator"
+    """Everything: reports, cancelling callbacks, releasing anyone's claim."""
+    STAFF = "staff"
+    """On-call staff: who is on call, calls, the callback queue, their own claims."""
+
+
+CONSOLE_ROLES = frozenset(r.value for r in ConsoleRole)
+
+DEFAULT_TEXTS: Mapping[str, Mapping[str, str]] = {
+    "sign_in_code": {
+        "nl": "Uw inlogcode voor de crisislijnconsole: {code}. Geldig {minutes} minuten.",
+        "en": "Your crisis line console sign-in code: {code}. Valid for {minutes} minutes.",
+    },
+    "gap_alert": {
+        "nl": "Crisislijn: gat in de bezetting binnen {days} dagen: {gap}. Zie de console.",
+        "en": "Crisis line: coverage gap within {days} days: {gap}. See the console.",
+    },
+}
+"""Used when `console.texts` leaves a text out; config/console.yaml spells them out."""
+
+_INTS: Mapping[str, tuple[int, int, int]] = {
+    # key: (default, lowest, highest)
+    "gap_alert_days": (14, 1, 90),
+    "access_log_retention_days": (1825, 30, 7300),
+    "session_idle_minutes": (30, 5, 24 * 60),
+    "session_max_hours": (12, 1, 72),
+    "code_minutes": (10, 2, 60),
+    "code_attempts": (5, 1, 20),
+    "sign_in_limit": (5, 1, 100),
+    "sign_in_window_minutes": (15, 1, 24 * 60),
+}
+
+
+@dataclass(frozen=True)
+class ConsolePolicy:
+    gap_alert_days: int = 14
+    """How far ahead the gap alert job looks (days)."""
+    access_log_retention_days: int = 1825
+    """How long the NEN 7513 access log keeps an entry."""
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    code_minutes: int = 10
+    """How long a sign-in code is valid."""
+    code_attempts: int = 5
+    """Wrong tries before a code is void."""
+    sign_in_limit: int = 5
+    """Codes a member (or one address) may ask for per `sign_in_window_minutes`."""
+    sign_in_window_minutes: int = 15
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_TEXTS)
+
+    def text(self, name: str, member: Member, **values: object) -> str:
+        """The SMS `name` in the member's first language (Dutch when not offered)."""
+        by_lang = self.texts.get(name) or DEFAULT_TEXTS[name]
+        lang = next((lang for lang in member.languages if lang in by_lang), "nl")
+        return by_lang.get(lang, DEFAULT_TEXTS[name]["nl"]).format(**values)
+
+
+def policy_of(extra: Mapping[str, object]) -> ConsolePolicy:
+    """The policy of a loaded config (`Config.extra`); its problems were reported at load."""
+    return parse_policy(extra.get("console"), lambda _path: Source("console", 0))[0]
+
+
+def parse_policy(raw: Any, where: Where) -> tuple[ConsolePolicy, list[RawProblem]]:
+    problems: list[RawProblem] = []
+    if raw is None:
+        return ConsolePolicy(), problems
+    if not isinstance(raw, dict):
+        fix = "indent gap_alert_days: etc. under 'console:'"
+        return ConsolePolicy(), [(where(("console",)), "console must be a mapping", fix)]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        path: tuple[str | int, ...] = ("console", str(key))
+        if key == "texts":
+            values["texts"] = _texts(value, where, problems)
+        elif key in _INTS:
+            _default, low, high = _INTS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                problems.append(
+                    (
+                        where(path),
+                        f"console.{key} must be a whole number from {low} to {high}, not {value!r}",
+                        f"write a number between {low} and {high}",
+                    )
+                )
+            else:
+                values[key] = value
+        else:
+            close = difflib.get_close_matches(str(key), sorted([*_INTS, "texts"]), n=1)
+            fix = f"did you mean {close[0]!r}?" if close else "remove it"
+            problems.append((where(path), f"unknown key {key!r} in console", fix))
+    return ConsolePolicy(**values), problems
+
+
+def _texts(raw: Any, where: Where, problems: list[RawProblem]) -> Mapping[str, Mapping[str, str]]:
+    texts = {name: dict(langs) for name, langs in DEFAULT_TEXTS.items()}
+    if not isinstance(raw, dict):
+        problems.append(
+            (
+                where(("console", "texts")),
+                "console.texts must be a mapping",
+                "see config/console.yaml",
+            )
+        )
+        return texts
+    for name, langs in raw.items():
+        path: tuple[str | int, ...] = ("console", "texts", str(name))
+        if name not in DEFAULT_TEXTS:
+            fix = f"use one of {', '.join(sorted(DEFAULT_TEXTS))}"
+            problems.append((where(path), f"unknown console text {name!r}", fix))
+            continue
+        if not isinstance(langs, dict) or not all(isinstance(v, str) for v in langs.values()):
+            fix = 'write nl: "..." and en: "..." under it'
+            problems.append((where(path), f"console.texts.{name} must map languages to text", fix))
+            continue
+        for lang, text in langs.items():
+            try:
+                text.format(**{k: "" for k in ("code", "minutes", "days", "gap")})
+            except (KeyError, IndexError, ValueError):
+                fix = "use only {code} {minutes} (sign_in_code) or {days} {gap} (gap_alert)"
+                problems.append(
+                    (where((*path, str(lang))), f"console.texts.{name}.{lang} has a bad field", fix)
+                )
+                continue
+            texts[name][str(lang)] = text
+    return texts
