@@ -18,7 +18,7 @@ from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as callbacks
 from callrouter.calls.store import CallStore
 from callrouter.console.access_log import AccessLog, Entry
-from callrouter.console.web import EXTENSION, ConsoleDeps, derived_key
+from callrouter.console.web import EXTENSION, ConsoleDeps
 from callrouter.routing.plan import CallerFacts, route
 from callrouter.twilio_rest import DryRunProvider, DrySms
 from tests.helpers import CONFIG_DIR
@@ -82,7 +82,7 @@ def sign_in(app: Flask, c: FlaskClient, member: str) -> str:
 
 
 def access_entries(app: Flask, conn: redis.Redis) -> list[Entry]:
-    return list(AccessLog(conn, derived_key(SECRET, "access-log")).entries())
+    return list(AccessLog.for_secret(conn, SECRET).entries())
 
 
 def seed_call(

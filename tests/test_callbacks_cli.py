@@ -23,8 +23,9 @@ HUISARTS = CallerFacts("huisarts", "18+", "nijmegen")
 
 @pytest.fixture
 def setup(
-    tmp_path: Path, redis_url: str, redis_conn: redis.Redis
+    tmp_path: Path, redis_url: str, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[str], CallbackContext]:
+    monkeypatch.setenv("CALLROUTER_SECRET", SECRET)  # keys the access log of every look
     config_dir = make_config_dir(tmp_path)
     config = load(config_dir)
     ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))

@@ -108,6 +108,7 @@ def test_the_raw_number_appears_nowhere_but_where_the_callback_needs_it(
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("CALLROUTER_CONFIG_DIR", str(CONFIG_DIR))
+    monkeypatch.setenv("CALLROUTER_SECRET", SECRET)  # keys the access log of every look
     calls = CallStore(redis_conn, None)
     callbacks = CallbackStore(redis_conn)
 

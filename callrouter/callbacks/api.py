@@ -18,6 +18,7 @@ from callrouter.callbacks import service
 from callrouter.callbacks.requests import CancelReason, Request
 from callrouter.callbacks.staff import member_by_id
 from callrouter.callbacks.webhooks import now, web
+from callrouter.console.access_log import record_api_view
 from callrouter.web.admin_auth import require_admin
 from callrouter.web.admin_body import BadBody, json_object
 
@@ -57,6 +58,15 @@ def api_list() -> ResponseReturnValue:
     ctx = web().context(loaded)
     moment = now()
     found = ctx.store.recent(200) if request.args.get("all") else ctx.store.active()
+    record_api_view(
+        ctx.conn,
+        web().secret,
+        "callbacks",
+        moment,
+        where=request.remote_addr or "?",
+        subjects=[r.id for r in found],
+        callers=[ctx.store.pseudonym(r.id) for r in found],
+    )
     return jsonify(callbacks=[describe(r, moment, loaded) for r in found])
 
 

@@ -30,6 +30,7 @@ from callrouter.cli.common import (
     load_generation_or_explain,
     table,
 )
+from callrouter.console.cli import log_cli_view
 from callrouter.routing.model import Config
 from callrouter.settings import cli_settings
 
@@ -102,6 +103,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     ctx, config = _context(args)
     now = clock.now()
     found = ctx.store.recent(args.limit) if args.all else ctx.store.active()
+    log_cli_view(
+        ctx.conn,
+        "callbacks",
+        subjects=[r.id for r in found],
+        callers=dict.fromkeys(ctx.store.pseudonym(r.id) for r in found),
+    )
     found.sort(key=lambda r: (r.state in TERMINAL, r.priority, r.deadline))
     if args.json:
         print(

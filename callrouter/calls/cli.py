@@ -36,6 +36,7 @@ from callrouter.cli.common import (
     load_generation_or_explain,
     table,
 )
+from callrouter.console.cli import log_cli_view
 from callrouter.settings import cli_settings
 
 
@@ -111,6 +112,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.rebuild:
         rebuilt = CallStore(conn, None).rebuild_rows(start, stop)
         print(f"report rows rebuilt from the call log: {rebuilt}", file=sys.stderr)
+    log_cli_view(
+        conn,
+        "report" if args.format == "table" and not args.plot else "report." + args.format,
+        action="view" if args.format == "table" and not args.plot else "export",
+        period=f"{start.isoformat()}/{stop.isoformat()}",
+    )
     sla, sla_minutes = sla_by_caller(config)
     report = build_report(
         CallReader(conn).report_rows(start, stop),
@@ -149,7 +156,14 @@ def cmd_calls(args: argparse.Namespace) -> int:
         raise UsageError("--last must be at least 1")
     labels = Labels.of(config, generation.triage, _lang(args.lang))
     tz = config.timezone
-    records = CallReader(connect(args)).recent(args.last)
+    conn = connect(args)
+    records = CallReader(conn).recent(args.last)
+    log_cli_view(
+        conn,
+        "calls",
+        subjects=[r.call_id for r in records],
+        callers=dict.fromkeys(r.caller_ref for r in records if r.caller_ref),
+    )
     rows = []
     for r in records:
         started = "?"

@@ -19,6 +19,7 @@ from callrouter.callbacks import cli as callbacks
 from callrouter.calls import cli as records
 from callrouter.cli import phone, routing, serve, staff, worker
 from callrouter.cli.common import ConfigRejected, UsageError
+from callrouter.console import cli as console
 from callrouter.devtools import local_run
 from callrouter.errors import ConfigError
 from callrouter.settings import SettingsError
@@ -32,6 +33,7 @@ MODULES: list[Register] = [
     phone.register,
     worker.register,
     staff.register,
+    console.register,
 ]
 
 

@@ -32,6 +32,8 @@ HEAD = "callrouter:access:head"
 ANCHOR = "callrouter:access:anchor"
 """Hash of the last entry retention removed: where the surviving chain starts."""
 GENESIS = "0" * 64
+PURPOSE = b"access-log"
+"""What the chain key is derived for, from the service secret."""
 _BATCH = 500
 
 
@@ -98,6 +100,14 @@ class AccessLog:
         self.conn = conn
         self.key = key
 
+    @classmethod
+    def for_secret(cls, conn: redis.Redis, secret: str) -> AccessLog:
+        """The log keyed from the service secret (CALLROUTER_SECRET), as web, worker
+        and CLI all derive it."""
+        if not secret:
+            raise ValueError("the access log is keyed from CALLROUTER_SECRET, which is not set")
+        return cls(conn, hmac.new(secret.encode("utf-8"), PURPOSE, hashlib.sha256).digest())
+
     def record(self, access: Access, at: dt.datetime) -> str:
         """Append `access` at `at`; returns the stream id. The id's time is `at`
         (the injected clock, not Redis's), so entries are found by when the look
@@ -124,7 +134,7 @@ class AccessLog:
     ) -> Iterator[Entry]:
         """Entries in [start, end) by time of access, oldest first."""
         low = str(_ms(start)) if start else "-"
-        high = f"({_ms(end)}" if end else "+"
+        high = str(_ms(end) - 1) if end else "+"
         while True:
             batch = self.conn.xrange(STREAM, low, high, count=_BATCH)
             for raw_id, raw in batch:
@@ -159,7 +169,7 @@ class AccessLog:
     def trim(self, now: dt.datetime, retention: dt.timedelta) -> int:
         """Delete entries older than `now - retention`; the last one's hash becomes the anchor."""
         cutoff = _ms(now - retention)
-        old = self.conn.xrevrange(STREAM, f"({cutoff}", "-", count=1)
+        old = self.conn.xrevrange(STREAM, str(cutoff - 1), "-", count=1)
         if not old:
             return 0
         last_id, last = old[0]
@@ -167,7 +177,8 @@ class AccessLog:
         with self.conn.pipeline() as pipe:
             pipe.multi()
             pipe.set(ANCHOR, anchor)
-            pipe.xtrim(STREAM, minid=f"({_text(last_id)}", approximate=False)  # type: ignore[arg-type]
+            ms, seq = _text(last_id).split("-")
+            pipe.xtrim(STREAM, minid=f"{ms}-{int(seq) + 1}", approximate=False)
             removed = pipe.execute()[1]
         return int(removed)
 
@@ -219,3 +230,23 @@ def _entry(entry_id: str, f: dict[str, str]) -> Entry:
 def unique(values: Iterable[str | None]) -> tuple[str, ...]:
     """Distinct non-empty values in order: the subjects or callers of one look."""
     return tuple(dict.fromkeys(v for v in values if v))
+
+
+API_WHO = "admin-token"
+"""Who looked through the admin API: the bearer token names no person."""
+
+
+def record_api_view(
+    conn: redis.Redis,
+    secret: str,
+    what: str,
+    at: dt.datetime,
+    *,
+    where: str,
+    subjects: Iterable[str] = (),
+    callers: Iterable[str | None] = (),
+) -> None:
+    """One look through the admin API, for the API blueprints to call before answering."""
+    AccessLog.for_secret(conn, secret).record(
+        Access(API_WHO, Via.API, "view", what, where, unique(subjects), unique(callers)), at
+    )

@@ -23,7 +23,6 @@ from callrouter.console import board
 from callrouter.console.access_log import AccessLog
 from callrouter.console.alerts import GapAlerts
 from callrouter.console.policy import ConsoleRole, policy_of
-from callrouter.console.web import derived_key
 from callrouter.errors import ProviderError
 from callrouter.routing.model import Config, Member
 from callrouter.twilio_rest import PhoneProvider
@@ -77,7 +76,7 @@ def alert_gaps(
 
 def trim_access_log(conn: redis.Redis, secret: str, config: Config, now: dt.datetime) -> int:
     days = policy_of(config.extra).access_log_retention_days
-    return AccessLog(conn, derived_key(secret, "access-log")).trim(now, dt.timedelta(days=days))
+    return AccessLog.for_secret(conn, secret).trim(now, dt.timedelta(days=days))
 
 
 def ensure_housekeeping(conn: redis.Redis, now: dt.datetime) -> str:

@@ -100,7 +100,7 @@ class ConsoleDeps:
         return SignIns(self.redis(), derived_key(self.secret, "console-signin"), self.policy())
 
     def access_log(self) -> AccessLog:
-        return AccessLog(self.redis(), derived_key(self.secret, "access-log"))
+        return AccessLog.for_secret(self.redis(), self.secret)
 
 
 def configure(app: Flask, deps: ConsoleDeps) -> None:

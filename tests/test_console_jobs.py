@@ -1,0 +1,91 @@
+"""Gap alerts: coordinators are texted once per coming gap; the console shows it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import redis
+
+from callrouter.config.files import load
+from callrouter.console.alerts import GapAlerts
+from callrouter.console.jobs import alert_gaps, coordinators, ensure_housekeeping
+from callrouter.errors import ProviderError
+from callrouter.twilio_rest import DryRunProvider, DrySms
+from tests.console_kit import HTTPS, client, console_app, sign_in
+from tests.helpers import ams, copy_config, sample_config
+from tests.test_console_board import SICK_CUIJK
+
+
+class FailingProvider(DryRunProvider):
+    def send_sms(self, to: str, body: str) -> str:
+        raise ProviderError("twilio 503", retryable=True)
+
+
+def test_only_members_with_the_coordinator_role_are_texted() -> None:
+    assert [m.id for m in coordinators(sample_config())] == ["anna"]
+
+
+def test_no_gap_no_sms(redis_conn: redis.Redis) -> None:
+    provider = DryRunProvider()
+    assert alert_gaps(redis_conn, sample_config(), provider, ams(2026, 12, 1, 9, 0)) == []
+    assert provider.sent == []
+
+
+def test_a_gap_is_told_once_then_again_only_when_it_is_new(
+    redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    config = load(copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]}))
+    provider = DryRunProvider()
+    told = alert_gaps(redis_conn, config, provider, ams(2026, 12, 1, 9, 0))
+    assert len(told) == 1
+    [sms] = provider.sent
+    assert isinstance(sms, DrySms) and sms.to == "+31610000001"
+    assert "gat in de bezetting binnen 14 dagen" in sms.body and "iht_cuijk" in sms.body
+    assert alert_gaps(redis_conn, config, provider, ams(2026, 12, 1, 10, 0)) == []
+    assert len(provider.sent) == 1
+    assert list(GapAlerts(redis_conn).alerted()) == [told[0].key]
+    # after the gap has passed it is forgotten
+    assert alert_gaps(redis_conn, config, provider, ams(2026, 12, 11, 9, 0)) == []
+    assert GapAlerts(redis_conn).alerted() == {}
+
+
+def test_a_gap_beyond_the_horizon_waits(redis_conn: redis.Redis, tmp_path: Path) -> None:
+    config = load(copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]}))
+    provider = DryRunProvider()
+    assert alert_gaps(redis_conn, config, provider, ams(2026, 11, 20, 9, 0)) == []
+    assert len(alert_gaps(redis_conn, config, provider, ams(2026, 11, 25, 9, 0))) == 1
+
+
+def test_a_twilio_failure_keeps_the_gap_untold_for_the_retry(
+    redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    config = load(copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]}))
+    try:
+        alert_gaps(redis_conn, config, FailingProvider(), ams(2026, 12, 1, 9, 0))
+    except ProviderError:
+        pass
+    else:
+        raise AssertionError("a retryable failure must reach RQ")
+    assert GapAlerts(redis_conn).alerted() == {}
+
+
+def test_the_now_page_shows_the_gap_and_that_coordinators_were_told(
+    redis_conn: redis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    moment = ams(2026, 12, 1, 9, 0)
+    directory = copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]})
+    app = console_app(redis_url, moment, directory)
+    alert_gaps(redis_conn, load(directory), DryRunProvider(), moment)
+    c = client(app)
+    sign_in(app, c, "anna")
+    page = c.get("/console/", base_url=HTTPS).text
+    assert "1 gat(en) in de komende 14 dagen" in page
+    assert "coördinatoren gewaarschuwd" in page
+
+
+def test_housekeeping_is_scheduled_once_per_hour(redis_conn: redis.Redis) -> None:
+    now = dt.datetime(2026, 12, 1, 9, 17, tzinfo=dt.UTC)
+    first = ensure_housekeeping(redis_conn, now)
+    assert first == ensure_housekeeping(redis_conn, now + dt.timedelta(minutes=30))
+    assert first == "console-housekeeping-2026120110"
