@@ -1,10 +1,11 @@
 """Console pages over call data: Calls, a call's timeline, Callbacks, Reports.
 
-Reads go through the owners' stores (`calls.store.CallStore`,
-`callbacks.store.CallbackStore`) and actions through the callbacks service,
-so a claim, release or cancel here follows exactly the rules of the SMS and
-CLI paths (one winner, the same audit trail). Every view and every export
-is written to the access log with the calls and callers it showed.
+Reads go through the owners' read APIs (`calls.reader.CallReader`,
+`callbacks.store.CallbackStore`), triage through `calls.outcomes.TriageDesk`,
+and actions through the callbacks service, so a claim, release or cancel
+here follows exactly the rules of the SMS and CLI paths (one winner, the
+same audit trail). Every view and every export is written to the access
+log with the calls and callers it showed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from flask.typing import ResponseReturnValue
 
 from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as callbacks
+from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.outcomes import TriageDesk
+from callrouter.calls.reader import CallReader
 from callrouter.calls.record import CallRecord, ReachedBy
 from callrouter.calls.render import csv_text, duration_text, plot
 from callrouter.calls.reporting import Report, build_report, period_bounds, sla_by_caller
@@ -60,7 +64,7 @@ def calls_page() -> ResponseReturnValue:
     local = now().astimezone(config.timezone)
     day = _day(request.args.get("day"), local.date())
     start, end = period_bounds(day, day + dt.timedelta(days=1), config.timezone)
-    store = CallStore(d.redis(), None)
+    store = CallReader(d.redis())
     in_progress = store.open_calls() if day == local.date() else []
     done = list(reversed(store.records(start, end)))
     wanted = {k: request.args.get(k, "") for k in FILTERS}
@@ -97,7 +101,7 @@ def _name(config: Config, member_id: str | None) -> str:
 def call_page(call_id: str) -> ResponseReturnValue:
     d = deps()
     config = d.config()
-    store = CallStore(d.redis(), None)
+    store = CallReader(d.redis())
     day = _day(request.args.get("day"), now().astimezone(config.timezone).date())
     start, end = period_bounds(day, day + dt.timedelta(days=1), config.timezone)
     record = next((r for r in store.records(start, end) if r.call_id == call_id), None)
@@ -140,7 +144,7 @@ def callbacks_page() -> ResponseReturnValue:
     d = deps()
     config = d.config()
     moment = now()
-    store = callbacks.CallbackStore(d.redis())
+    store = CallbackStore(d.redis())
     queue = sorted(store.active(), key=lambda r: (r.priority, r.deadline))
     ids = [r.id for r in queue]
     pseudonyms = [store.pseudonym(rid) for rid in ids]
@@ -217,12 +221,12 @@ def triage() -> ResponseReturnValue:
     codes = codes_from(config.extra.get("triage"))
     code = codes.lookup(request.form.get("code", "").strip())
     ref = request.form.get("ref", "").strip()
-    store = CallStore(d.redis(), None)
-    call_sid = store.resolve(ref) if ref else None
+    desk = TriageDesk(CallStore(d.redis(), None), CallbackStore(d.redis()))
+    call_sid = desk.resolve(ref) if ref else None
     if code is None or call_sid is None:
         flash("triage_refused " + (ref or "-"))
         return redirect(request.referrer or url_for("console.callbacks_page")), 303
-    store.report_outcome(call_sid, code.code, now(), by=g.console_member.id, via="console")
+    desk.store.report_outcome(call_sid, code.code, now(), by=g.console_member.id, via="console")
     flash(f"triage_saved {ref} {code.label}")
     return redirect(url_for("console.callbacks_page"))
 
@@ -241,7 +245,7 @@ def _period(config: Config) -> tuple[dt.date, dt.date]:
 
 def _report(config: Config, first: dt.date, end: dt.date) -> tuple[Report, list[CallRecord]]:
     start, stop = period_bounds(first, end, config.timezone)
-    records = CallStore(deps().redis(), None).records(start, stop)
+    records = CallReader(deps().redis()).records(start, stop)
     sla, sla_text = sla_by_caller(config)
     report = build_report(
         records,
