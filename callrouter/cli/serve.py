@@ -153,7 +153,8 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
         token = env[ENV_NAMES["TWILIO_AUTH_TOKEN"]]
         own = ENV_NAMES["TWILIO_AUTH_TOKEN"] in generated
-        state = LocalRun(env["REDIS_URL"], url, os.getpid(), token if own else "")
+        secret = env[ENV_NAMES["SECRET"]] if ENV_NAMES["SECRET"] in generated else ""
+        state = LocalRun(env["REDIS_URL"], url, os.getpid(), token if own else "", secret)
         state_file = state.write(data_dir)
         stack.callback(forget, data_dir, state.pid)
         _banner(url, directory, generated, env, kept_in, state_file)

@@ -3,9 +3,10 @@
 `serve` keeps its Redis on a known port with its data in a data directory
 (`var/` unless `--data-dir` / `CALLROUTER_DATA_DIR` says otherwise) and
 writes `serve.json` there while it runs: the Redis URL, the web URL and,
-only when serve generated it for this run, the Twilio auth token the local
-webhooks check. `report`, `calls`, `callbacks`, `staff` and an in-process
-`phone` then use that Redis when `REDIS_URL` is unset, so a newcomer never
+only when serve generated them for this run, the Twilio auth token the local
+webhooks check and the service secret (it keys the access log). `report`,
+`calls`, `callbacks`, `staff` and an in-process `phone` then use that Redis
+when `REDIS_URL` is unset, so a newcomer never
 has to copy a URL from one terminal to another.
 
 The file is only trusted while its Redis answers: a stale file left by a
@@ -40,6 +41,9 @@ class LocalRun:
     pid: int
     twilio_auth_token: str = field(default="", repr=False)
     """Only a token serve generated for this run; never one from the environment."""
+    secret: str = field(default="", repr=False)
+    """Only a CALLROUTER_SECRET serve generated for this run: it keys the access log,
+    which `calls`, `report` and `callbacks` write to before showing call data."""
 
     def write(self, data_dir: Path) -> Path:
         path = data_dir / STATE_FILE
@@ -59,6 +63,7 @@ class LocalRun:
                 web_url=str(raw["web_url"]),
                 pid=int(raw["pid"]),
                 twilio_auth_token=str(raw.get("twilio_auth_token", "")),
+                secret=str(raw.get("secret", "")),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -89,4 +94,6 @@ def adopt(environ: MutableMapping[str, str]) -> LocalRun | None:
         environ[ENV_NAMES["REDIS_URL"]] = run.redis_url
         if run.twilio_auth_token and not environ.get(ENV_NAMES["TWILIO_AUTH_TOKEN"]):
             environ[ENV_NAMES["TWILIO_AUTH_TOKEN"]] = run.twilio_auth_token
+        if run.secret and not environ.get(ENV_NAMES["SECRET"]):
+            environ[ENV_NAMES["SECRET"]] = run.secret
     return run
