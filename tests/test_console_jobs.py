@@ -5,15 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
+from callrouter.callbacks import service as queueing
 from callrouter.config.files import load
+from callrouter.console.access_log import Access, AccessLog, Via
 from callrouter.console.alerts import GapAlerts
-from callrouter.console.jobs import alert_gaps, coordinators, ensure_housekeeping
+from callrouter.console.jobs import alert_gaps, coordinators, ensure_housekeeping, housekeeping
 from callrouter.errors import ProviderError
+from callrouter.services import build
+from callrouter.settings import Process, Settings
 from callrouter.twilio_rest import DryRunProvider, DrySms
+from callrouter.worker import SimpleWorker
 from tests.console_kit import HTTPS, client, console_app, sign_in
 from tests.helpers import ams, copy_config, sample_config
+from tests.phone import SECRET
 from tests.test_console_board import SICK_CUIJK
 
 
@@ -89,3 +99,37 @@ def test_housekeeping_is_scheduled_once_per_hour(redis_conn: redis.Redis) -> Non
     first = ensure_housekeeping(redis_conn, now)
     assert first == ensure_housekeeping(redis_conn, now + dt.timedelta(minutes=30))
     assert first == "console-housekeeping-2026120110"
+
+
+def test_housekeeping_runs_under_a_real_worker_and_texts_a_gap(
+    redis_conn: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]})
+    env = {
+        "CALLROUTER_CONFIG_DIR": str(directory),
+        "TWILIO_AUTH_TOKEN": "test-token",
+        "CALLROUTER_SECRET": SECRET,
+        "CALLROUTER_DRY_RUN": "1",
+        "REDIS_URL": "redis://unused",  # the test's connection is passed in
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    moment = ams(2026, 12, 1, 9, 0)
+    services = build(
+        Settings.from_env(process=Process.WORKER), conn=redis_conn, clock=lambda: moment
+    )
+    AccessLog.for_secret(redis_conn, SECRET).record(
+        Access("anna", Via.CONSOLE, "view", "calls"), moment - dt.timedelta(days=2000)
+    )
+    job = Queue(queueing.QUEUE_NAME, connection=redis_conn).enqueue(housekeeping)
+    SimpleWorker([queueing.rq_queue(redis_conn)], connection=redis_conn, services=services).work(
+        burst=True
+    )
+    job = Job.fetch(job.id, connection=redis_conn)
+    assert job.get_status() == "finished", job.latest_result()
+    assert job.return_value() == {"gaps_told": 1, "access_log_trimmed": 1}
+    provider = services.provider
+    assert isinstance(provider, DryRunProvider)
+    assert [s.to for s in provider.sent if isinstance(s, DrySms)] == ["+31610000001"]
+    scheduled = ScheduledJobRegistry(queueing.QUEUE_NAME, connection=redis_conn).get_job_ids()
+    assert "console-housekeeping-2026120109" in scheduled

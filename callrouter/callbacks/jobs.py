@@ -32,6 +32,7 @@ from callrouter.callbacks.sms_guard import SmsGuard
 from callrouter.callbacks.staff import member_by_id, recipients
 from callrouter.callbacks.texts import Staff
 from callrouter.calls.purge import ensure_purge
+from callrouter.console.jobs import ensure_housekeeping
 from callrouter.errors import ProviderError
 
 if TYPE_CHECKING:  # the composition root imports the jobs it wires, not the other way
@@ -255,6 +256,7 @@ def sweep(s: Services) -> dict[str, int]:
         summary["replayed"] = recovery.replay_spool(ctx, spool, now).applied
     queue.ensure_sweep(ctx.conn, JOBS, now)
     ensure_purge(ctx.conn, now)
+    ensure_housekeeping(ctx.conn, now)
     return summary
 
 

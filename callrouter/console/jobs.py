@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 
 import redis
-from rq import get_current_job
 
-from callrouter import clock
 from callrouter.callbacks import service as queueing
 from callrouter.console import board
 from callrouter.console.access_log import AccessLog
@@ -25,6 +22,7 @@ from callrouter.console.alerts import GapAlerts
 from callrouter.console.policy import ConsoleRole, policy_of
 from callrouter.errors import ProviderError
 from callrouter.routing.model import Config, Member
+from callrouter.services import Services
 from callrouter.twilio_rest import PhoneProvider
 
 logger = logging.getLogger(__name__)
@@ -80,26 +78,20 @@ def trim_access_log(conn: redis.Redis, secret: str, config: Config, now: dt.date
 
 
 def ensure_housekeeping(conn: redis.Redis, now: dt.datetime) -> str:
-    """Keep the next run scheduled at the start of the next hour."""
+    """Keep the next run scheduled at the start of the next hour; idempotent (the id
+    names the hour), so the callback sweep calls it every minute, as it does the purge."""
     at = (now + EVERY).replace(minute=0, second=0, microsecond=0)
     job_id = f"console-housekeeping-{at.astimezone(dt.UTC):%Y%m%d%H}"
-    queueing.enqueue_once(
-        queueing.rq_queue(conn), "callrouter.console.jobs.housekeeping", (), job_id, at=at
-    )
+    queueing.enqueue_once(queueing.rq_queue(conn), housekeeping, (), job_id, at=at)
     return job_id
 
 
-def housekeeping() -> dict[str, int]:
-    """The RQ job: gap alerts, access-log retention, then schedule the next run."""
-    from callrouter.callbacks.jobs import services  # the worker's wiring, as calls.jobs uses
-
-    if get_current_job() is None:
-        raise RuntimeError("housekeeping runs as an RQ job")
-    s = services()
-    now = clock.now()
-    told = alert_gaps(s.ctx.conn, s.ctx.config, s.provider, now)
-    trimmed = trim_access_log(
-        s.ctx.conn, os.environ.get("CALLROUTER_SECRET", ""), s.ctx.config, now
-    )
-    ensure_housekeeping(s.ctx.conn, now)
+def housekeeping(s: Services) -> dict[str, int]:
+    """The RQ job (the worker's `Services` first): schedule the next run, then
+    gap alerts and access-log retention."""
+    now = s.now()
+    ensure_housekeeping(s.conn, now)
+    config = s.current().config
+    told = alert_gaps(s.conn, config, s.provider, now)
+    trimmed = trim_access_log(s.conn, s.settings.secret, config, now)
     return {"gaps_told": len(told), "access_log_trimmed": trimmed}
