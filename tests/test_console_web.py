@@ -260,7 +260,7 @@ def test_reports_page_csv_and_png_are_logged_as_views_and_exports(
     assert "1 gesprek(ken)" in c.get("/console/reports" + query, base_url=HTTPS).text
     csv = c.get("/console/reports/report.csv" + query, base_url=HTTPS)
     assert csv.mimetype == "text/csv" and "attachment" in csv.headers["Content-Disposition"]
-    assert csv.text.startswith("section,item,value")
+    assert csv.text.startswith("section,id,label,measure,value")
     png = c.get("/console/reports/report.png" + query, base_url=HTTPS)
     assert png.mimetype == "image/png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
     logged = [(e.access.action, e.access.what) for e in access_entries(app, redis_conn)]

@@ -20,10 +20,12 @@ from flask.typing import ResponseReturnValue
 from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as callbacks
 from callrouter.callbacks.store import CallbackStore
+from callrouter.calls.labels import Labels
 from callrouter.calls.outcomes import TriageDesk
+from callrouter.calls.plot import plot
 from callrouter.calls.reader import CallReader
-from callrouter.calls.record import CallRecord, ReachedBy
-from callrouter.calls.render import csv_text, duration_text, plot
+from callrouter.calls.record import CallRecord, Reach
+from callrouter.calls.render import csv_text, duration_text
 from callrouter.calls.reporting import Report, build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
 from callrouter.calls.triage import codes_from
@@ -47,7 +49,7 @@ def _matches(record: CallRecord, wanted: dict[str, str]) -> bool:
         "caller_type": record.caller_type or "",
         "age_group": record.age_group or "",
         "region": record.region or "",
-        "reached": "open" if record.ended_at is None else record.reached_by.value,
+        "reached": "open" if record.ended_at is None else record.reach.value,
         "answered_by": record.answered_by or "",
     }
     return all(facts[k] == v for k, v in wanted.items() if v)
@@ -83,7 +85,7 @@ def calls_page() -> ResponseReturnValue:
         open_ids={r.call_id for r in in_progress},
         wanted=wanted,
         config=config,
-        reached=[r.value for r in ReachedBy],
+        reached=[r.value for r in Reach],
         tz=config.timezone,
         duration_text=duration_text,
         name=lambda mid: _name(config, mid),
@@ -243,30 +245,28 @@ def _period(config: Config) -> tuple[dt.date, dt.date]:
     return first, end
 
 
-def _report(config: Config, first: dt.date, end: dt.date) -> tuple[Report, list[CallRecord]]:
+def _report(config: Config, first: dt.date, end: dt.date) -> Report:
+    """The same report as `callrouter report`, from the call log's report rows."""
     start, stop = period_bounds(first, end, config.timezone)
-    records = CallReader(deps().redis()).records(start, stop)
-    sla, sla_text = sla_by_caller(config)
-    report = build_report(
-        records,
+    sla, sla_minutes = sla_by_caller(config)
+    return build_report(
+        CallReader(deps().redis()).report_rows(start, stop),
         start=start,
         end=stop,
         tz=config.timezone,
         callback_sla=sla,
-        sla_text=sla_text,
+        sla_minutes=sla_minutes,
         codes=codes_from(config.extra.get("triage")),
     )
-    return report, records
 
 
-def _log_report(what: str, report: Report, records: list[CallRecord]) -> None:
-    log_access(
-        "export" if "." in what else "view",
-        what,
-        subjects=unique(r.call_id for r in records),
-        callers=unique(r.caller_ref for r in records),
-        period=f"{report.start.isoformat()}/{report.end.isoformat()}",
-    )
+def _labels(config: Config) -> Labels:
+    return Labels.of(config, codes_from(config.extra.get("triage")), "nl")
+
+
+def _log_report(what: str, report: Report, action: str = "view") -> None:
+    """A report holds counts, no call or caller: the period is what was seen."""
+    log_access(action, what, period=f"{report.start.isoformat()}/{report.end.isoformat()}")
 
 
 @bp.get("/reports")
@@ -274,8 +274,8 @@ def _log_report(what: str, report: Report, records: list[CallRecord]) -> None:
 def reports_page() -> ResponseReturnValue:
     config = deps().config()
     first, end = _period(config)
-    report, records = _report(config, first, end)
-    _log_report("report", report, records)
+    report = _report(config, first, end)
+    _log_report("report", report)
     return render_template(
         "console/reports.html",
         report=report,
@@ -291,11 +291,11 @@ def reports_page() -> ResponseReturnValue:
 def report_csv() -> ResponseReturnValue:
     config = deps().config()
     first, end = _period(config)
-    report, records = _report(config, first, end)
-    _log_report("report.csv", report, records)
+    report = _report(config, first, end)
+    _log_report("report.csv", report, "export")
     name = f"crisislijn-{first}-{end}.csv"
     return Response(
-        csv_text(report),
+        csv_text(report, _labels(config)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -306,11 +306,12 @@ def report_csv() -> ResponseReturnValue:
 def report_png() -> ResponseReturnValue:
     config = deps().config()
     first, end = _period(config)
-    report, records = _report(config, first, end)
-    _log_report("report.png", report, records)
+    report = _report(config, first, end)
+    inline = bool(request.args.get("inline"))
+    _log_report("report.png", report, "view" if inline else "export")
     with tempfile.TemporaryDirectory() as folder:
-        data = plot(report, Path(folder) / "report.png").read_bytes()
-    disposition = "inline" if request.args.get("inline") else "attachment"
+        data = plot(report, _labels(config), Path(folder) / "report.png").read_bytes()
+    disposition = "inline" if inline else "attachment"
     name = f"crisislijn-{first}-{end}.png"
     return Response(
         data,

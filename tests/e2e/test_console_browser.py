@@ -237,7 +237,7 @@ def test_coordinator_and_staff_in_the_browser(chromium: Any, server: Server) -> 
     _shoot(anna, "reports-desk.png")
     with anna.expect_download() as csv_download:
         anna.get_by_role("link", name="Download CSV").click()
-    assert Path(csv_download.value.path()).read_text().startswith("section,item,value")
+    assert Path(csv_download.value.path()).read_text().startswith("section,id,label,measure,value")
     with anna.expect_download() as png_download:
         anna.get_by_role("link", name="Download PNG").click()
     assert Path(png_download.value.path()).read_bytes()[:4] == b"\x89PNG"
