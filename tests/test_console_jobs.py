@@ -80,17 +80,19 @@ def test_a_twilio_failure_keeps_the_gap_untold_for_the_retry(
     assert GapAlerts(redis_conn).alerted() == {}
 
 
-def test_the_now_page_shows_the_gap_and_that_coordinators_were_told(
+def test_sick_leave_in_the_files_shows_on_the_now_page_though_the_reload_is_refused(
     redis_conn: redis.Redis, redis_url: str, tmp_path: Path
 ) -> None:
     moment = ams(2026, 12, 1, 9, 0)
-    directory = copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]})
-    app = console_app(redis_url, moment, directory)
+    directory = copy_config(tmp_path)
+    app = console_app(redis_url, moment, directory)  # starts on the good config
+    teams = directory / "teams.yaml"
+    teams.write_text(teams.read_text().replace(*SICK_CUIJK))  # the admin enters sick leave
     alert_gaps(redis_conn, load(directory), DryRunProvider(), moment)
     c = client(app)
     sign_in(app, c, "anna")
     page = c.get("/console/", base_url=HTTPS).text
-    assert "1 gat(en) in de komende 14 dagen" in page
+    assert "1 gat(en) in de komende 14 dagen" in page and "iht_cuijk" in page
     assert "coördinatoren gewaarschuwd" in page
 
 
@@ -104,7 +106,7 @@ def test_housekeeping_is_scheduled_once_per_hour(redis_conn: redis.Redis) -> Non
 def test_housekeeping_runs_under_a_real_worker_and_texts_a_gap(
     redis_conn: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]})
+    directory = copy_config(tmp_path)
     env = {
         "CALLROUTER_CONFIG_DIR": str(directory),
         "TWILIO_AUTH_TOKEN": "test-token",
@@ -118,6 +120,8 @@ def test_housekeeping_runs_under_a_real_worker_and_texts_a_gap(
     services = build(
         Settings.from_env(process=Process.WORKER), conn=redis_conn, clock=lambda: moment
     )
+    teams = directory / "teams.yaml"
+    teams.write_text(teams.read_text().replace(*SICK_CUIJK))  # sick leave; reload refused
     AccessLog.for_secret(redis_conn, SECRET).record(
         Access("anna", Via.CONSOLE, "view", "calls"), moment - dt.timedelta(days=2000)
     )

@@ -1,4 +1,13 @@
-"""Which coverage gaps coordinators were already told about: once per gap.
+"""Coming coverage gaps: where they are looked for, and which coordinators were told.
+
+The live configuration never has a gap (a reload with one is refused and
+the last good config keeps routing), so gaps are looked for in the files
+on disk: when an admin enters sick leave that leaves a role empty, the
+reload is refused, calls still go to the old rota, and this is exactly
+when coordinators must hear about it. `files_config` is that config, built
+without the proof; the console and the gap alert job check it.
+
+Which gaps coordinators were told about: once per gap.
 
 A hash `gap key -> when told`; the key names the gap and its first
 occurrence (`board.UpcomingGap.key`), so the same hole is texted once,
@@ -10,10 +19,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from pathlib import Path
 
 import redis
 
+from callrouter.config.generation import judge
+from callrouter.routing.model import Config
+
 ALERTED = "console:gaps:alerted"
+
+
+def files_config(directory: Path, live: Config) -> tuple[Config, tuple[str, ...]]:
+    """The config the files on disk describe (no coverage proof), or the live one
+    with the problems that stop the files from being read."""
+    verdict = judge(directory, today=None)
+    if verdict.generation is None:
+        return live, tuple(verdict.refusals)
+    return verdict.generation.config, ()
 
 
 def _text(value: object) -> str:

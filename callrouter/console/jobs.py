@@ -18,7 +18,7 @@ import redis
 from callrouter.callbacks import service as queueing
 from callrouter.console import board
 from callrouter.console.access_log import AccessLog
-from callrouter.console.alerts import GapAlerts
+from callrouter.console.alerts import GapAlerts, files_config
 from callrouter.console.policy import ConsoleRole, policy_of
 from callrouter.errors import ProviderError
 from callrouter.routing.model import Config, Member
@@ -92,6 +92,7 @@ def housekeeping(s: Services) -> dict[str, int]:
     now = s.now()
     ensure_housekeeping(s.conn, now)
     config = s.current().config
-    told = alert_gaps(s.conn, config, s.provider, now)
+    on_disk, _problems = files_config(s.settings.config_dir, config)
+    told = alert_gaps(s.conn, on_disk, s.provider, now)
     trimmed = trim_access_log(s.conn, s.settings.secret, config, now)
     return {"gaps_told": len(told), "access_log_trimmed": trimmed}

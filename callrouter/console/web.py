@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
@@ -44,7 +45,7 @@ from wtforms.validators import ValidationError
 
 from callrouter.console import board
 from callrouter.console.access_log import Access, AccessLog, Via
-from callrouter.console.alerts import GapAlerts
+from callrouter.console.alerts import GapAlerts, files_config
 from callrouter.console.policy import ConsolePolicy, ConsoleRole, policy_of
 from callrouter.console.signin import Session, SignIns
 from callrouter.errors import ProviderError
@@ -87,6 +88,8 @@ class ConsoleDeps:
     """Pseudonym key of the callback queue (`CallbackContext.pseudonym_key`)."""
     config_status: Callable[[], dict[str, str]]
     """Generation and reload problems of the live config, for the Now page."""
+    config_dir: Path
+    """The files on disk: a refused reload's gaps show before they happen."""
 
     def redis(self) -> redis.Redis:
         if self.conn is None:
@@ -298,7 +301,8 @@ def now_page() -> ResponseReturnValue:
     local = moment.astimezone(config.timezone)
     duties = board.duties(config, moment)
     horizon = d.policy().gap_alert_days
-    gaps = board.upcoming_gaps(config, local.date(), horizon)
+    on_disk, problems = files_config(d.config_dir, config)
+    gaps = board.upcoming_gaps(on_disk, local.date(), horizon)
     return render_template(
         "console/now.html",
         tz=config.timezone,
@@ -309,6 +313,7 @@ def now_page() -> ResponseReturnValue:
         gaps=gaps,
         horizon=horizon,
         status=d.config_status(),
+        files_problems=problems,
         alerted=GapAlerts(d.redis()).alerted(),
         feed_url=url_for(
             "calendar.feed",

@@ -8,12 +8,9 @@ takes the console's dependencies from the composition root.
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask
 
 from callrouter.callbacks import service as callbacks
-from callrouter.config.live import signature
 from callrouter.console import calendar_feed, pages, web
 from callrouter.console.web import ConsoleDeps
 from callrouter.services import Services
@@ -32,11 +29,14 @@ def init_app(app: Flask, deps: ConsoleDeps) -> None:
 
 def deps_from(services: Services) -> ConsoleDeps:
     """The console's view of the composition root (`callrouter.services`)."""
-    live = services.live
 
     def status() -> dict[str, str]:
-        generation = hashlib.sha256(repr(signature(live.directory)).encode()).hexdigest()[:10]
-        return {"generation": generation, "problems": "; ".join(live.reload_problems)}
+        now = services.live.status()
+        return {
+            "generation": now.generation,
+            "loaded_at": now.loaded_at.isoformat(timespec="seconds"),
+            "problems": "; ".join(now.refused),
+        }
 
     return ConsoleDeps(
         config=lambda: services.current().config,
@@ -46,4 +46,5 @@ def deps_from(services: Services) -> ConsoleDeps:
         clock=services.clock,
         callback_key=callbacks.pseudonym_key(services.settings.secret),
         config_status=status,
+        config_dir=services.settings.config_dir,
     )
