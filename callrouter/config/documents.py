@@ -31,6 +31,7 @@ HOME_FILES = {
     "callbacks.yaml": ("callbacks",),
     "records.yaml": ("records",),
     "triage.yaml": ("triage",),
+    "console.yaml": ("console",),
 }
 """Where each section lives in the sample layout; the rest is routing.yaml's."""
 
