@@ -15,7 +15,9 @@ from tests.helpers import CONFIG_DIR
 
 
 def serving(data_dir: Path, redis_url: str, pid: int = 4242) -> LocalRun:
-    run = LocalRun(redis_url, "http://127.0.0.1:8000", pid, twilio_auth_token="local-token")
+    run = LocalRun(
+        redis_url, "http://127.0.0.1:8000", pid, twilio_auth_token="local-token", secret="s" * 40
+    )
     run.write(data_dir)
     return run
 
@@ -67,6 +69,7 @@ def test_report_commands_find_the_local_redis_without_redis_url(
 ) -> None:
     """Was: `error: no Redis given: set REDIS_URL`, while serve ran in the next terminal."""
     monkeypatch.setenv("REDIS_URL", "")  # unset for the command, restored afterwards
+    monkeypatch.setenv("CALLROUTER_SECRET", "")  # serve's, for the access log; restored too
     monkeypatch.setenv("CALLROUTER_DATA_DIR", str(tmp_path))
     serving(tmp_path, redis_url)
 
