@@ -41,7 +41,11 @@ STAFF_MOBILE = "+31610000021"  # Ilse Hendriks in the sample teams.yaml, who tak
 def serving(workdir: Path, port: int, redis_port: int) -> Iterator[list[str]]:
     """`callrouter serve` started in `workdir` (data in ./var); yields its output lines
     so far (complete once the block ends)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "TWILIO_AUTH_TOKEN", "CALLROUTER_SECRET")
+    }
     env.pop("CALLROUTER_DATA_DIR", None)  # the default, ./var of the working directory
     argv = ["serve", "--port", str(port), "--redis-port", str(redis_port), "--workers", "1",
             "--config", str(CONFIG_DIR)]  # fmt: skip
