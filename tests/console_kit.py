@@ -14,13 +14,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as callbacks
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.calls.store import CallStore
 from callrouter.console.access_log import AccessLog, Entry
 from callrouter.console.web import EXTENSION, ConsoleDeps
 from callrouter.routing.plan import CallerFacts, route
 from callrouter.twilio_rest import DryRunProvider, DrySms
+from tests.callbacks_kit import callback_context
 from tests.helpers import CONFIG_DIR
 from tests.phone import PSEUDONYM_KEY, SECRET, TestClock, make_app
 
@@ -103,9 +105,7 @@ def seed_call(
 
 def seed_callback(conn: redis.Redis, app: Flask, at: dt.datetime) -> callbacks.Submitted:
     config = deps_of(app).config()
-    ctx = callbacks.CallbackContext(
-        conn, config, cb.policy_of(config), callbacks.pseudonym_key(SECRET)
-    )
+    ctx = callback_context(conn, config, policy_of(config), pseudonym_key(SECRET))
     return callbacks.submit(
         ctx, number=CALLER, facts=CallerFacts("resident", "18+", None), moment=at
     )

@@ -11,7 +11,8 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as queueing
+from callrouter.callbacks.jobs import JOBS
 from callrouter.config.files import load
 from callrouter.console.access_log import Access, AccessLog, Via
 from callrouter.console.alerts import GapAlerts
@@ -118,7 +119,7 @@ def test_housekeeping_runs_under_a_real_worker_and_texts_a_gap(
         monkeypatch.setenv(name, value)
     moment = ams(2026, 12, 1, 9, 0)
     services = build(
-        Settings.from_env(process=Process.WORKER), conn=redis_conn, clock=lambda: moment
+        Settings.from_env(process=Process.WORKER), jobs=JOBS, conn=redis_conn, clock=lambda: moment
     )
     teams = directory / "teams.yaml"
     teams.write_text(teams.read_text().replace(*SICK_CUIJK))  # sick leave; reload refused

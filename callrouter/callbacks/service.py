@@ -166,7 +166,7 @@ def _over_limit(ctx: CallbackContext, which: str, now: dt.datetime, sla: int) ->
     return Submitted(Outcome.OVER_LIMIT, "", "", sla)
 
 
-ADMIN_CHANNELS = frozenset({"cli", "api"})
+ADMIN_CHANNELS = frozenset({"cli", "api", "console-coordinator"})
 """Claims made by an admin for a member, not by the member's own phone."""
 
 

@@ -15,7 +15,7 @@ import logging
 
 import redis
 
-from callrouter.callbacks import service as queueing
+from callrouter.callbacks import queue as queueing
 from callrouter.console import board
 from callrouter.console.access_log import AccessLog
 from callrouter.console.alerts import GapAlerts, files_config

@@ -17,8 +17,9 @@ from pathlib import Path
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as callbacks
+from callrouter.callbacks.lifecycle import OPEN
+from callrouter.callbacks.requests import CancelReason, Request
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.labels import Labels
 from callrouter.calls.outcomes import TriageDesk
@@ -156,7 +157,7 @@ def callbacks_page() -> ResponseReturnValue:
         queue=queue,
         moment=moment,
         tz=config.timezone,
-        open_states=cb.OPEN,
+        open_states=OPEN,
         codes=codes_from(config.extra.get("triage")).codes,
         name=lambda mid: _name(config, mid),
         refresh=30,
@@ -164,12 +165,11 @@ def callbacks_page() -> ResponseReturnValue:
 
 
 def _context() -> callbacks.CallbackContext:
-    d = deps()
-    config = d.config()
-    return callbacks.CallbackContext(d.redis(), config, cb.policy_of(config), d.callback_key)
+    deps().redis()  # 503 without Redis
+    return deps().callback_context()
 
 
-def _request_or_404(ctx: callbacks.CallbackContext, request_id: str) -> cb.Request:
+def _request_or_404(ctx: callbacks.CallbackContext, request_id: str) -> Request:
     found = ctx.store.get(request_id)
     if found is None:
         abort(404)
@@ -181,7 +181,10 @@ def _request_or_404(ctx: callbacks.CallbackContext, request_id: str) -> cb.Reque
 def claim(request_id: str) -> ResponseReturnValue:
     ctx = _context()
     _request_or_404(ctx, request_id)
-    result = callbacks.claim(ctx, request_id, g.console_member.id, now(), via="console")
+    # Staff claim as by SMS (only what was offered to them); coordinators as the CLI does.
+    coordinator = g.console_session.role is ConsoleRole.COORDINATOR
+    via = "console-coordinator" if coordinator else "console"
+    result = callbacks.claim(ctx, request_id, g.console_member.id, now(), via=via)
     if result.won:
         flash(f"claimed {request_id}")
     else:
@@ -208,8 +211,11 @@ def release(request_id: str) -> ResponseReturnValue:
 def cancel(request_id: str) -> ResponseReturnValue:
     ctx = _context()
     _request_or_404(ctx, request_id)
-    note = request.form.get("note", "").strip()[:200]
-    t = callbacks.cancel(ctx, request_id, now(), by=g.console_member.id, note=note)
+    try:
+        reason = CancelReason(request.form.get("reason") or CancelReason.ADMIN.value)
+    except ValueError:
+        abort(400, "unknown cancel reason")
+    t = callbacks.cancel(ctx, request_id, now(), by=g.console_member.id, reason=reason)
     flash(("cancelled " if t.ok else "not_cancelled ") + request_id)
     return redirect(url_for("console.callbacks_page"))
 

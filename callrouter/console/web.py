@@ -43,6 +43,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
+from callrouter.callbacks.service import CallbackContext
 from callrouter.console import board
 from callrouter.console.access_log import Access, AccessLog, Via
 from callrouter.console.alerts import GapAlerts, files_config
@@ -84,8 +85,8 @@ class ConsoleDeps:
     """Sends the sign-in codes (a coordinator is waiting: not through a job)."""
     secret: str
     clock: Callable[[], dt.datetime]
-    callback_key: bytes
-    """Pseudonym key of the callback queue (`CallbackContext.pseudonym_key`)."""
+    callback_context: Callable[[], CallbackContext]
+    """The callback service's context (`Services.callback_context`)."""
     config_status: Callable[[], dict[str, str]]
     """Generation and reload problems of the live config, for the Now page."""
     config_dir: Path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from callrouter.callbacks import service as callbacks
 from callrouter.console import calendar_feed, pages, web
 from callrouter.console.web import ConsoleDeps
 from callrouter.services import Services
@@ -44,7 +43,7 @@ def deps_from(services: Services) -> ConsoleDeps:
         provider=lambda: services.provider,
         secret=services.settings.secret,
         clock=services.clock,
-        callback_key=callbacks.pseudonym_key(services.settings.secret),
+        callback_context=services.callback_context,
         config_status=status,
         config_dir=services.settings.config_dir,
     )

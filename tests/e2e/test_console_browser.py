@@ -29,8 +29,9 @@ import pytest
 import redis
 
 from callrouter import clock
-from callrouter.callbacks import lifecycle as cb
 from callrouter.callbacks import service as callbacks
+from callrouter.callbacks.requests import pseudonym_key
+from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.reader import CallReader
 from callrouter.calls.store import CallStore
@@ -38,6 +39,7 @@ from callrouter.config.files import load
 from callrouter.console import board
 from callrouter.console.access_log import AccessLog
 from callrouter.routing.plan import CallerFacts, route
+from tests.callbacks_kit import callback_context
 from tests.e2e.gunicorn import start_app, stop_app
 from tests.phone import CONFIG_DIR, PSEUDONYM_KEY, SECRET, TOKEN
 
@@ -144,9 +146,7 @@ def _seed(conn: redis.Redis) -> tuple[str, str]:
     store.leg(sid, 1, "anna", "answered", 6.0, start + dt.timedelta(seconds=20))
     store.answered(sid, "anna", start + dt.timedelta(seconds=20), leg=1)
     store.ended(sid, 150.0, start + dt.timedelta(minutes=3))
-    ctx = callbacks.CallbackContext(
-        conn, config, cb.policy_of(config), callbacks.pseudonym_key(SECRET)
-    )
+    ctx = callback_context(conn, config, policy_of(config), pseudonym_key(SECRET))
     submitted = callbacks.submit(
         ctx, number="+31612349999", facts=CallerFacts("huisarts", "18+", "nijmegen"), moment=now
     )
