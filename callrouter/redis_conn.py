@@ -8,7 +8,7 @@ sick Redis in its own way:
 
 - ``webhook``: a caller is on the line. Short timeouts, no retries, and a
   circuit breaker: after one timeout the process stops asking a Redis it
-  knows is hanging for `BREAKER_SECONDS` and routes as it does with Redis
+  knows is hanging for `redis_connections.BREAKER_SECONDS` and routes as it does with Redis
   down, so every webhook answers within 2 s with any number of callers.
 - ``worker``: patient. Waits and reconnects (through Sentinel, so to the
   new master) for as long as an outage lasts instead of exiting.
@@ -31,8 +31,6 @@ caller is told about must be on a replica before they hear it.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,21 +39,26 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from callrouter.errors import CallrouterError
+from callrouter.redis_connections import (
+    WEBHOOK_TIMEOUT_SECONDS,
+    CircuitBreaker,
+    GuardedConnection,
+    GuardedSentinelConnection,
+    GuardedSentinelSSLConnection,
+    GuardedSSLConnection,
+    GuardedUnixConnection,
+    MasterFollowingConnection,
+    MasterFollowingSSLConnection,
+)
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 DIRECT_SCHEMES = ("redis", "rediss", "unix")
 SENTINEL_PORT = 26379
 
-WEBHOOK_TIMEOUT_SECONDS = 0.5
-"""A webhook must answer within Twilio's 15 s (our own target: 2 s); a hanging
-Redis costs one caller this much once, then the breaker is open."""
-BREAKER_SECONDS = 2.0
-"""How long a process leaves a Redis that timed out alone before one probe."""
 WAIT_TIMEOUT_MS = 300
 """How long a confirming write waits for a replica's acknowledgement (`WAIT`)."""
 DURABLE_MARK_KEY = "callrouter:durable-mark"
@@ -71,14 +74,6 @@ class Purpose(StrEnum):
 
 class RedisUrlError(CallrouterError):
     """`REDIS_URL` names no Redis this service can use; the message says how to fix it."""
-
-
-class BreakerOpen(redis.ConnectionError):
-    """Not sent: this process saw Redis hang moments ago (the circuit breaker is open).
-
-    A ``ConnectionError`` so every caller-facing path that already copes with
-    "Redis is down" copes with this too.
-    """
 
 
 @dataclass(frozen=True)
@@ -133,146 +128,6 @@ def _host_port(item: str, url: str) -> tuple[str, int]:
     if not host or (port and not port.isdigit()):
         raise RedisUrlError(f"REDIS_URL: {item!r} is not host[:port] in the sentinel list")
     return host, int(port) if port else SENTINEL_PORT
-
-
-# --------------------------------------------------------------------------- circuit breaker
-
-
-class CircuitBreaker:
-    """Per process: closed -> (a timeout) -> open for `cooldown` s -> one probe -> closed.
-
-    Thread-safe; while open (and while the single probe is out) every command
-    fails at once with `BreakerOpen` instead of waiting for its own timeout.
-    """
-
-    def __init__(
-        self,
-        cooldown: float = BREAKER_SECONDS,
-        probe_timeout: float = 2 * WEBHOOK_TIMEOUT_SECONDS,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.cooldown = cooldown
-        self.probe_timeout = probe_timeout
-        self._now = monotonic
-        self._lock = threading.Lock()
-        self._open_until: float | None = None
-        self._probe_since: float | None = None
-        self._prober: object = None
-        self.trips = 0
-
-    @property
-    def is_open(self) -> bool:
-        with self._lock:
-            return self._open_until is not None
-
-    def allow(self, caller: object = None) -> bool:
-        """May `caller` (a connection) talk to Redis now? After the cooldown, one
-        probe may: the first caller to ask, until it answers or times out."""
-        with self._lock:
-            if self._open_until is None:
-                return True
-            now = self._now()
-            if now < self._open_until:
-                return False
-            probing = self._probe_since is not None and now - self._probe_since < self.probe_timeout
-            if probing:
-                return caller is not None and caller is self._prober
-            self._probe_since, self._prober = now, caller
-            return True
-
-    def timed_out(self) -> None:
-        with self._lock:
-            if self._open_until is None:
-                self.trips += 1
-            self._open_until = self._now() + self.cooldown
-            self._probe_since = self._prober = None
-
-    def answered(self) -> None:
-        with self._lock:
-            self._open_until = None
-            self._probe_since = self._prober = None
-
-
-class _Guarded:
-    """Connection mixin: ask the breaker before talking, tell it how it went."""
-
-    breaker: CircuitBreaker
-
-    def __init__(self, *args: Any, breaker: CircuitBreaker, **kwargs: Any) -> None:
-        self.breaker = breaker
-        super().__init__(*args, **kwargs)
-
-    def _gate(self) -> None:
-        if not self.breaker.allow(self):
-            raise BreakerOpen("Redis timed out moments ago; not asking again yet")
-
-    def connect(self) -> None:
-        self._gate()
-        try:
-            super().connect()  # type: ignore[misc]
-        except redis.TimeoutError:
-            self.breaker.timed_out()
-            raise
-
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        self._gate()
-        try:
-            super().send_packed_command(command, check_health)  # type: ignore[misc]
-        except redis.TimeoutError:
-            self.breaker.timed_out()
-            raise
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            response = super().read_response(*args, **kwargs)  # type: ignore[misc]
-        except redis.TimeoutError:
-            self.breaker.timed_out()
-            raise
-        self.breaker.answered()
-        return response
-
-
-class GuardedConnection(_Guarded, Connection):
-    pass
-
-
-class GuardedSSLConnection(_Guarded, SSLConnection):
-    pass
-
-
-class GuardedUnixConnection(_Guarded, UnixDomainSocketConnection):
-    pass
-
-
-class MasterFollowingConnection(SentinelManagedConnection):
-    """Asks the sentinels for the master on every (re)connect.
-
-    redis-py 8 reconnects inside a command's own retry loop through
-    `connect_check_health`, which keeps the address the connection had: a
-    worker blocked in BLMOVE when the master died retried the dead address
-    for ever while the sentinels had long promoted a replica.
-    """
-
-    def connect_check_health(
-        self, check_health: bool = True, retry_socket_connect: bool = True
-    ) -> None:
-        if not self._sock and self.connection_pool.is_master:
-            self.host, self.port = self.connection_pool.get_master_address()
-        super().connect_check_health(
-            check_health=check_health, retry_socket_connect=retry_socket_connect
-        )
-
-
-class MasterFollowingSSLConnection(MasterFollowingConnection, SSLConnection):
-    pass
-
-
-class GuardedSentinelConnection(_Guarded, MasterFollowingConnection):
-    pass
-
-
-class GuardedSentinelSSLConnection(_Guarded, MasterFollowingSSLConnection):
-    pass
 
 
 # --------------------------------------------------------------------------- connect

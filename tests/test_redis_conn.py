@@ -16,18 +16,16 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from callrouter import redis_conn
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.devtools.sentinel import SentinelSet
 from callrouter.redis_conn import (
-    BreakerOpen,
-    CircuitBreaker,
     RedisUrlError,
     SentinelTarget,
     connect,
     durable_write,
     parse_sentinel_url,
 )
+from callrouter.redis_connections import BREAKER_SECONDS, BreakerOpen, CircuitBreaker
 
 
 @pytest.fixture
@@ -157,7 +155,7 @@ def test_a_hung_redis_costs_one_timeout_then_every_caller_fails_fast(
     assert first < 1.0
     assert len(errors) == 32 and all(isinstance(e, BreakerOpen) for e in errors)
     assert max(lasted) < 0.2
-    time.sleep(redis_conn.BREAKER_SECONDS)
+    time.sleep(BREAKER_SECONDS)
     assert conn.get("k") == b"v", "the probe after the cooldown closes the breaker"
 
 

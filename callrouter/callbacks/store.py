@@ -11,13 +11,12 @@ Keys (this class owns the ``cb:`` prefix):
 - ``cb:offer:<member>`` the last request offered to a staff member (for the reply "1")
 - ``cb:offered:<id>``   set of staff members asked by SMS to claim it
 - ``cb:sms:<...>``      per-recipient send markers that make notify jobs idempotent
-- ``cb:typed:<CallSid>`` a number a caller typed, until they confirm, cancel or hang up
+- ``cb:typed:<CallSid>`` a number a caller typed, until they confirm or cancel (short TTL)
 - ``cb:refused:<period>`` callers turned away by a limit in one flood-alert period
 
-Every state change is one Lua script that checks the current state against
-the core's transition table (``lifecycle.sources``) and any token
-(epoch, attempt) before writing, so two staff members claiming at once get
-exactly one winner and a stale timer changes nothing.
+Every state change is one Lua script that checks the state against the transition
+table (``lifecycle.sources``) and any token (epoch, attempt) before writing: two
+claims at once get one winner, and a stale timer changes nothing.
 """
 
 from __future__ import annotations
@@ -82,8 +81,6 @@ class CallbackStore:
         self._create = conn.register_script(scripts.CREATE)
         self._transition = conn.register_script(scripts.TRANSITION)
         self._begin_send = conn.register_script(scripts.BEGIN_SEND)
-
-    # -- keys ---------------------------------------------------------------
 
     @staticmethod
     def key_for(request_id: str) -> str:
