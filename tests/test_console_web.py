@@ -194,6 +194,9 @@ def test_now_shows_who_is_on_call_backup_handover_and_feed(app: Flask) -> None:
     assert "Volgende overdracht" in page and "Next handover" in page
     assert "Geen gaten in de komende 14 dagen" in page
     assert "/calendar/bram.ics?token=" in page
+    # Day names in Dutch, whatever the server's locale (1 Dec 2026 is a Tuesday).
+    assert "dinsdag 01-12-2026 10:00" in page and "di 01-12" in page
+    assert "Tuesday" not in page and "Tue " not in page
 
 
 def test_calls_page_shows_masked_numbers_filters_and_logs_access(

@@ -65,9 +65,18 @@ bp = Blueprint(
 PUBLIC = frozenset({"console.sign_in", "console.enter_code", "console.static"})
 """Endpoints reachable without a session."""
 EXTENSION = "callrouter.console"
+DUTCH_DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 COOKIE_TOKEN = "console_token"
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+
+@bp.app_template_filter("dag")
+def dutch_moment(moment: dt.date, pattern: str) -> str:
+    """`strftime` with Dutch day names (%A maandag, %a ma): the console is Dutch
+    first, and the C locale a server runs in would print English names."""
+    name = DUTCH_DAYS[moment.weekday()]
+    return moment.strftime(pattern.replace("%A", name).replace("%a", name[:2]))
 
 
 def derived_key(secret: str, purpose: str) -> bytes:
