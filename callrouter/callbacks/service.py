@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import redis
 
@@ -237,12 +238,7 @@ def cancel(
     by: str,
     reason: CancelReason = CancelReason.ADMIN,
 ) -> Transition:
-    t = ctx.store.transition(
-        request_id, Event.CANCEL, now, by=by, note=f"cancelled: {reason.value}"
-    )
-    if t.ok:
-        _after_id(ctx, request_id, now)
-    return t
+    return _apply(ctx, request_id, Event.CANCEL, now, by=by, note=f"cancelled: {reason.value}")
 
 
 def expire(ctx: CallbackContext, request_id: str, epoch: int, now: dt.datetime) -> Transition:
@@ -261,13 +257,15 @@ def expire(ctx: CallbackContext, request_id: str, epoch: int, now: dt.datetime) 
             request_id,
             request.number_masked if request else "?",
         )
-        _after_id(ctx, request_id, now)
+        if request is not None:
+            _after(ctx, request, now)  # the request just read, not a second read
     return t
 
 
 def dial(ctx: CallbackContext, request_id: str, attempt: int, now: dt.datetime) -> Transition:
     """Start bridge attempt `attempt` (claimed -> calling), at most once per attempt."""
-    t = ctx.store.transition(
+    return _apply(
+        ctx,
         request_id,
         Event.DIAL,
         now,
@@ -277,14 +275,12 @@ def dial(ctx: CallbackContext, request_id: str, attempt: int, now: dt.datetime) 
         incr={"attempts": 1},
         set_fields={"bridge_sid": ""},
     )
-    if t.ok:
-        _after_id(ctx, request_id, now)
-    return t
 
 
 def reached(ctx: CallbackContext, request_id: str, attempt: int, now: dt.datetime) -> Transition:
     """The caller picked up on bridge attempt `attempt`: done."""
-    t = ctx.store.transition(
+    return _apply(
+        ctx,
         request_id,
         Event.REACHED,
         now,
@@ -293,9 +289,6 @@ def reached(ctx: CallbackContext, request_id: str, attempt: int, now: dt.datetim
         expect={"attempts": attempt},
         set_fields={"outcome": "reached"},
     )
-    if t.ok:
-        _after_id(ctx, request_id, now)
-    return t
 
 
 def attempt_failed(
@@ -355,7 +348,8 @@ def _requeue(
     fields: dict[str, object] = {"claimed_by": "", "claimed_at": "", "step": -1}
     if outcome:
         fields["outcome"] = outcome
-    t = ctx.store.transition(
+    return _apply(
+        ctx,
         request_id,
         event,
         now,
@@ -365,6 +359,14 @@ def _requeue(
         set_fields=fields,
         incr={"epoch": 1},
     )
+
+
+def _apply(
+    ctx: CallbackContext, request_id: str, event: Event, now: dt.datetime, **change: Any
+) -> Transition:
+    """One store transition and, when it happened, what the new state calls for:
+    every state change goes through here, so none forgets the call log or its jobs."""
+    t = ctx.store.transition(request_id, event, now, **change)
     if t.ok:
         _after_id(ctx, request_id, now)
     return t
