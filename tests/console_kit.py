@@ -16,7 +16,6 @@ from werkzeug.test import TestResponse
 
 from callrouter.callbacks import service as callbacks
 from callrouter.callbacks.requests import pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.calls.store import CallStore
 from callrouter.console.access_log import AccessLog, Entry
 from callrouter.console.web import EXTENSION, ConsoleDeps
@@ -104,8 +103,9 @@ def seed_call(
 
 
 def seed_callback(conn: redis.Redis, app: Flask, at: dt.datetime) -> callbacks.Submitted:
-    config = deps_of(app).config()
-    ctx = callback_context(conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = deps_of(app).generation()
+    config = generation.config
+    ctx = callback_context(conn, config, generation.callbacks, pseudonym_key(SECRET))
     return callbacks.submit(
         ctx, number=CALLER, facts=CallerFacts("resident", "18+", None), moment=at
     )

@@ -11,10 +11,9 @@ import redis
 from callrouter import clock
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.requests import pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.service import CallbackContext
 from callrouter.cli import main
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, callback_context, make_config_dir
 
@@ -27,8 +26,9 @@ def setup(
 ) -> tuple[list[str], CallbackContext]:
     monkeypatch.setenv("CALLROUTER_SECRET", SECRET)  # keys the access log of every look
     config_dir = make_config_dir(tmp_path)
-    config = load(config_dir)
-    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = load_generation(config_dir)
+    config = generation.config
+    ctx = callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
     return ["--config", str(config_dir), "--redis-url", redis_url], ctx
 
 

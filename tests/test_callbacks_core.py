@@ -24,14 +24,13 @@ from callrouter.callbacks.messages import claim_reply, offer_sms, spoken_digits,
 from callrouter.callbacks.policy import CallbackPolicy, Target
 from callrouter.callbacks.replies import Reply, ReplyKind, parse_reply
 from callrouter.callbacks.requests import Job, Request, Route, follow_ups, new_request
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.staff import recipients
 from callrouter.callbacks.texts import Say, Staff
 from callrouter.config.files import load
 from callrouter.errors import ConfigError
 from callrouter.routing.plan import CallerFacts, route
 from tests.callbacks_kit import CONFIG_DIR, make_config_dir
-from tests.helpers import ams, sample_config
+from tests.helpers import ams, sample_config, sample_generation
 
 # --------------------------------------------------------------------------- lifecycle
 
@@ -87,7 +86,7 @@ def test_a_failed_attempt_goes_back_to_the_queue_until_the_last_one() -> None:
 
 
 def test_sample_policy_puts_referrers_first_with_a_shorter_sla() -> None:
-    policy = policy_of(sample_config())
+    policy = sample_generation().callbacks
     assert policy.priority_for("huisarts", "referrer") < policy.priority_for("resident", "resident")
     assert policy.sla_for("huisarts", "referrer") == 600
     assert policy.sla_for("relative", "relative") == 1200
@@ -100,7 +99,7 @@ def test_sample_policy_puts_referrers_first_with_a_shorter_sla() -> None:
 
 
 def test_ladder_percentages_scale_with_the_sla() -> None:
-    policy = policy_of(sample_config())
+    policy = sample_generation().callbacks
     start = ams(2026, 4, 27, 10, 0)
     referrer = policy.step_times(start, 600)
     resident = policy.step_times(start, 1200)
@@ -161,14 +160,15 @@ def test_a_caller_type_without_sla_is_reported(tmp_path: Path) -> None:
 
 
 def _request(moment: dt.datetime, facts: CallerFacts, number: str = "+31612344567") -> Request:
-    config = sample_config()
+    generation = sample_generation()
+    config = generation.config
     plan = route(moment, facts, config)
     return new_request(
         request_id="abc123def456",
         number=number,
         plan=plan,
         config=config,
-        policy=policy_of(config),
+        policy=generation.callbacks,
         moment=moment,
     )
 
@@ -184,8 +184,9 @@ def test_a_request_remembers_where_the_call_was_routed() -> None:
 
 
 def test_ladder_finds_oncall_then_backup_then_team_then_fallback_team() -> None:
-    config = sample_config()
-    policy = policy_of(config)
+    generation = sample_generation()
+    config = generation.config
+    policy = generation.callbacks
     moment = ams(
         2026, 4, 27, 10, 0
     )  # week of 27 April: iht eerste_lijn rota index 16 % 4 = 0 -> anna
@@ -204,8 +205,9 @@ def test_ladder_finds_oncall_then_backup_then_team_then_fallback_team() -> None:
 
 
 def test_ladder_follows_an_absence_to_the_next_in_the_rota() -> None:
-    config = sample_config()
-    policy = policy_of(config)
+    generation = sample_generation()
+    config = generation.config
+    policy = generation.callbacks
     moment = ams(2026, 12, 1, 10, 0)  # bram is ill 30 Nov - 5 Dec
     request = _request(moment, CallerFacts("resident", "18+", None))
     oncall = recipients(Target.ONCALL, request.routes, config, policy, moment)
@@ -214,8 +216,9 @@ def test_ladder_follows_an_absence_to_the_next_in_the_rota() -> None:
 
 
 def test_a_route_without_backup_has_an_empty_backup_step() -> None:
-    config = sample_config()
-    policy = policy_of(config)
+    generation = sample_generation()
+    config = generation.config
+    policy = generation.callbacks
     moment = ams(2026, 4, 27, 3, 0)  # night: ggz dienst, then a line
     request = _request(moment, CallerFacts("resident", "18+", None))
     assert recipients(Target.BACKUP, request.routes, config, policy, moment) == ()
@@ -225,11 +228,12 @@ def test_a_route_without_backup_has_an_empty_backup_step() -> None:
 
 
 def test_offer_sms_says_what_is_needed_and_never_the_number() -> None:
-    config = sample_config()
+    generation = sample_generation()
+    config = generation.config
     moment = ams(2026, 4, 27, 10, 0)
     request = _request(moment, CallerFacts("huisarts", "18+", "nijmegen"))
     request = Request(**{**request.__dict__, "code": "482"})
-    texts = policy_of(config).texts
+    texts = generation.callbacks.texts
     text = offer_sms(request, config, texts, moment + dt.timedelta(minutes=3), step=0)
     assert text.startswith(
         "Terugbelverzoek 482: Huisarts of huisartsenpost, Rijk van Nijmegen, 18 jaar of ouder"
@@ -264,7 +268,7 @@ def test_claim_replies(body: str, kind: ReplyKind, code: str | None) -> None:
 def test_the_loser_of_a_claim_is_told_who_took_it() -> None:
     request = _request(ams(2026, 4, 27, 10, 0), CallerFacts())
     request = Request(**{**request.__dict__, "code": "482"})
-    texts = policy_of(sample_config()).texts
+    texts = sample_generation().callbacks.texts
     taken = Request(**{**request.__dict__, "state": State.CLAIMED})
     assert claim_reply(taken, False, "Anna de Vries (SPV)", texts) == (
         "Terugbelverzoek 482 is al geclaimd door Anna de Vries (SPV)."
@@ -328,7 +332,7 @@ def test_spoken_digits() -> None:
 def test_a_new_request_schedules_every_ladder_step_and_its_expiry() -> None:
     moment = ams(2026, 4, 27, 10, 0)
     request = _request(moment, CallerFacts("huisarts", "18+", None))
-    ups = follow_ups(request, policy_of(sample_config()), moment)
+    ups = follow_ups(request, sample_generation().callbacks, moment)
     assert [(u.job, u.step, int((u.at - moment).total_seconds())) for u in ups] == [
         (Job.NOTIFY, 0, 0),
         (Job.NOTIFY, 1, 300),
@@ -343,7 +347,7 @@ def test_a_claim_is_followed_by_the_bridge_and_the_taken_notice() -> None:
     moment = ams(2026, 4, 27, 10, 0)
     request = _request(moment, CallerFacts())
     claimed = Request(**{**request.__dict__, "state": State.CLAIMED, "claimed_by": "anna"})
-    ups = follow_ups(claimed, policy_of(sample_config()), moment)
+    ups = follow_ups(claimed, sample_generation().callbacks, moment)
     assert [(u.job, u.token) for u in ups] == [(Job.BRIDGE, 1), (Job.TELL_CLAIMED, 1)]
 
 
@@ -364,7 +368,7 @@ def test_every_word_comes_from_the_config_and_a_broken_text_is_refused_with_file
 
 
 def test_the_sample_texts_cover_every_key_in_every_language() -> None:
-    texts = policy_of(sample_config()).texts
+    texts = sample_generation().callbacks.texts
     for key in (*Say, *Staff):
         for lang in texts.languages:
             assert texts.table[key.value][lang].strip(), (key, lang)

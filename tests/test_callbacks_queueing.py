@@ -17,10 +17,9 @@ from callrouter.callbacks import recovery as cb_recovery
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import follow_ups, pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.service import CallbackContext
 from callrouter.callbacks.spool import Spool
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, callback_context, make_config_dir
 from tests.helpers import ams
@@ -31,8 +30,9 @@ RESIDENT = CallerFacts("resident", "18+", None)
 
 @pytest.fixture
 def ctx(tmp_path: Path, redis_conn: redis.Redis) -> CallbackContext:
-    config = load(make_config_dir(tmp_path))
-    return callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = load_generation(make_config_dir(tmp_path))
+    config = generation.config
+    return callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
 
 
 def _jobs(conn: redis.Redis) -> dict[str, str]:

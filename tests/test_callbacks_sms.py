@@ -16,11 +16,10 @@ from callrouter.callbacks import queue as cb_queue
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import Request, pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.service import CallbackContext
 from callrouter.callbacks.sms_guard import SmsGuard
 from callrouter.callbacks.texts import Say, Staff, Texts
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import callback_context, make_config_dir, signed_post
 from tests.helpers import ams
@@ -39,8 +38,9 @@ def app(tmp_path: Path, redis_conn: redis.Redis, redis_url: str) -> Flask:
 
 @pytest.fixture
 def ctx(app: Flask, redis_conn: redis.Redis) -> CallbackContext:
-    config = load(app.config["CONFIG_DIR"])
-    return callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = load_generation(app.config["CONFIG_DIR"])
+    config = generation.config
+    return callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
 
 
 def offered(ctx: CallbackContext, *members: str) -> Request:
@@ -201,8 +201,9 @@ def test_a_member_absent_in_the_rota_cannot_claim(
         redis_url=redis_url,
         CLOCK=TestClock(ams(2026, 12, 1, 10, 0)),
     )
-    config = load(app.config["CONFIG_DIR"])
-    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = load_generation(app.config["CONFIG_DIR"])
+    config = generation.config
+    ctx = callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
     request = offered(ctx, "anna", "bram")
     assert sms(app, BRAM, f"OK {request.code}") == texts(ctx).staff(Staff.NOTHING_TO_CLAIM)
     assert "is van u" in sms(app, ANNA, f"OK {request.code}")

@@ -9,23 +9,23 @@ import redis
 
 from callrouter.callbacks.lifecycle import Event, State
 from callrouter.callbacks.requests import Request, new_request
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import QUEUE_KEY, CallbackStore
 from callrouter.routing.plan import CallerFacts, route
-from tests.helpers import ams, sample_config
+from tests.helpers import ams, sample_generation
 
 T0 = ams(2026, 4, 27, 10, 0)
 RESIDENT = CallerFacts("resident", "18+", None)
 
 
 def _request(rid: str, facts: CallerFacts = RESIDENT, moment: dt.datetime = T0) -> Request:
-    config = sample_config()
+    generation = sample_generation()
+    config = generation.config
     return new_request(
         request_id=rid,
         number="+31612344567",
         plan=route(moment, facts, config),
         config=config,
-        policy=policy_of(config),
+        policy=generation.callbacks,
         moment=moment,
         call_sid="CA1",
     )

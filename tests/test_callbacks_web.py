@@ -21,8 +21,8 @@ from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.queue import rq_queue
 from callrouter.callbacks.requests import Route, pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
+from callrouter.config.generation import load as load_generation
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.devtools.twilio_sim import SimCall
 from callrouter.routing.plan import CallerFacts
@@ -265,10 +265,9 @@ def test_no_raw_caller_number_in_the_logs(phone: Phone, caplog: pytest.LogCaptur
 
 def claimed_request(app: Flask, redis_conn: redis.Redis, member: str = "anna") -> str:
     """A request for RESIDENT, claimed by `member`, attempt 1 dialling (what place_bridge did)."""
-    from callrouter.config.files import load
-
-    config = load(app.config["CONFIG_DIR"])
-    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = load_generation(app.config["CONFIG_DIR"])
+    config = generation.config
+    ctx = callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
     rid = cb_service.submit(
         ctx, number=RESIDENT, facts=CallerFacts("huisarts", "18+", "nijmegen"), moment=TUESDAY_10
     ).request_id

@@ -22,8 +22,7 @@ from callrouter.callbacks import queue as cb_queue
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import Request, pseudonym_key
-from callrouter.callbacks.section import policy_of
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import (
@@ -78,8 +77,9 @@ class World:
         self.fake = fake
         self.env = worker_env(redis_url, self.config_dir, fake.base_url)
         self.conn = redis.Redis.from_url(redis_url)
-        config = load(self.config_dir)
-        self.ctx = callback_context(self.conn, config, policy_of(config), pseudonym_key(SECRET))
+        generation = load_generation(self.config_dir)
+        config = generation.config
+        self.ctx = callback_context(self.conn, config, generation.callbacks, pseudonym_key(SECRET))
         self.logs = tmp / "worker.log"
         self.workers: list[RqWorker] = []
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from callrouter.calls.labels import Labels, all_texts
-from callrouter.calls.triage import codes_from
-from tests.helpers import ams, sample_config
+from tests.helpers import ams, sample_generation
 
 
 def labels(lang: str = "nl") -> Labels:
-    config = sample_config()
-    return Labels.of(config, codes_from(config.extra["triage"]), lang)
+    generation = sample_generation()
+    return Labels.of(generation.config, generation.triage, lang)
 
 
 def test_dutch_and_english_have_the_same_words() -> None:

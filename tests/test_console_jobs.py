@@ -23,9 +23,12 @@ from callrouter.settings import Process, Settings
 from callrouter.twilio_rest import DryRunProvider, DrySms
 from callrouter.worker import SimpleWorker
 from tests.console_kit import HTTPS, client, console_app, sign_in
-from tests.helpers import ams, copy_config, sample_config
+from tests.helpers import ams, copy_config, sample_config, sample_generation
 from tests.phone import SECRET
 from tests.test_console_board import SICK_CUIJK
+
+CONSOLE = sample_generation().console
+"""The sample's console policy: a 14-day look-ahead and the texts of the gap alert."""
 
 
 class FailingProvider(DryRunProvider):
@@ -39,7 +42,7 @@ def test_only_members_with_the_coordinator_role_are_texted() -> None:
 
 def test_no_gap_no_sms(redis_conn: redis.Redis) -> None:
     provider = DryRunProvider()
-    assert alert_gaps(redis_conn, sample_config(), provider, ams(2026, 12, 1, 9, 0)) == []
+    assert alert_gaps(redis_conn, sample_config(), CONSOLE, provider, ams(2026, 12, 1, 9, 0)) == []
     assert provider.sent == []
 
 
@@ -48,24 +51,24 @@ def test_a_gap_is_told_once_then_again_only_when_it_is_new(
 ) -> None:
     config = load(copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]}))
     provider = DryRunProvider()
-    told = alert_gaps(redis_conn, config, provider, ams(2026, 12, 1, 9, 0))
+    told = alert_gaps(redis_conn, config, CONSOLE, provider, ams(2026, 12, 1, 9, 0))
     assert len(told) == 1
     [sms] = provider.sent
     assert isinstance(sms, DrySms) and sms.to == "+31610000001"
     assert "gat in de bezetting binnen 14 dagen" in sms.body and "iht_cuijk" in sms.body
-    assert alert_gaps(redis_conn, config, provider, ams(2026, 12, 1, 10, 0)) == []
+    assert alert_gaps(redis_conn, config, CONSOLE, provider, ams(2026, 12, 1, 10, 0)) == []
     assert len(provider.sent) == 1
     assert list(GapAlerts(redis_conn).alerted()) == [told[0].key]
     # after the gap has passed it is forgotten
-    assert alert_gaps(redis_conn, config, provider, ams(2026, 12, 11, 9, 0)) == []
+    assert alert_gaps(redis_conn, config, CONSOLE, provider, ams(2026, 12, 11, 9, 0)) == []
     assert GapAlerts(redis_conn).alerted() == {}
 
 
 def test_a_gap_beyond_the_horizon_waits(redis_conn: redis.Redis, tmp_path: Path) -> None:
     config = load(copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]}))
     provider = DryRunProvider()
-    assert alert_gaps(redis_conn, config, provider, ams(2026, 11, 20, 9, 0)) == []
-    assert len(alert_gaps(redis_conn, config, provider, ams(2026, 11, 25, 9, 0))) == 1
+    assert alert_gaps(redis_conn, config, CONSOLE, provider, ams(2026, 11, 20, 9, 0)) == []
+    assert len(alert_gaps(redis_conn, config, CONSOLE, provider, ams(2026, 11, 25, 9, 0))) == 1
 
 
 def test_a_twilio_failure_keeps_the_gap_untold_for_the_retry(
@@ -73,7 +76,7 @@ def test_a_twilio_failure_keeps_the_gap_untold_for_the_retry(
 ) -> None:
     config = load(copy_config(tmp_path, {"teams.yaml": [SICK_CUIJK]}))
     try:
-        alert_gaps(redis_conn, config, FailingProvider(), ams(2026, 12, 1, 9, 0))
+        alert_gaps(redis_conn, config, CONSOLE, FailingProvider(), ams(2026, 12, 1, 9, 0))
     except ProviderError:
         pass
     else:
@@ -89,7 +92,7 @@ def test_sick_leave_in_the_files_shows_on_the_now_page_though_the_reload_is_refu
     app = console_app(redis_url, moment, directory)  # starts on the good config
     teams = directory / "teams.yaml"
     teams.write_text(teams.read_text().replace(*SICK_CUIJK))  # the admin enters sick leave
-    alert_gaps(redis_conn, load(directory), DryRunProvider(), moment)
+    alert_gaps(redis_conn, load(directory), CONSOLE, DryRunProvider(), moment)
     c = client(app)
     sign_in(app, c, "anna")
     page = c.get("/console/", base_url=HTTPS).text

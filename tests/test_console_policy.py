@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from callrouter.config.files import load
-from callrouter.console.policy import ConsolePolicy, policy_of
+from callrouter.console.policy import ConsolePolicy, parse_policy
 from callrouter.errors import ConfigError
-from tests.helpers import copy_config, line_of, sample_config
+from callrouter.routing.model import Source
+from tests.helpers import copy_config, line_of, sample_generation
 
 
 def problems(tmp_path: Path, edits: dict[str, list[tuple[str, str]]]) -> list[str]:
@@ -19,14 +20,15 @@ def problems(tmp_path: Path, edits: dict[str, list[tuple[str, str]]]) -> list[st
 
 
 def test_sample_policy_and_roles() -> None:
-    config = sample_config()
-    assert policy_of(config.extra).gap_alert_days == 14
+    generation = sample_generation()
+    config = generation.config
+    assert generation.console.gap_alert_days == 14
     roles = {m.id: m.console for t in config.teams for m in t.members if m.console}
     assert roles == {"anna": "coordinator", "bram": "staff", "carla": "staff"}
 
 
 def test_defaults_without_a_console_section() -> None:
-    assert policy_of({}) == ConsolePolicy()
+    assert parse_policy(None, lambda _path: Source("console.yaml", 1)) == (ConsolePolicy(), [])
 
 
 def test_a_bad_number_and_an_unknown_key_are_reported_with_their_line(tmp_path: Path) -> None:

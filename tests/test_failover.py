@@ -26,9 +26,8 @@ import rq
 from callrouter import clock, spool_replay
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.requests import pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.devtools.sentinel import SentinelSet
 from callrouter.devtools.twilio_sim import CallState
@@ -56,10 +55,29 @@ pytestmark = pytest.mark.slow
 
 TUESDAY_10 = ams(2026, 4, 28, 10, 0)
 ANNA, EVA = "+31610000001", "+31610000005"
-ONLY_FIRST_SMS = (
+
+
+def _ageless(callbacks_yaml: str) -> str:
+    """`callbacks_yaml` with requests that neither expire nor age out for years.
+
+    The web app runs on the test clock (Tuesday 28 April 2026, 10:00) while
+    `callrouter worker` runs on the wall clock, months later: to the worker
+    these requests are long overdue (expire_after 4h) and past keep_requests
+    (90d), so a sweep that came round before the assertions expired and then
+    forgot the first one (a flaky CI failure). Age is not what this test is
+    about.
+    """
+    for key, sample in (("expire_after", "4h"), ("keep_requests", "90d")):
+        line = f"  {key}: {sample}\n"
+        assert line in callbacks_yaml, f"the sample's {key} changed: update this test"
+        callbacks_yaml = callbacks_yaml.replace(line, f"  {key}: 3650d\n")
+    return callbacks_yaml
+
+
+ONLY_FIRST_SMS = _ageless(
     (CONFIG_DIR / "callbacks.yaml").read_text().replace("var/spool/callbacks", "{spool}")
 )
-"""The sample's callbacks: within the test only the first SMS (escalation is minutes away)."""
+"""The sample's callbacks, ageless (see `_ageless`)."""
 ESCALATING = FAST_CALLBACKS.replace(
     "sla: {referrer: 2s, relative: 2s, resident: 2s}",
     "sla: {referrer: 4s, relative: 4s, resident: 4s}",
@@ -152,8 +170,9 @@ def test_a_worker_killed_mid_send_and_restarted_escalates_within_5_s(
 ) -> None:
     config_dir = make_config_dir(tmp_path, ESCALATING, stable_rotas=True)
     env = worker_env(redis_url, config_dir, fake.base_url)
-    config = load(config_dir)
-    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = load_generation(config_dir)
+    config = generation.config
+    ctx = callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
     fake.delay_next(1, 1.5)  # the first SMS hangs at Twilio ...
     log = tmp_path / "worker.log"
     workers = [CallrouterWorker(redis_url, env, log).start() for _ in range(2)]
@@ -223,8 +242,9 @@ def test_a_worker_started_while_redis_is_down_waits_and_escalates_within_5_s_of_
     with EmbeddedRedis(appendonly=True) as server:
         config_dir = make_config_dir(tmp_path, ESCALATING, stable_rotas=True)
         conn = redis.Redis.from_url(server.url)
-        config = load(config_dir)
-        ctx = callback_context(conn, config, policy_of(config), pseudonym_key(SECRET))
+        generation = load_generation(config_dir)
+        config = generation.config
+        ctx = callback_context(conn, config, generation.callbacks, pseudonym_key(SECRET))
         cb_service.submit(ctx, number="+31612344567", facts=CallerFacts(*YOUTH), moment=clock.now())
         server.stop()  # Redis goes away before any worker ran; escalations fall due meanwhile
         env = worker_env(server.url, config_dir, fake.base_url)

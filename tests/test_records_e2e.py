@@ -20,12 +20,11 @@ from callrouter.calls.reader import CallReader
 from callrouter.calls.record import Reach
 from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
-from callrouter.calls.triage import codes_from
 from callrouter.cli import main
 from callrouter.devtools.twilio_sim import SIGNATURE_HEADER
 from callrouter.settings import SettingsError
 from callrouter.web.voice import EXTENSION, VoiceServices
-from tests.helpers import AMS, ams, copy_config, sample_config
+from tests.helpers import AMS, ams, copy_config, sample_config, sample_generation
 from tests.phone import BASE_URL, CRISIS_NUMBER, TOKEN, Phone, make_app
 
 RESIDENT = "+31612344567"
@@ -97,7 +96,7 @@ def test_a_report_over_the_calls_the_phone_made(phone: Phone, calls: CallStore) 
     call.sim.report_end("completed", 20)
 
     start, end = period_bounds(dt.date(2026, 4, 1), dt.date(2026, 5, 1), AMS)
-    sla, minutes = sla_by_caller(sample_config())
+    sla, minutes = sla_by_caller(sample_config(), sample_generation().callbacks)
     report = build_report(
         calls.report_rows(start, end),
         start=start,
@@ -105,7 +104,7 @@ def test_a_report_over_the_calls_the_phone_made(phone: Phone, calls: CallStore) 
         tz=AMS,
         callback_sla=sla,
         sla_minutes=minutes,
-        codes=codes_from(sample_config().extra["triage"]),
+        codes=sample_generation().triage,
     )
 
     assert report.calls == 2

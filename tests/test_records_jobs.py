@@ -19,7 +19,7 @@ from callrouter.routing.plan import CallerFacts
 from callrouter.services import build
 from callrouter.settings import Process, Settings
 from callrouter.worker import SimpleWorker
-from tests.helpers import CONFIG_DIR, sample_config
+from tests.helpers import CONFIG_DIR, sample_generation
 from tests.test_reporting import KEY, write_call
 
 WORKER_ENV = {
@@ -88,7 +88,7 @@ def test_a_dry_run_changes_nothing(redis_conn: redis.Redis) -> None:
     before = {k: redis_conn.type(k) for k in redis_conn.scan_iter()}
     length = redis_conn.xlen(store.stream)
 
-    summary = purge_expired_now(redis_conn, sample_config(), now, dry_run=True)
+    summary = purge_expired_now(redis_conn, sample_generation(), now, dry_run=True)
 
     assert (summary.records.entries, summary.stale) == (1, 0)
     assert {k: redis_conn.type(k) for k in redis_conn.scan_iter()} == before

@@ -26,13 +26,12 @@ from flask import Flask
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.store import CallStore
 from callrouter.cli import main
 from callrouter.devtools.twilio_sim import SimCall
 from tests.callbacks_kit import callback_context
-from tests.helpers import CONFIG_DIR, ams, sample_config
+from tests.helpers import CONFIG_DIR, ams, sample_generation
 from tests.phone import CRISIS_NUMBER, SECRET, Phone
 from tests.test_records_e2e import sms
 
@@ -125,8 +124,9 @@ def test_the_raw_number_appears_nowhere_but_where_the_callback_needs_it(
     offer = callbacks.sms_key(request.id, 1, "offer", "anna")  # what the notify job records
     callbacks.finish_send(offer, "SM1", offered=(request.id, "anna"))
     assert "is van u" in sms(app, ANNA, f"OK {request.code}")
-    config = sample_config()
-    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = sample_generation()
+    config = generation.config
+    ctx = callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
     assert cb_service.dial(ctx, request.id, 1, phone.clock.moment).ok  # what place_bridge does
     bridge = SimCall(phone.twilio, CRISIS_NUMBER, ANNA)
     bridge.start(f"/voice/callback/bridge/{request.id}/staff?attempt=1").press("1").pick_up(0)

@@ -18,9 +18,8 @@ from callrouter.calls.reporting import (
 )
 from callrouter.calls.rows import ReportRow, row_of
 from callrouter.calls.store import CallStore
-from callrouter.calls.triage import codes_from
 from callrouter.routing.plan import CallerFacts, route
-from tests.helpers import AMS, ams, sample_config
+from tests.helpers import AMS, ams, sample_config, sample_generation
 
 KEY = b"test-pseudonym-key-0123456789"
 
@@ -138,8 +137,8 @@ def october(october_store: CallStore) -> list[ReportRow]:
 
 
 def report_of(rows: list[ReportRow]):
-    config = sample_config()
-    sla, minutes = sla_by_caller(config)
+    generation = sample_generation()
+    sla, minutes = sla_by_caller(generation.config, generation.callbacks)
     return build_report(
         rows,
         start=OCTOBER[0],
@@ -147,7 +146,7 @@ def report_of(rows: list[ReportRow]):
         tz=AMS,
         callback_sla=sla,
         sla_minutes=minutes,
-        codes=codes_from(config.extra["triage"]),
+        codes=generation.triage,
     )
 
 
@@ -256,7 +255,7 @@ def test_a_callback_completed_in_time_counts_as_in_time(redis_conn: redis.Redis)
 
 
 def test_the_callback_sla_depends_on_the_caller() -> None:
-    sla, _minutes = sla_by_caller(sample_config())
+    sla, _minutes = sla_by_caller(sample_config(), sample_generation().callbacks)
 
     assert sla("huisarts") == dt.timedelta(minutes=10)  # a referrer
     assert sla("relative") == dt.timedelta(minutes=20)

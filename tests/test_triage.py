@@ -10,7 +10,6 @@ from callrouter.calls.triage import (
     DEFAULT_CODES,
     TriageRejected,
     TriageReport,
-    codes_from,
     from_digits,
     is_triage_message,
     keypad_prompt,
@@ -19,12 +18,12 @@ from callrouter.calls.triage import (
 )
 from callrouter.config.files import build, read_documents
 from callrouter.routing.model import Source
-from tests.helpers import copy_config, sample_config
+from tests.helpers import copy_config, sample_generation
 
 
 @pytest.fixture(scope="module")
 def codes():
-    return codes_from(sample_config().extra["triage"])
+    return sample_generation().triage
 
 
 def test_sample_config_has_the_outcomes_the_crisis_services_use(codes) -> None:
@@ -115,7 +114,7 @@ def test_keypad_prompt_reads_every_digit_with_its_label(codes) -> None:
 
 
 def test_without_a_triage_section_the_default_codes_apply() -> None:
-    assert codes_from(None) == DEFAULT_CODES
+    assert parse_config(None, _where) == (DEFAULT_CODES, [])
 
 
 def _where(path):

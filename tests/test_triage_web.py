@@ -23,12 +23,11 @@ from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.jobs import JOBS
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.jobs import ask_triage
 from callrouter.calls.record import CallRecord, Outcome
 from callrouter.calls.store import CallStore
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.services import build
 from callrouter.settings import Process, Settings
 from callrouter.worker import SimpleWorker
@@ -86,8 +85,9 @@ def callback_claimed_by_anna(phone: Phone, redis_conn: redis.Redis) -> tuple[str
     call.expect_say("Wilt u teruggebeld worden").press("1").expect_say("genoteerd")
     call.sim.report_end("completed", 90)
     [request] = CallbackStore(redis_conn).active()
-    config = load(CONFIG_DIR)
-    ctx = callback_context(redis_conn, config, policy_of(config), pseudonym_key(SECRET))
+    generation = load_generation(CONFIG_DIR)
+    config = generation.config
+    ctx = callback_context(redis_conn, config, generation.callbacks, pseudonym_key(SECRET))
     assert cb_service.claim(ctx, request.id, "anna", TUESDAY_10, via="cli").won
     assert cb_service.dial(ctx, request.id, 1, TUESDAY_10).ok
     return request.id, call

@@ -29,7 +29,6 @@ from callrouter.callbacks.callback_number import Refusal, check_callback_number
 from callrouter.callbacks.messages import spoken_digits, spoken_national
 from callrouter.callbacks.offer_state import OfferState, link, load_state
 from callrouter.callbacks.requests import new_request_id
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.callbacks.texts import Say
 from callrouter.callbacks.webhooks import CallbackWeb, gather, now, ring_fallback, say, web
@@ -383,7 +382,7 @@ class VoiceOffer:
 
     def offer(self, call: FinalCall) -> VoiceResponse | None:
         conn = self.web.conn
-        if conn is None or not policy_of(call.loaded.config).texts:
+        if conn is None or not call.loaded.callbacks.texts:
             return None
         try:
             conn.ping()

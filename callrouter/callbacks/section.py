@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from callrouter.callbacks.checker import Checker, RawProblem, Where
 from callrouter.callbacks.policy import CallbackPolicy, Limits, Step, Target
 from callrouter.callbacks.texts import parse_texts
-from callrouter.routing.model import NOWHERE, CallerKind, Config
+from callrouter.routing.model import CallerKind, Config
 
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
 
@@ -47,12 +47,15 @@ class PolicyContext:
     """The IVR's languages (ivr.languages), the default first: every text needs each."""
 
 
-def context_of(config: Config) -> PolicyContext:
+def context_of(config: Config, ivr: object) -> PolicyContext:
+    """What the callbacks section may name: the routing config's caller types,
+    teams and members, and the languages of the raw `ivr:` section (every
+    callback text must exist in each)."""
     return PolicyContext(
         {c.id: c.kind.value for c in config.caller_types},
         frozenset(t.id for t in config.teams),
         frozenset(m.id for t in config.teams for m in t.members),
-        _languages(config.extra.get("ivr")),
+        _languages(ivr),
     )
 
 
@@ -248,16 +251,6 @@ def parse_policy(
         texts=parse_texts(spec.get("texts"), ctx.languages, c.err),
     )
     return policy, c.problems
-
-
-def policy_of(config: Config) -> CallbackPolicy:
-    """The policy of an already validated config (defaults when the section is absent)."""
-    policy, problems = parse_policy(
-        config.extra.get("callbacks"), lambda _p: NOWHERE, context_of(config)
-    )
-    if problems:
-        raise ValueError(f"invalid callbacks section: {problems[0][1]}")
-    return policy
 
 
 _LIMIT_KEYS = {

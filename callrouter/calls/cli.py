@@ -118,7 +118,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         action="view" if args.format == "table" and not args.plot else "export",
         period=f"{start.isoformat()}/{stop.isoformat()}",
     )
-    sla, sla_minutes = sla_by_caller(config)
+    sla, sla_minutes = sla_by_caller(config, generation.callbacks)
     report = build_report(
         CallReader(conn).report_rows(start, stop),
         start=start,
@@ -217,7 +217,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     generation = load_generation_or_explain(args.config or config_dir_default())
     config = generation.config
     policy = generation.records
-    summary = purge_expired_now(connect(args), config, clock.now(), dry_run=args.dry_run)
+    summary = purge_expired_now(connect(args), generation, clock.now(), dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(
         f"call log: {verb} {summary.records.entries} entries written before "

@@ -1,13 +1,12 @@
 """The `records:` section: how long the call log is kept and what it shows.
 
-Pure: parsing and checking only; the config loader calls `check_config` for
-file:line problems, processes build the policy once with `policy_from`.
+Pure: parsing and checking only. The config generation parses it once, with
+file:line problems (`parse_policy`); processes read `Generation.records`.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,21 +29,6 @@ class RecordsPolicy:
 
 
 _POLICY_KEYS = {"retention_days": (1, 3660)}
-
-
-def policy_from(raw: Any) -> RecordsPolicy:
-    """Policy from an already validated `records:` section (None: the defaults)."""
-    policy, problems = parse_policy(raw, lambda _path: Source("<records>", 0))
-    if problems:
-        raise ValueError("invalid records config: " + "; ".join(p[1] for p in problems))
-    return policy
-
-
-def check_config(data: Mapping[str, Any], where: Any) -> list[tuple[Source, str, str]]:
-    """Loader hook: problems in the `records:` section, each with file:line."""
-    if "records" not in data:
-        return []
-    return parse_policy(data["records"], where)[1]
 
 
 def parse_policy(raw: Any, where: Any) -> tuple[RecordsPolicy, list[tuple[Source, str, str]]]:

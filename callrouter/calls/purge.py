@@ -22,11 +22,9 @@ import redis
 
 from callrouter.callbacks import queue as callback_queue
 from callrouter.callbacks import recovery as callback_recovery
-from callrouter.callbacks import section as callbacks
-from callrouter.calls.policy import policy_from
 from callrouter.calls.reader import PurgeResult
 from callrouter.calls.store import CallStore
-from callrouter.routing.model import Config
+from callrouter.config.generation import Generation
 
 if TYPE_CHECKING:  # the composition root imports the jobs it wires, not the other way
     from callrouter.services import Services
@@ -49,7 +47,7 @@ class PurgeSummary:
 
 def purge_expired_now(
     conn: redis.Redis,
-    config: Config,
+    generation: Generation,
     now: dt.datetime,
     *,
     forget_numbers: ForgetNumbers | None = None,
@@ -57,19 +55,18 @@ def purge_expired_now(
 ) -> PurgeSummary:
     """Apply the retention periods at `now` (shared by the job and `callrouter purge`).
     `forget_numbers` defaults to the callbacks' own purge under `callbacks.keep_raw_numbers`."""
-    policy = policy_from(config.extra.get("records"))
-    retention = dt.timedelta(days=policy.retention_days)
+    retention = dt.timedelta(days=generation.records.retention_days)
     store = CallStore(conn, None, ref_ttl=retention)
     stale = 0 if dry_run else store.finish_stale(now)
     result = store.purge(now, retention, dry_run=dry_run)
-    forget = forget_numbers or callback_numbers_purger(conn, config)
+    forget = forget_numbers or callback_numbers_purger(conn, generation)
     return PurgeSummary(result, stale, forget(now, dry_run))
 
 
-def callback_numbers_purger(conn: redis.Redis, config: Config) -> ForgetNumbers:
+def callback_numbers_purger(conn: redis.Redis, generation: Generation) -> ForgetNumbers:
     """The callbacks' purge of raw numbers of finished requests past
     `callbacks.keep_raw_numbers` (their sweep runs it every minute too)."""
-    keep = dt.timedelta(seconds=callbacks.policy_of(config).keep_raw_numbers_seconds)
+    keep = dt.timedelta(seconds=generation.callbacks.keep_raw_numbers_seconds)
 
     def forget(now: dt.datetime, dry_run: bool) -> int:
         return callback_recovery.purge_numbers(conn, now - keep, now, dry_run=dry_run)
@@ -83,7 +80,7 @@ def purge_expired(s: Services) -> dict[str, object]:
     conn = s.conn
     now = s.now()
     ensure_purge(conn, now)
-    summary = purge_expired_now(conn, s.current().config, now)
+    summary = purge_expired_now(conn, s.current(), now)
     logger.info(
         "purge: %d call-log entries deleted, %d stale calls recorded, "
         "%d raw callback numbers forgotten",

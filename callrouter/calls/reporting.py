@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from callrouter.callbacks.section import policy_of
+from callrouter.callbacks.policy import CallbackPolicy
 from callrouter.calls.record import LIVE_REACH, Reach
 from callrouter.calls.rows import ReportRow
 from callrouter.calls.triage import TriageCodes
@@ -159,11 +159,10 @@ class Report:
 
 
 def sla_by_caller(
-    config: Config,
+    config: Config, policy: CallbackPolicy
 ) -> tuple[Callable[[str], dt.timedelta], tuple[tuple[str, int], ...]]:
     """The callback SLA per caller type from `callbacks.sla` (by caller type, else
     its kind), and the configured SLA in minutes per caller type or kind."""
-    policy = policy_of(config)
     kinds = {c.id: c.kind.value for c in config.caller_types}
 
     def sla(caller_type: str) -> dt.timedelta:

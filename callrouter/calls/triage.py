@@ -7,7 +7,8 @@ middle of the night on a phone, so the parser accepts what a tired person
 types ("T 123 advies", "t123 2", "T 123 actieve inschatting") and an
 unknown code gets a reply that lists the valid ones rather than silence.
 
-Pure: no I/O. `check_config` returns problems with file:line for the loader.
+Pure: no I/O. The config generation parses the section once (`parse_config`,
+with file:line problems); processes read `Generation.triage`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,21 +191,6 @@ def _token(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- config
-
-
-def codes_from(raw: Any) -> TriageCodes:
-    """Build codes from an already validated `triage:` section (None: the defaults)."""
-    codes, problems = parse_config(raw, lambda _path: Source("<triage>", 0))
-    if problems:
-        raise ValueError("invalid triage config: " + "; ".join(p[1] for p in problems))
-    return codes
-
-
-def check_config(data: Mapping[str, Any], where: Where) -> list[ConfigProblem]:
-    """Loader hook: problems in the `triage:` section, each with file:line."""
-    if "triage" not in data:
-        return []
-    return parse_config(data["triage"], where)[1]
 
 
 def parse_config(raw: Any, where: Where) -> tuple[TriageCodes, list[ConfigProblem]]:

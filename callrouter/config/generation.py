@@ -30,6 +30,7 @@ from callrouter.config.documents import parse_texts, read_texts
 from callrouter.config.sections.features import build_features
 from callrouter.config.sections.routing import ROUTING_SECTIONS, build_config
 from callrouter.config.yaml_marks import DEFAULT_LIMITS, Limits, MarkedDoc
+from callrouter.console.policy import ConsolePolicy
 from callrouter.errors import ConfigError
 from callrouter.routing.coverage import CoverageReport, prove
 from callrouter.routing.model import Config, Source
@@ -54,6 +55,7 @@ class Generation:
     callbacks: CallbackPolicy
     records: RecordsPolicy
     triage: TriageCodes
+    console: ConsolePolicy
     fallback_number: str
     """The 24/7 line dialled whenever anything fails."""
     texts: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -142,6 +144,7 @@ def assemble(
         callbacks=features.callbacks,
         records=features.records,
         triage=features.triage,
+        console=features.console,
         fallback_number=fallback.number,
         texts=dict(texts.files),
         warnings=tuple(b.warnings),

@@ -19,7 +19,7 @@ from callrouter.callbacks import queue as queueing
 from callrouter.console import board
 from callrouter.console.access_log import AccessLog
 from callrouter.console.alerts import GapAlerts, files_config
-from callrouter.console.policy import ConsoleRole, policy_of
+from callrouter.console.policy import ConsolePolicy, ConsoleRole
 from callrouter.errors import ProviderError
 from callrouter.routing.model import Config, Member
 from callrouter.services import Services
@@ -40,14 +40,17 @@ def coordinators(config: Config) -> list[Member]:
 
 
 def alert_gaps(
-    conn: redis.Redis, config: Config, provider: PhoneProvider, now: dt.datetime
+    conn: redis.Redis,
+    config: Config,
+    policy: ConsolePolicy,
+    provider: PhoneProvider,
+    now: dt.datetime,
 ) -> list[board.UpcomingGap]:
     """Text coordinators about gaps not told before; returns the gaps told now.
 
     A gap is marked as told only after every SMS went out, so a Twilio
     failure that may pass (raised for RQ to retry) loses no alert.
     """
-    policy = policy_of(config.extra)
     days = policy.gap_alert_days
     gaps = board.upcoming_gaps(config, now.astimezone(config.timezone).date(), days)
     alerts = GapAlerts(conn)
@@ -72,8 +75,8 @@ def alert_gaps(
     return sent
 
 
-def trim_access_log(conn: redis.Redis, secret: str, config: Config, now: dt.datetime) -> int:
-    days = policy_of(config.extra).access_log_retention_days
+def trim_access_log(conn: redis.Redis, secret: str, policy: ConsolePolicy, now: dt.datetime) -> int:
+    days = policy.access_log_retention_days
     return AccessLog.for_secret(conn, secret).trim(now, dt.timedelta(days=days))
 
 
@@ -91,8 +94,8 @@ def housekeeping(s: Services) -> dict[str, int]:
     gap alerts and access-log retention."""
     now = s.now()
     ensure_housekeeping(s.conn, now)
-    config = s.current().config
-    on_disk, _problems = files_config(s.settings.config_dir, config)
-    told = alert_gaps(s.conn, on_disk, s.provider, now)
-    trimmed = trim_access_log(s.conn, s.settings.secret, config, now)
+    live = s.current()
+    on_disk, _problems = files_config(s.settings.config_dir, live.config)
+    told = alert_gaps(s.conn, on_disk, live.console, s.provider, now)
+    trimmed = trim_access_log(s.conn, s.settings.secret, live.console, now)
     return {"gaps_told": len(told), "access_log_trimmed": trimmed}

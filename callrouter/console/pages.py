@@ -29,7 +29,6 @@ from callrouter.calls.record import CallRecord, Reach
 from callrouter.calls.render import csv_text, duration_text
 from callrouter.calls.reporting import Report, build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
-from callrouter.calls.triage import codes_from
 from callrouter.console.access_log import unique
 from callrouter.console.policy import ConsoleRole
 from callrouter.console.web import bp, deps, log_access, member_of, now, requires
@@ -158,7 +157,7 @@ def callbacks_page() -> ResponseReturnValue:
         moment=moment,
         tz=config.timezone,
         open_states=OPEN,
-        codes=codes_from(config.extra.get("triage")).codes,
+        codes=d.generation().triage.codes,
         name=lambda mid: _name(config, mid),
         refresh=30,
     )
@@ -225,8 +224,7 @@ def cancel(request_id: str) -> ResponseReturnValue:
 def triage() -> ResponseReturnValue:
     """Triage entry after a call: a call ref, callback id or claim code, and a code."""
     d = deps()
-    config = d.config()
-    codes = codes_from(config.extra.get("triage"))
+    codes = d.generation().triage
     code = codes.lookup(request.form.get("code", "").strip())
     ref = request.form.get("ref", "").strip()
     desk = TriageDesk(CallStore(d.redis(), None), CallbackStore(d.redis()))
@@ -254,7 +252,8 @@ def _period(config: Config) -> tuple[dt.date, dt.date]:
 def _report(config: Config, first: dt.date, end: dt.date) -> Report:
     """The same report as `callrouter report`, from the call log's report rows."""
     start, stop = period_bounds(first, end, config.timezone)
-    sla, sla_minutes = sla_by_caller(config)
+    generation = deps().generation()
+    sla, sla_minutes = sla_by_caller(config, generation.callbacks)
     return build_report(
         CallReader(deps().redis()).report_rows(start, stop),
         start=start,
@@ -262,12 +261,12 @@ def _report(config: Config, first: dt.date, end: dt.date) -> Report:
         tz=config.timezone,
         callback_sla=sla,
         sla_minutes=sla_minutes,
-        codes=codes_from(config.extra.get("triage")),
+        codes=generation.triage,
     )
 
 
 def _labels(config: Config) -> Labels:
-    return Labels.of(config, codes_from(config.extra.get("triage")), "nl")
+    return Labels.of(config, deps().generation().triage, "nl")
 
 
 def _log_report(what: str, report: Report, action: str = "view") -> None:

@@ -82,11 +82,6 @@ class ConsolePolicy:
         return by_lang.get(lang, DEFAULT_TEXTS[name]["nl"]).format(**values)
 
 
-def policy_of(extra: Mapping[str, object]) -> ConsolePolicy:
-    """The policy of a loaded config (`Config.extra`); its problems were reported at load."""
-    return parse_policy(extra.get("console"), lambda _path: Source("console", 0))[0]
-
-
 def parse_policy(raw: Any, where: Where) -> tuple[ConsolePolicy, list[RawProblem]]:
     problems: list[RawProblem] = []
     if raw is None:

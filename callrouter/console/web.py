@@ -44,10 +44,11 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
 from callrouter.callbacks.service import CallbackContext
+from callrouter.config.generation import Generation
 from callrouter.console import board
 from callrouter.console.access_log import Access, AccessLog, Via
 from callrouter.console.alerts import GapAlerts, files_config
-from callrouter.console.policy import ConsolePolicy, ConsoleRole, policy_of
+from callrouter.console.policy import ConsolePolicy, ConsoleRole
 from callrouter.console.signin import Session, SignIns
 from callrouter.errors import ProviderError
 from callrouter.routing.model import Config, Member
@@ -88,7 +89,8 @@ def derived_key(secret: str, purpose: str) -> bytes:
 class ConsoleDeps:
     """What the console needs, handed in by the composition root."""
 
-    config: Callable[[], Config]
+    generation: Callable[[], Generation]
+    """The live config generation (every section typed)."""
     conn: redis.Redis | None
     provider: Callable[[], PhoneProvider]
     """Sends the sign-in codes (a coordinator is waiting: not through a job)."""
@@ -106,8 +108,12 @@ class ConsoleDeps:
             abort(503, "the console needs Redis (REDIS_URL)")
         return self.conn
 
+    def config(self) -> Config:
+        """The routing config of the live generation."""
+        return self.generation().config
+
     def policy(self) -> ConsolePolicy:
-        return policy_of(self.config().extra)
+        return self.generation().console
 
     def sign_ins(self) -> SignIns:
         return SignIns(self.redis(), derived_key(self.secret, "console-signin"), self.policy())

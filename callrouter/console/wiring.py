@@ -38,7 +38,7 @@ def deps_from(services: Services) -> ConsoleDeps:
         }
 
     return ConsoleDeps(
-        config=lambda: services.current().config,
+        generation=services.current,
         conn=services.redis,
         provider=lambda: services.provider,
         secret=services.settings.secret,

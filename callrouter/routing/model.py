@@ -9,7 +9,7 @@ a pure function that tests and the coverage proof can call millions of times.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -316,8 +316,6 @@ class Config:
     final_line: Attempts = Attempts()
     """How the final (or fallback) line is rung: a bounded number of times."""
     overflow: Overflow | None = None
-    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
-    """Sections owned by other parts (IVR prompts, triage codes), kept as loaded."""
 
     @cached_property
     def calendar(self) -> Calendar:

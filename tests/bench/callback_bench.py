@@ -43,8 +43,7 @@ sys.path.insert(0, str(ROOT))
 from callrouter import clock
 from callrouter.callbacks import queue as cb_queue
 from callrouter.callbacks import service as cb_service
-from callrouter.callbacks.section import policy_of
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import callback_context
@@ -138,8 +137,9 @@ def main() -> None:
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
         }
         conn = redis.Redis.from_url(server.url)
-        config = load(directory)
-        ctx = callback_context(conn, config, policy_of(config), cb_service.pseudonym_key(SECRET))
+        generation = load_generation(directory)
+        config = generation.config
+        ctx = callback_context(conn, config, generation.callbacks, cb_service.pseudonym_key(SECRET))
         noops = Queue(NOOP_QUEUE, connection=conn)
         worker = start_worker(server.url, env, tmp / "worker.log")
         counter = iter(range(10**6))

@@ -47,9 +47,8 @@ from rq.job import Job
 from callrouter import clock, spool_replay
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.requests import pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.devtools.sentinel import SentinelSet
 from callrouter.devtools.twilio_sim import CallState
 from callrouter.redis_conn import connect
@@ -203,8 +202,9 @@ def main() -> None:
         workers = [Worker(queue_url, env, log).start() for _ in range(2)]
         queue_conn = connect(queue_url, "worker")
         wait_until(lambda: len(rq.Worker.all(connection=queue_conn)) == 2, 60, "workers")
-        config = load(worker_config)
-        ctx = callback_context(queue_conn, config, policy_of(config), pseudonym_key(SECRET))
+        generation = load_generation(worker_config)
+        config = generation.config
+        ctx = callback_context(queue_conn, config, generation.callbacks, pseudonym_key(SECRET))
         created: dict[str, float] = {}
 
         def escalations(count: int, every: float) -> None:

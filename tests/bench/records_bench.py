@@ -54,8 +54,8 @@ from callrouter.calls.render import table as table_text
 from callrouter.calls.reporting import build_report, period_bounds, sla_by_caller
 from callrouter.calls.rows import encode_row, row_of
 from callrouter.calls.store import CallStore
-from callrouter.calls.triage import codes_from
 from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.routing.plan import CallerFacts, route
 
@@ -280,10 +280,11 @@ def main() -> None:
         fill_s = time.perf_counter() - t
         entries = conn.xlen(store.stream)
         memory = conn.memory_usage(store.stream) or 0
-        config = load(CONFIG)
+        generation = load_generation(CONFIG)
+        config = generation.config
         start, end = period_bounds(dt.date(2026, 10, 1), dt.date(2026, 11, 1), config.timezone)
-        sla, sla_minutes = sla_by_caller(config)
-        codes = codes_from(config.extra.get("triage"))
+        sla, sla_minutes = sla_by_caller(config, generation.callbacks)
+        codes = generation.triage
         labels = Labels.of(config, codes)
 
         def report_from(rows: list) -> object:

@@ -31,11 +31,11 @@ import redis
 from callrouter import clock
 from callrouter.callbacks import service as callbacks
 from callrouter.callbacks.requests import pseudonym_key
-from callrouter.callbacks.section import policy_of
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.reader import CallReader
 from callrouter.calls.store import CallStore
 from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.console import board
 from callrouter.console.access_log import AccessLog
 from callrouter.routing.plan import CallerFacts, route
@@ -136,7 +136,8 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def _seed(conn: redis.Redis) -> tuple[str, str]:
     """A finished call today (answered by anna) and an open callback request."""
-    config = load(CONFIG_DIR)
+    generation = load_generation(CONFIG_DIR)
+    config = generation.config
     now = clock.now()
     sid = "CA" + "7" * 32
     store = CallStore(conn, PSEUDONYM_KEY.encode())
@@ -146,7 +147,7 @@ def _seed(conn: redis.Redis) -> tuple[str, str]:
     store.leg(sid, 1, "anna", "answered", 6.0, start + dt.timedelta(seconds=20))
     store.answered(sid, "anna", start + dt.timedelta(seconds=20), leg=1)
     store.ended(sid, 150.0, start + dt.timedelta(minutes=3))
-    ctx = callback_context(conn, config, policy_of(config), pseudonym_key(SECRET))
+    ctx = callback_context(conn, config, generation.callbacks, pseudonym_key(SECRET))
     submitted = callbacks.submit(
         ctx, number="+31612349999", facts=CallerFacts("huisarts", "18+", "nijmegen"), moment=now
     )

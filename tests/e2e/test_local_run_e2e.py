@@ -19,9 +19,8 @@ import requests
 
 from callrouter import clock
 from callrouter.callbacks import service as cb_service
-from callrouter.callbacks.section import policy_of
 from callrouter.cli import main
-from callrouter.config.files import load
+from callrouter.config.generation import load as load_generation
 from callrouter.devtools.local_run import LocalRun
 from callrouter.devtools.redis_server import free_port
 from callrouter.devtools.twilio_sim import HttpTransport, SimCall, Twilio
@@ -135,9 +134,10 @@ def test_the_readme_local_run_and_a_staff_phone_claim_and_answer_a_callback(
     with serving(tmp_path, free_port(), free_port()):
         run = LocalRun.read(tmp_path / "var")
         assert run is not None
-        config = load(CONFIG_DIR)
+        generation = load_generation(CONFIG_DIR)
+        config = generation.config
         ctx = callback_context(
-            redis.Redis.from_url(run.redis_url), config, policy_of(config), b"k" * 32
+            redis.Redis.from_url(run.redis_url), config, generation.callbacks, b"k" * 32
         )
         # A caller hung up and asked for a callback (how, depends on the hour: so directly).
         twilio = Twilio(HttpTransport(), run.twilio_auth_token, run.web_url)

@@ -18,6 +18,7 @@ from callrouter.calls.policy import parse_policy as parse_records
 from callrouter.calls.triage import TriageCodes
 from callrouter.calls.triage import parse_config as parse_triage
 from callrouter.config.builder import Builder, Problem
+from callrouter.console.policy import ConsolePolicy
 from callrouter.console.policy import parse_policy as parse_console
 from callrouter.routing.model import Config, Source
 from ivr import config as ivr_config
@@ -37,18 +38,21 @@ class Features:
     callbacks: CallbackPolicy
     records: RecordsPolicy
     triage: TriageCodes
+    console: ConsolePolicy
 
 
 def build_features(b: Builder, config: Config) -> Features:
     data, where = b.doc.data, b.doc.where
-    callbacks, found = parse_callbacks(data.get("callbacks"), where, context_of(config))
+    context = context_of(config, data.get("ivr"))
+    callbacks, found = parse_callbacks(data.get("callbacks"), where, context)
     _add(b, "callbacks", found)
     records, found = parse_records(data.get("records"), where)
     _add(b, "records", found)
     triage, found = parse_triage(data.get("triage"), where)
     _add(b, "triage", found)
-    _add(b, "console", parse_console(data.get("console"), where)[1])
-    return Features(ivr_config.parse(b, config), callbacks, records, triage)
+    console, found = parse_console(data.get("console"), where)
+    _add(b, "console", found)
+    return Features(ivr_config.parse(b, config), callbacks, records, triage, console)
 
 
 def _add(b: Builder, section: str, found: list[tuple[Source, str, str]]) -> None:

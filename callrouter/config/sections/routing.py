@@ -114,7 +114,4 @@ def build_config(b: Builder) -> Config:
         crisis_number=crisis,
         final_line=last_steps.attempts(b, ("final_line",), data.get("final_line")),
         overflow=last_steps.overflow(b, line_ids, window_names),
-        extra={
-            k: data[k] for k in ("ivr", "triage", "callbacks", "records", "console") if k in data
-        },
     )
