@@ -134,6 +134,27 @@ def test_a_process_starting_on_refused_files_runs_on_the_last_good_generation(
     assert started.status().source is Origin.FILES
 
 
+def test_every_process_reports_a_refusal_another_process_found_and_its_repair(
+    tmp_path: Path, redis_conn: redis.Redis
+) -> None:
+    """Two gunicorn workers: the one whose watcher has not looked yet says the same."""
+    config = copy_config(tmp_path)
+    first, second = live(config, LastGood(redis_conn)), live(config, LastGood(redis_conn))
+    assert first.shared_status().refused == second.shared_status().refused == ()
+
+    edit(config / "teams.yaml", "members:", "membres:")
+    assert first.refresh() is False  # only the first has looked at the files
+
+    assert second.status().refused == ()
+    assert second.shared_status().refused == first.status().refused
+    assert any("unknown key 'membres'" in p for p in second.shared_status().refused)
+
+    edit(config / "teams.yaml", "membres:", "members:")  # repaired: the generation in use
+    assert second.refresh() is True  # the second looks: the generation in use, accepted
+    assert first.status().refused != ()  # its watcher has not looked again yet ...
+    assert first.shared_status().refused == ()  # ... but the files are what it runs
+
+
 def test_without_any_good_config_a_process_refuses_to_start(
     tmp_path: Path, redis_conn: redis.Redis
 ) -> None:

@@ -84,6 +84,9 @@ class Verdict:
     coverage: CoverageReport | None
     """None when the proof could not run (the routing sections have problems) or
     was not asked for."""
+    files_id: str | None = None
+    """`generation_id` of the texts judged (None when they could not be read):
+    processes compare it to tell whether they judged the same files."""
 
     @property
     def refusals(self) -> list[str]:
@@ -135,10 +138,11 @@ def assemble(
     coverage = prove(config, today, days, *walk) if today is not None and routing_sound else None
     fallback = config.line(config.fallback_line)
     failed = problems or (coverage is not None and not coverage.ok)
+    files_id = generation_id(texts.files)
     if failed or features.menus is None or fallback is None:
-        return Verdict(None, tuple(problems), tuple(b.warnings), coverage)
+        return Verdict(None, tuple(problems), tuple(b.warnings), coverage, files_id)
     generation = Generation(
-        id=generation_id(texts.files),
+        id=files_id,
         config=config,
         menus=features.menus,
         callbacks=features.callbacks,
@@ -149,7 +153,7 @@ def assemble(
         texts=dict(texts.files),
         warnings=tuple(b.warnings),
     )
-    return Verdict(generation, (), tuple(b.warnings), coverage)
+    return Verdict(generation, (), tuple(b.warnings), coverage, files_id)
 
 
 def judge(

@@ -11,6 +11,11 @@ Key `callrouter:config:last-good`, a hash:
   files        JSON object: file name -> YAML text
 No secrets or caller data: only the admin's config files (staff numbers
 included, as in the files themselves).
+
+Beside it, the verdict on the files any process judged last (key
+`callrouter:config:verdict`: files id, refusals as JSON, when), so /health
+says the same in every process: the gunicorn worker whose watcher has not yet
+looked at an admin's broken save reports the refusal another process found.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import redis
 logger = logging.getLogger(__name__)
 
 KEY = "callrouter:config:last-good"
+VERDICT_KEY = "callrouter:config:verdict"
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,48 @@ class Stored:
     files: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class SharedVerdict:
+    """What the last process to judge the files on disk found."""
+
+    files_id: str
+    """`generation_id` of the files judged (the generation's id when accepted)."""
+    refused: tuple[str, ...]
+    at: dt.datetime
+
+
 class LastGood:
     """Reads and writes the last good config texts; Redis trouble is logged, never raised:
     a process with good files on disk needs no Redis to route."""
 
-    def __init__(self, conn: redis.Redis, key: str = KEY) -> None:
+    def __init__(self, conn: redis.Redis, key: str = KEY, verdict_key: str = VERDICT_KEY) -> None:
         self.conn = conn
         self.key = key
+        self.verdict_key = verdict_key
+
+    def publish(self, files_id: str, refused: tuple[str, ...], at: dt.datetime) -> None:
+        """Tell every process what the files with id `files_id` were found to be."""
+        try:
+            self.conn.hset(
+                self.verdict_key,
+                mapping={"files": files_id, "refused": json.dumps(refused), "at": at.isoformat()},
+            )
+        except redis.RedisError as exc:
+            logger.warning("could not share the config verdict in Redis: %s", exc)
+
+    def published(self) -> SharedVerdict | None:
+        """The last verdict any process shared; None without one or without Redis."""
+        try:
+            raw = self.conn.hgetall(self.verdict_key)
+        except redis.RedisError:
+            return None  # /health reports Redis itself; this process's own view stands
+        try:
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            refused = json.loads(fields["refused"])
+            at = dt.datetime.fromisoformat(fields["at"])
+            return SharedVerdict(fields["files"], tuple(str(p) for p in refused), at)
+        except (KeyError, ValueError, TypeError):
+            return None
 
     def save(self, generation_id: str, files: Mapping[str, str], at: dt.datetime) -> None:
         try:
@@ -62,15 +103,14 @@ class LastGood:
         except redis.RedisError as exc:
             logger.warning("could not read the last good config from Redis: %s", exc)
             return None
-        fields = {
-            (k.decode() if isinstance(k, bytes) else str(k)): (
-                v.decode() if isinstance(v, bytes) else str(v)
-            )
-            for k, v in raw.items()
-        }
+        fields = {_text(k): _text(v) for k, v in raw.items()}
         try:
             files = json.loads(fields["files"])
             return Stored(fields["id"], fields["accepted_at"], files)
         except (KeyError, ValueError):
             logger.warning("the last good config in Redis (%s) is unreadable", self.key)
             return None
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -22,7 +22,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -90,6 +90,7 @@ class LiveConfig:
             self._status = self._accept(verdict.generation)
         else:
             self._status = self._start_on_last_good(verdict.refusals)
+            self._publish(verdict.files_id, self._status.refused)
 
     # -- what callers use --------------------------------------------------------------
 
@@ -98,7 +99,23 @@ class LiveConfig:
         return self._current
 
     def status(self) -> ConfigStatus:
+        """This process's own view (a plain read, for metrics)."""
         return self._status
+
+    def shared_status(self) -> ConfigStatus:
+        """The view every process shares (/health, the console): this process's
+        status, with the refusal another process found in files this one has not
+        looked at yet, or without its own refusal once another process found the
+        files on disk to be exactly the generation in use here."""
+        own = self._status
+        shared = self._last_good.published() if self._last_good is not None else None
+        if shared is None:
+            return own
+        if shared.refused and shared.files_id != own.generation and not own.refused:
+            return replace(own, refused=shared.refused, refused_at=shared.at)
+        if not shared.refused and shared.files_id == own.generation and own.refused:
+            return replace(own, refused=(), refused_at=None)
+        return own
 
     @property
     def reload_problems(self) -> tuple[str, ...]:
@@ -147,6 +164,7 @@ class LiveConfig:
             verdict = judge(self.directory, today=self._today(), limits=self._limits)
             if verdict.generation is None:
                 self._refuse(verdict.refusals)
+                self._publish(verdict.files_id, self._status.refused)
                 return False
             self._status = self._accept(verdict.generation)
             logger.info("config generation %s from %s in use", verdict.generation.id,
@@ -168,7 +186,12 @@ class LiveConfig:
             logger.warning("config generation %s: %s", generation.id, warning)
         if self._last_good is not None:
             self._last_good.save(generation.id, generation.texts, now)
+        self._publish(generation.id, ())
         return ConfigStatus(generation.id, now, Origin.FILES, (), None)
+
+    def _publish(self, files_id: str | None, refused: tuple[str, ...]) -> None:
+        if self._last_good is not None and files_id is not None:
+            self._last_good.publish(files_id, refused, self._now())
 
     def _refuse(self, problems: list[str]) -> None:
         logger.error(

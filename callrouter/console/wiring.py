@@ -30,7 +30,7 @@ def deps_from(services: Services) -> ConsoleDeps:
     """The console's view of the composition root (`callrouter.services`)."""
 
     def status() -> dict[str, str]:
-        now = services.live.status()
+        now = services.live.shared_status()
         return {
             "generation": now.generation,
             "loaded_at": now.loaded_at.isoformat(timespec="seconds"),

@@ -65,7 +65,7 @@ def check(services: Services) -> dict[str, Any]:
 def _config(services: Services) -> dict[str, Any]:
     try:
         services.current()
-        status = services.live.status()
+        status = services.live.shared_status()
     except Exception:  # noqa: BLE001 -- any failure here means there is nothing to route with
         return {"in_use": None, "refused": list(services.live.reload_problems)}
     problems = list(status.refused)
