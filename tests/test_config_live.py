@@ -148,6 +148,7 @@ def test_every_process_reports_a_refusal_another_process_found_and_its_repair(
     assert second.status().refused == ()
     assert second.shared_status().refused == first.status().refused
     assert any("unknown key 'membres'" in p for p in second.shared_status().refused)
+    assert not any("unknown member" in p for p in second.shared_status().refused), "no cascade"
 
     edit(config / "teams.yaml", "membres:", "members:")  # repaired: the generation in use
     assert second.refresh() is True  # the second looks: the generation in use, accepted

@@ -256,13 +256,19 @@ class Builder:
             return True
         if _defined_in(what) & self.doc.broken:
             return False
+        if not known and self.problems:
+            # Nothing of this kind was defined because of a problem already
+            # reported (a 'membres:' typo): one line per reference would bury it.
+            return False
         close = difflib.get_close_matches(value, list(known), n=1)
         self.err(
             path,
             f"unknown {what} {value!r}",
             f"did you mean {close[0]!r}?"
             if close
-            else f"define it, or use one of: {', '.join(sorted(known))}",
+            else f"define it, or use one of: {', '.join(sorted(known))}"
+            if known
+            else "define it: none is defined yet",
         )
         return False
 
