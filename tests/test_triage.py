@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from callrouter.calls.triage import (
     DEFAULT_CODES,
+    DEFAULT_TEXTS,
     TriageRejected,
     TriageReport,
     from_digits,
@@ -18,7 +20,7 @@ from callrouter.calls.triage import (
 )
 from callrouter.config.files import build, read_documents
 from callrouter.routing.model import Source
-from tests.helpers import copy_config, sample_generation
+from tests.helpers import CONFIG_DIR, copy_config, sample_generation
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +109,40 @@ def test_keypad_input_that_is_no_outcome_is_none(codes, digits) -> None:
 
 
 def test_keypad_prompt_reads_every_digit_with_its_label(codes) -> None:
-    prompt = keypad_prompt(codes)
+    prompt = keypad_prompt(codes, "nl")
 
     assert prompt.startswith("Toets de uitkomst van de triage: 1 voor Advies")
     assert "7 voor Veilig Thuis-melding" in prompt
+    assert keypad_prompt(codes, "en").startswith("Key in the triage outcome: 1 for Advies")
+
+
+def test_every_triage_word_staff_read_is_in_the_sample_config_in_dutch_and_english() -> None:
+    """Issue 8: every word a caller or staff member reads lives in config, none in Python."""
+    raw = yaml.safe_load((CONFIG_DIR / "triage.yaml").read_text(encoding="utf-8"))
+    texts = raw["triage"]["texts"]
+    assert set(texts) == set(DEFAULT_TEXTS)
+    assert all(set(langs) == {"nl", "en"} for langs in texts.values())
+
+
+def test_replies_come_in_the_members_first_language(codes) -> None:
+    rejected = parse_reply("T 123 advise", codes, ("en", "nl"))
+
+    assert isinstance(rejected, TriageRejected)
+    assert rejected.reply.startswith("Unknown outcome 'advise' for call 123. Did you mean advies?")
+    dutch = parse_reply("T 123 advise", codes, ("de", "nl"))
+    assert isinstance(dutch, TriageRejected) and dutch.reply.startswith("Onbekende uitkomst")
+
+
+def test_a_triage_text_with_an_unknown_field_is_refused_with_its_line(tmp_path: Path) -> None:
+    directory = copy_config(
+        tmp_path, {"triage.yaml": [("Vastgelegd voor gesprek {ref}", "Vastgelegd {gesprek}")]}
+    )
+
+    _config, problems = build(read_documents(directory))
+
+    [problem] = [str(p) for p in problems]
+    assert "triage.yaml:" in problem and "triage.texts.saved.nl has a bad field" in problem
+    assert "use only {ref} {label}" in problem
 
 
 def test_without_a_triage_section_the_default_codes_apply() -> None:

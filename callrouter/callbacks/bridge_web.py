@@ -246,7 +246,7 @@ def _triage_menu(loaded: Loaded, request_id: str, state: TriageState, lead: str)
     response = VoiceResponse()
     lang = loaded.callbacks.texts.staff_language
     menu = gather(response, loaded, lang, action, num_digits=1, timeout=10)
-    say(menu, loaded, lang, f"{lead} {keypad_prompt(loaded.triage)}")
+    say(menu, loaded, lang, f"{lead} {keypad_prompt(loaded.triage, lang)}")
     response.redirect(action, method="POST")
     return response
 

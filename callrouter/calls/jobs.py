@@ -63,7 +63,7 @@ def ask_triage(s: Services, call_sid: str, ref: str) -> str:
     if not member.sms:
         logger.info("call %s: %s gets no SMS (sms: false); no triage SMS", ref, member.id)
         return "no-sms"
-    text = ask_sms(ref, generation.triage)
+    text = ask_sms(ref, generation.triage, member.languages)
     try:
         s.provider.send_sms(member.mobile, text)
     except ProviderError as exc:

@@ -60,32 +60,33 @@ class TriageDesk:
             return True
         return self.callbacks is not None and member in self.callbacks.claimers_of(call_sid)
 
-    def sms(self, text: str, codes: TriageCodes, *, by: str, at: dt.datetime) -> str:
+    def sms(
+        self,
+        text: str,
+        codes: TriageCodes,
+        *,
+        by: str,
+        at: dt.datetime,
+        languages: tuple[str, ...] = ("nl",),
+    ) -> str:
         """Record a staff SMS such as 'T 1234 advies'; returns the reply to send.
 
         For the SMS webhook: check `triage.is_triage_message` first, then call
         this. Never raises: a storage failure becomes a reply saying so.
         """
-        parsed = parse_reply(text, codes)
+        parsed = parse_reply(text, codes, languages)
         if isinstance(parsed, TriageRejected):
             return parsed.reply
         try:
             call_sid = self.resolve(parsed.ref)
-            if call_sid is None:
-                return (
-                    f"Gesprek {parsed.ref} is onbekend. Gebruik het gespreksnummer uit de "
-                    "whisper of de code uit de terugbel-sms."
-                )
-            if not self.took_part(call_sid, by):  # neutral: as if there were no such call
-                return (
-                    f"Gesprek {parsed.ref} is onbekend. Gebruik het gespreksnummer uit de "
-                    "whisper of de code uit de terugbel-sms."
-                )
+            # Not taking part reads as no such call: nothing to learn by guessing refs.
+            if call_sid is None or not self.took_part(call_sid, by):
+                return codes.text("unknown_call", languages, ref=parsed.ref)
             self.store.report_outcome(call_sid, parsed.code, at, by=by, via="sms")
         except Exception as exc:  # noqa: BLE001 -- the sender gets an answer either way
             self.store.log_failure("triage", parsed.ref, exc)
-            return "De uitkomst is door een storing niet opgeslagen. Probeer het later opnieuw."
-        return f"Vastgelegd voor gesprek {parsed.ref}: {codes.label(parsed.code)}."
+            return codes.text("failed", languages)
+        return codes.text("saved", languages, ref=parsed.ref, label=codes.label(parsed.code))
 
 
 def triage_sms_handler(
@@ -98,6 +99,6 @@ def triage_sms_handler(
         current = codes()
         if not is_triage_message(body, current):
             return None
-        return desk.sms(body, current, by=member.id, at=at)
+        return desk.sms(body, current, by=member.id, at=at, languages=member.languages)
 
     return handle

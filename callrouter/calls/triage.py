@@ -17,9 +17,10 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from callrouter.config.wording import TextSpec, Wording, parse_wording, word
 from callrouter.routing.model import Source
 
 PathKey = tuple[str | int, ...]
@@ -29,6 +30,69 @@ ConfigProblem = tuple[Source, str, str]
 DEFAULT_KEYWORD = "T"
 _CODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _MAX_REF_CHARS = 40
+
+DEFAULT_TEXTS: Wording = {
+    "unrecognised": {
+        "nl": "Geen triage-uitkomst herkend. Stuur bijvoorbeeld: {example}",
+        "en": "No triage outcome recognised. Send for example: {example}",
+    },
+    "incomplete": {
+        "nl": "Geef gespreksnummer en uitkomst, bijvoorbeeld: {example}. Uitkomsten: {menu}",
+        "en": "Give the call number and the outcome, for example: {example}. Outcomes: {menu}",
+    },
+    "bad_ref": {
+        "nl": "{ref} is geen gespreksnummer. Voorbeeld: {example}",
+        "en": "{ref} is not a call number. Example: {example}",
+    },
+    "unknown_code": {
+        "nl": "Onbekende uitkomst {code} voor gesprek {ref}.{hint} Kies: {menu}."
+        " Voorbeeld: {example}",
+        "en": "Unknown outcome {code} for call {ref}.{hint} Choose: {menu}. Example: {example}",
+    },
+    "did_you_mean": {"nl": " Bedoelde u {suggestion}?", "en": " Did you mean {suggestion}?"},
+    "unknown_call": {
+        "nl": "Gesprek {ref} is onbekend. Gebruik het gespreksnummer uit de whisper of de code"
+        " uit de terugbel-sms.",
+        "en": "Call {ref} is unknown. Use the call number from the whisper or the code from the"
+        " callback SMS.",
+    },
+    "failed": {
+        "nl": "De uitkomst is door een storing niet opgeslagen. Probeer het later opnieuw.",
+        "en": "The outcome was not saved because of a fault. Please try again later.",
+    },
+    "saved": {
+        "nl": "Vastgelegd voor gesprek {ref}: {label}.",
+        "en": "Saved for call {ref}: {label}.",
+    },
+    "ask": {
+        "nl": "Gesprek {ref} afgerond. Uitkomst? Antwoord {keyword} {ref} <code>: {menu}",
+        "en": "Call {ref} ended. Outcome? Reply {keyword} {ref} <code>: {menu}",
+    },
+    "keypad": {
+        "nl": "Toets de uitkomst van de triage: {options}.",
+        "en": "Key in the triage outcome: {options}.",
+    },
+    "keypad_option": {"nl": "{digit} voor {label}", "en": "{digit} for {label}"},
+}
+"""Used when `triage.texts` leaves a text out; config/triage.yaml spells them out."""
+TEXTS = TextSpec(
+    "triage",
+    DEFAULT_TEXTS,
+    {
+        "unrecognised": ("example",),
+        "incomplete": ("example", "menu"),
+        "bad_ref": ("ref", "example"),
+        "unknown_code": ("code", "ref", "hint", "menu", "example"),
+        "did_you_mean": ("suggestion",),
+        "unknown_call": ("ref",),
+        "saved": ("ref", "label"),
+        "ask": ("ref", "keyword", "menu"),
+        "keypad": ("options",),
+        "keypad_option": ("digit", "label"),
+    },
+)
+Languages = tuple[str, ...]
+"""A staff member's languages, first preferred (`Member.languages`)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +111,11 @@ class TriageCodes:
 
     codes: tuple[OutcomeCode, ...]
     keyword: str = DEFAULT_KEYWORD
+    texts: Wording = field(default_factory=lambda: DEFAULT_TEXTS)
+
+    def text(self, name: str, languages: Languages, **values: object) -> str:
+        """Staff text `name` in their first language the config has (Dutch otherwise)."""
+        return word(self.texts, DEFAULT_TEXTS, name, languages).format(**values)
 
     def get(self, code: str) -> OutcomeCode | None:
         return next((c for c in self.codes if c.code == code), None)
@@ -119,37 +188,50 @@ def is_triage_message(text: str, codes: TriageCodes) -> bool:
     return _split_keyword(text, codes.keyword) is not None
 
 
-def parse_reply(text: str, codes: TriageCodes) -> TriageReport | TriageRejected:
+def parse_reply(
+    text: str, codes: TriageCodes, languages: Languages = ("nl",)
+) -> TriageReport | TriageRejected:
     """Parse 'T <ref> <code>' where code may be a code, alias, label or digit."""
-    example = f"{codes.keyword} 123 {codes.codes[0].code if codes.codes else 'advies'}"
+    example = f"{codes.keyword} 123 {_first_code(codes)}"
     rest = _split_keyword(text, codes.keyword)
     if rest is None:
-        return TriageRejected(f"Geen triage-uitkomst herkend. Stuur bijvoorbeeld: {example}")
+        return TriageRejected(codes.text("unrecognised", languages, example=example))
     parts = rest.split(maxsplit=1)
     if len(parts) < 2:
         return TriageRejected(
-            f"Geef gespreksnummer en uitkomst, bijvoorbeeld: {example}. Uitkomsten: {codes.menu()}"
+            codes.text("incomplete", languages, example=example, menu=codes.menu())
         )
     ref, code_text = parts[0], parts[1]
     if len(ref) > _MAX_REF_CHARS or not re.fullmatch(r"[A-Za-z0-9_-]+", ref):
-        return TriageRejected(
-            f"{ref[:_MAX_REF_CHARS]!r} is geen gespreksnummer. Voorbeeld: {example}"
-        )
-    return resolve(ref, code_text, codes)
+        shown = repr(ref[:_MAX_REF_CHARS])
+        return TriageRejected(codes.text("bad_ref", languages, ref=shown, example=example))
+    return resolve(ref, code_text, codes, languages)
 
 
-def resolve(ref: str, code_text: str, codes: TriageCodes) -> TriageReport | TriageRejected:
+def resolve(
+    ref: str, code_text: str, codes: TriageCodes, languages: Languages = ("nl",)
+) -> TriageReport | TriageRejected:
     """Look up `code_text` for call `ref`; an unknown code gets a reply listing the valid ones."""
     found = codes.lookup(code_text)
     if found is not None:
         return TriageReport(ref, found.code)
-    shown = code_text.strip()[:30]
-    hint = codes.suggestion(code_text)
+    suggestion = codes.suggestion(code_text)
+    hint = codes.text("did_you_mean", languages, suggestion=suggestion) if suggestion else ""
     return TriageRejected(
-        f"Onbekende uitkomst {shown!r} voor gesprek {ref}."
-        + (f" Bedoelde u {hint}?" if hint else "")
-        + f" Kies: {codes.menu()}. Voorbeeld: {codes.keyword} {ref} {codes.codes[0].code}"
+        codes.text(
+            "unknown_code",
+            languages,
+            code=repr(code_text.strip()[:30]),
+            ref=ref,
+            hint=hint,
+            menu=codes.menu(),
+            example=f"{codes.keyword} {ref} {_first_code(codes)}",
+        )
     )
+
+
+def _first_code(codes: TriageCodes) -> str:
+    return codes.codes[0].code if codes.codes else "advies"
 
 
 def from_digits(digits: str, codes: TriageCodes) -> OutcomeCode | None:
@@ -158,18 +240,20 @@ def from_digits(digits: str, codes: TriageCodes) -> OutcomeCode | None:
     return codes.by_digit(pressed) if len(pressed) == 1 else None
 
 
-def keypad_prompt(codes: TriageCodes) -> str:
-    """What the whisper/after-call flow reads out: 'Toets 1 voor Advies, 2 voor ...'."""
-    options = [f"{c.digit} voor {c.label}" for c in codes.codes if c.digit]
-    return "Toets de uitkomst van de triage: " + ", ".join(options) + "."
+def keypad_prompt(codes: TriageCodes, lang: str) -> str:
+    """What the after-callback keypad step reads out: 'Toets ... 1 voor Advies, 2 voor ...'."""
+    options = [
+        codes.text("keypad_option", (lang,), digit=c.digit, label=c.label)
+        for c in codes.codes
+        if c.digit
+    ]
+    return codes.text("keypad", (lang,), options=", ".join(options))
 
 
-def ask_sms(ref: str, codes: TriageCodes) -> str:
+def ask_sms(ref: str, codes: TriageCodes, languages: Languages) -> str:
     """The SMS to the staff member who took a call, once it ended:
     'Gesprek 1042 afgerond. Uitkomst? Antwoord T 1042 <code>: 1 advies, 2 ...'."""
-    return (
-        f"Gesprek {ref} afgerond. Uitkomst? Antwoord {codes.keyword} {ref} <code>: {codes.menu()}"
-    )
+    return codes.text("ask", languages, ref=ref, keyword=codes.keyword, menu=codes.menu())
 
 
 def _split_keyword(text: str, keyword: str) -> str | None:
@@ -206,8 +290,9 @@ def parse_config(raw: Any, where: Where) -> tuple[TriageCodes, list[ConfigProble
         err((), "triage must be a mapping with 'codes:'", "indent 'codes:' under 'triage:'")
         return DEFAULT_CODES, problems
     for key in raw:
-        if key not in {"keyword", "codes"}:
-            err((key,), f"unknown key {key!r} in triage", "allowed keys: codes, keyword")
+        if key not in {"keyword", "codes", "texts"}:
+            err((key,), f"unknown key {key!r} in triage", "allowed keys: codes, keyword, texts")
+    texts = parse_wording(raw["texts"], where, TEXTS, problems) if "texts" in raw else DEFAULT_TEXTS
     keyword = str(raw.get("keyword", DEFAULT_KEYWORD)).strip()
     if not re.fullmatch(r"[A-Za-z]{1,10}", keyword):
         err(
@@ -293,4 +378,4 @@ def parse_config(raw: Any, where: Where) -> tuple[TriageCodes, list[ConfigProble
                 )
             seen_names.setdefault(token, str(code))
         out.append(OutcomeCode(str(code), label, digit, aliases))
-    return TriageCodes(tuple(out), keyword), problems
+    return TriageCodes(tuple(out), keyword, texts), problems

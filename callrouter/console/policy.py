@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from callrouter.config.wording import TextSpec, parse_wording, word
 from callrouter.routing.model import Member, Source
 
 RawProblem = tuple[Source, str, str]
@@ -44,6 +45,9 @@ DEFAULT_TEXTS: Mapping[str, Mapping[str, str]] = {
     },
 }
 """Used when `console.texts` leaves a text out; config/console.yaml spells them out."""
+TEXTS = TextSpec(
+    "console", DEFAULT_TEXTS, {"sign_in_code": ("code", "minutes"), "gap_alert": ("days", "gap")}
+)
 
 _INTS: Mapping[str, tuple[int, int, int]] = {
     # key: (default, lowest, highest)
@@ -77,9 +81,7 @@ class ConsolePolicy:
 
     def text(self, name: str, member: Member, **values: object) -> str:
         """The SMS `name` in the member's first language (Dutch when not offered)."""
-        by_lang = self.texts.get(name) or DEFAULT_TEXTS[name]
-        lang = next((lang for lang in member.languages if lang in by_lang), "nl")
-        return by_lang.get(lang, DEFAULT_TEXTS[name]["nl"]).format(**values)
+        return word(self.texts, DEFAULT_TEXTS, name, member.languages).format(**values)
 
 
 def parse_policy(raw: Any, where: Where) -> tuple[ConsolePolicy, list[RawProblem]]:
@@ -93,7 +95,7 @@ def parse_policy(raw: Any, where: Where) -> tuple[ConsolePolicy, list[RawProblem
     for key, value in raw.items():
         path: tuple[str | int, ...] = ("console", str(key))
         if key == "texts":
-            values["texts"] = _texts(value, where, problems)
+            values["texts"] = parse_wording(value, where, TEXTS, problems)
         elif key in _INTS:
             _default, low, high = _INTS[key]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -111,37 +113,3 @@ def parse_policy(raw: Any, where: Where) -> tuple[ConsolePolicy, list[RawProblem
             fix = f"did you mean {close[0]!r}?" if close else "remove it"
             problems.append((where(path), f"unknown key {key!r} in console", fix))
     return ConsolePolicy(**values), problems
-
-
-def _texts(raw: Any, where: Where, problems: list[RawProblem]) -> Mapping[str, Mapping[str, str]]:
-    texts = {name: dict(langs) for name, langs in DEFAULT_TEXTS.items()}
-    if not isinstance(raw, dict):
-        problems.append(
-            (
-                where(("console", "texts")),
-                "console.texts must be a mapping",
-                "see config/console.yaml",
-            )
-        )
-        return texts
-    for name, langs in raw.items():
-        path: tuple[str | int, ...] = ("console", "texts", str(name))
-        if name not in DEFAULT_TEXTS:
-            fix = f"use one of {', '.join(sorted(DEFAULT_TEXTS))}"
-            problems.append((where(path), f"unknown console text {name!r}", fix))
-            continue
-        if not isinstance(langs, dict) or not all(isinstance(v, str) for v in langs.values()):
-            fix = 'write nl: "..." and en: "..." under it'
-            problems.append((where(path), f"console.texts.{name} must map languages to text", fix))
-            continue
-        for lang, text in langs.items():
-            try:
-                text.format(**{k: "" for k in ("code", "minutes", "days", "gap")})
-            except (KeyError, IndexError, ValueError):
-                fix = "use only {code} {minutes} (sign_in_code) or {days} {gap} (gap_alert)"
-                problems.append(
-                    (where((*path, str(lang))), f"console.texts.{name}.{lang} has a bad field", fix)
-                )
-                continue
-            texts[name][str(lang)] = text
-    return texts
