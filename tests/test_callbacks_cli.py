@@ -14,6 +14,8 @@ from callrouter.callbacks.requests import pseudonym_key
 from callrouter.callbacks.service import CallbackContext
 from callrouter.cli import main
 from callrouter.config.generation import load as load_generation
+from callrouter.devtools.sentinel import SentinelSet
+from callrouter.redis_conn import Purpose, connect
 from callrouter.routing.plan import CallerFacts
 from tests.callbacks_kit import CALLER, CALLER_DIGITS, SECRET, callback_context, make_config_dir
 
@@ -124,3 +126,25 @@ def test_sweep_runs_the_safety_net(
     args, _ctx = setup
     code, out, _ = run(capsys, "sweep", *args)
     assert code == 0 and out.startswith("sweep: ")
+
+
+@pytest.mark.slow
+def test_every_command_takes_the_services_redis_url_sentinel_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: one Redis setting for web, worker *and* CLI; the commands built a
+    plain client from the URL, so redis+sentinel:// was refused by redis-py."""
+    monkeypatch.setenv("CALLROUTER_SECRET", SECRET)
+    config_dir = make_config_dir(tmp_path)
+    generation = load_generation(config_dir)
+    with SentinelSet(replicas=1, sentinels=1) as cluster:
+        monkeypatch.setenv("REDIS_URL", cluster.url)
+        conn = connect(cluster.url, Purpose.CLI)
+        ctx = callback_context(conn, generation.config, generation.callbacks, pseudonym_key(SECRET))
+        rid = submit(ctx)
+        code, out, err = run(capsys, "list", "--config", str(config_dir))
+        assert (code, err) == (0, "") and rid in out
+        assert main(["calls", "--config", str(config_dir)]) == 0
+        assert main(["access-log", "--config", str(config_dir)]) == 0
+        assert "error" not in capsys.readouterr().err
+        conn.close()

@@ -25,6 +25,7 @@ from callrouter.callbacks.staff import member_by_id
 from callrouter.calls.store import CallStore
 from callrouter.cli.common import (
     UsageError,
+    cli_redis,
     config_dir_default,
     guard,
     load_generation_or_explain,
@@ -36,17 +37,7 @@ from callrouter.settings import cli_settings
 
 
 def _connect(args: argparse.Namespace) -> redis.Redis:
-    url = args.redis_url or cli_settings().redis_url
-    if not url:
-        raise UsageError("no Redis given: set REDIS_URL or pass --redis-url redis://host:port/0")
-    conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        conn.ping()
-    except redis.RedisError as exc:
-        raise UsageError(
-            f"cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})"
-        ) from None
-    return conn
+    return cli_redis(args.redis_url)
 
 
 def _context(args: argparse.Namespace) -> tuple[CallbackContext, Config]:

@@ -31,13 +31,13 @@ from callrouter.calls.triage import TriageRejected, resolve
 from callrouter.cli.common import (
     UsageError,
     add_config_arg,
+    cli_redis,
     config_dir_default,
     guard,
     load_generation_or_explain,
     table,
 )
 from callrouter.console.cli import log_cli_view
-from callrouter.settings import cli_settings
 
 
 def add_redis_arg(parser: argparse.ArgumentParser) -> None:
@@ -50,20 +50,7 @@ def add_redis_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def connect(args: argparse.Namespace) -> redis.Redis:
-    url = args.redis_url or cli_settings().redis_url
-    if not url:
-        raise UsageError("no Redis given: set REDIS_URL or pass --redis-url redis://host:port/0")
-    conn = redis.Redis.from_url(url)
-    try:
-        conn.ping()
-    except redis.RedisError as exc:
-        # The URL may hold a password: name the error, not the URL.
-        print(
-            f"error: cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})",
-            file=sys.stderr,
-        )
-        raise SystemExit(1) from None
-    return conn
+    return cli_redis(args.redis_url)
 
 
 def desk_for(conn: redis.Redis) -> TriageDesk:

@@ -11,9 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import redis
+
 from callrouter import clock
 from callrouter.config.generation import Generation, load
 from callrouter.errors import ConfigError
+from callrouter.redis_conn import Purpose, RedisUrlError, connect
 from callrouter.routing.model import Config
 from callrouter.settings import cli_settings
 
@@ -113,3 +116,23 @@ def guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
             return 1
 
     return run
+
+
+def cli_redis(url: str | None = None) -> redis.Redis:
+    """The Redis a command works on: `--redis-url`, else REDIS_URL, in any form the
+    service takes (redis://, rediss://, unix://, redis+sentinel://), with the CLI's
+    timeouts; an unreachable or unusable one is one clear line, never a traceback."""
+    url = url or cli_settings().redis_url
+    if not url:
+        raise UsageError("no Redis given: set REDIS_URL or pass --redis-url redis://host:port/0")
+    try:
+        conn = connect(url, Purpose.CLI)
+        conn.ping()
+    except RedisUrlError as exc:
+        raise UsageError(str(exc)) from None
+    except redis.RedisError as exc:
+        # The URL may hold a password: name the error, not the URL.
+        raise UsageError(
+            f"cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})"
+        ) from None
+    return conn

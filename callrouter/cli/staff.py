@@ -21,12 +21,16 @@ import time
 import uuid
 from collections.abc import Callable
 
-import redis
-
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import Request
 from callrouter.callbacks.store import CallbackStore
-from callrouter.cli.common import UsageError, add_config_arg, config_dir_default, load_or_explain
+from callrouter.cli.common import (
+    UsageError,
+    add_config_arg,
+    cli_redis,
+    config_dir_default,
+    load_or_explain,
+)
 from callrouter.devtools.local_run import LocalRun
 from callrouter.devtools.twilio_sim import (
     ACCOUNT_SID,
@@ -95,10 +99,9 @@ def run_sms(args: argparse.Namespace) -> int:
 
 def run_answer(args: argparse.Namespace) -> int:
     config, member, twilio = _setup(args)
-    url = cli_settings().redis_url
-    if not url:
+    if not cli_settings().redis_url:
         raise UsageError("no Redis to find the call in: start `callrouter serve` or set REDIS_URL")
-    request = _placed_call(CallbackStore(redis.Redis.from_url(url)), member.id)
+    request = _placed_call(CallbackStore(cli_redis()), member.id)
     call = SimCall(twilio, config.crisis_number, member.mobile, on_happening=_printer(member))
     print(f"the crisis line calls {member.name} ({mask_number(member.mobile)}) for {request.code}")
     try:

@@ -17,7 +17,6 @@ import datetime as dt
 import getpass
 import io
 import json
-import os
 import socket
 import sys
 from collections.abc import Iterable
@@ -30,17 +29,19 @@ from callrouter import clock
 from callrouter.cli.common import (
     UsageError,
     add_config_arg,
+    cli_redis,
     config_dir_default,
     guard,
     load_or_explain,
 )
 from callrouter.console.access_log import Access, AccessLog, Entry, Via
+from callrouter.settings import cli_settings
 
 COLUMNS = ("at", "who", "via", "action", "what", "where", "period", "subjects", "callers")
 
 
 def _log(conn: redis.Redis) -> AccessLog:
-    secret = os.environ.get("CALLROUTER_SECRET", "")
+    secret = cli_settings().secret
     if not secret:
         raise UsageError(
             "CALLROUTER_SECRET is not set: the access log (NEN 7513) is keyed from it, "
@@ -75,17 +76,7 @@ def log_cli_view(
 
 
 def _connect(url: str | None) -> redis.Redis:
-    url = url or os.environ.get("REDIS_URL")
-    if not url:
-        raise UsageError("no Redis given: set REDIS_URL or pass --redis-url redis://host:port/0")
-    conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
-    try:
-        conn.ping()
-    except redis.RedisError as exc:
-        raise UsageError(
-            f"cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})"
-        ) from None
-    return conn
+    return cli_redis(url)
 
 
 def _day(raw: str | None, flag: str, tz: ZoneInfo) -> dt.datetime | None:
