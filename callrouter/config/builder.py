@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,7 +87,11 @@ class Builder:
         return self.doc.where(path)
 
     def mapping(
-        self, path: PathKey, value: Any, allowed: set[str], required: frozenset[str] = frozenset()
+        self,
+        path: PathKey,
+        value: Any,
+        allowed: AbstractSet[str],
+        required: AbstractSet[str] = frozenset(),
     ) -> dict[str, Any]:
         if value is None:
             value = {}

@@ -27,7 +27,7 @@ from callrouter.routing.model import Source
 try:  # libyaml is optional in PyYAML; the pure-Python loader gives the same nodes
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader  # type: ignore[assignment]
+    from yaml import SafeLoader
 
 PathKey = tuple[str | int, ...]
 RawProblem = tuple[Source, str, str]
