@@ -13,22 +13,17 @@ import json
 import sys
 from typing import Any
 
-import redis
-
 from callrouter import clock
 from callrouter.callbacks import recovery, service
 from callrouter.callbacks.jobs import JOBS
 from callrouter.callbacks.lifecycle import TERMINAL
-from callrouter.callbacks.requests import CancelReason, Request, pseudonym_key
+from callrouter.callbacks.requests import CancelReason, Request
 from callrouter.callbacks.service import CallbackContext
 from callrouter.callbacks.staff import member_by_id
-from callrouter.calls.store import CallStore
 from callrouter.cli.common import (
     UsageError,
-    cli_redis,
-    config_dir_default,
+    cli_services,
     guard,
-    load_generation_or_explain,
     table,
 )
 from callrouter.console.cli import log_cli_view
@@ -36,18 +31,9 @@ from callrouter.routing.model import Config
 from callrouter.settings import cli_settings
 
 
-def _connect(args: argparse.Namespace) -> redis.Redis:
-    return cli_redis(args.redis_url)
-
-
 def _context(args: argparse.Namespace) -> tuple[CallbackContext, Config]:
-    generation = load_generation_or_explain(args.config or config_dir_default())
-    key = pseudonym_key(cli_settings().secret)
-    conn = _connect(args)
-    config = generation.config
-    return CallbackContext(
-        conn, config, generation.callbacks, key, JOBS, CallStore(conn, None)
-    ), config
+    services = cli_services(args.config, args.redis_url, JOBS)
+    return services.callback_context(), services.current().config
 
 
 def _resolve(ctx: CallbackContext, ref: str) -> str:

@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,11 @@ import redis
 
 from callrouter import clock
 from callrouter.config.generation import Generation, load
-from callrouter.errors import ConfigError
+from callrouter.config.live import LiveConfig
+from callrouter.errors import ConfigError, ProviderError
 from callrouter.redis_conn import Purpose, RedisUrlError, connect
 from callrouter.routing.model import Config
+from callrouter.services import JobTable, Services, build
 from callrouter.settings import cli_settings
 
 DEFAULT_CONFIG_DIR = "config"
@@ -136,3 +139,34 @@ def cli_redis(url: str | None = None) -> redis.Redis:
             f"cannot reach the Redis in REDIS_URL/--redis-url ({type(exc).__name__})"
         ) from None
     return conn
+
+
+def cli_services(config_dir: str | None, redis_url: str | None, jobs: JobTable) -> Services:
+    """The composition root's parts for a command, as the web and worker get them:
+    the config in `config_dir` (what is wrong with it explained, then refused) and
+    the Redis of `--redis-url` / REDIS_URL. No watcher runs: a command is short."""
+    directory = Path(config_dir or config_dir_default())
+    load_generation_or_explain(str(directory))
+    settings = replace(cli_settings(), config_dir=directory)
+    conn = cli_redis(redis_url)
+    return build(
+        settings,
+        jobs=jobs,
+        purpose=Purpose.CLI,
+        conn=conn,
+        live=LiveConfig(directory),
+        provider=CommandsDoNotSend(),
+    )
+
+
+class CommandsDoNotSend:
+    """The phone provider of a command: a command queues what is to be sent and the
+    worker sends it (with its retries), so a command needs no Twilio credentials."""
+
+    def send_sms(self, to: str, body: str) -> str:
+        raise ProviderError("a command does not send SMS: the worker does", retryable=False)
+
+    def place_call(
+        self, to: str, url: str, status_callback: str | None = None, timeout: int = 30
+    ) -> str:
+        raise ProviderError("a command does not place calls: the worker does", retryable=False)
