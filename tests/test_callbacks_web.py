@@ -490,3 +490,29 @@ def test_a_typed_number_is_forgotten_once_confirmed(phone: Phone, redis_conn: re
     """Issue 9: the typed number stayed in Redis 15 minutes after the caller confirmed."""
     nobody_answers(phone).press("2").press("0499123456").press("1").expect_say("genoteerd")
     assert redis_conn.keys("cb:typed:*") == []
+
+
+def test_a_typed_number_is_forgotten_when_the_caller_hangs_up(
+    phone: Phone, redis_conn: redis.Redis
+) -> None:
+    """Issue 9: a caller who hung up before confirming left the typed number for its TTL."""
+    call = nobody_answers(phone).press("2").press("0499123456").expect_say("U toetste")
+    [key] = redis_conn.keys("cb:typed:*")
+    call.hang_up().sim.report_end("completed", 40)  # the number's "call status changes" URL
+    assert not redis_conn.exists(key)
+
+
+def test_a_hang_up_with_redis_down_is_answered_and_the_typed_number_still_expires(
+    tmp_path: Path,
+) -> None:
+    with EmbeddedRedis(appendonly=True) as server:
+        app = make_app(make_config_dir(tmp_path, SAMPLE_CALLBACKS), redis_url=server.url)
+        call = nobody_answers(Phone(app)).press("2").press("0499123456").expect_say("U toetste")
+        server.stop()
+        ended = {"CallSid": call.sim.call_sid, "CallStatus": "completed", "CallDuration": "40"}
+        reply = signed_post(app.test_client(), "/voice/status", ended, token=TOKEN)
+        assert reply.status_code == 204
+        server.start()
+        with redis.Redis.from_url(server.url) as conn:
+            [key] = conn.keys("cb:typed:*")
+            assert 0 < conn.ttl(key) <= 120  # the fallback: gone within two minutes

@@ -5,8 +5,9 @@ Under ``/voice/callback``, signed by Twilio, reached from the voice flow's
 pressed into an input of the offer table and renders the step it lands on;
 the table guarantees every path ends queued, put through, or hung up. State
 travels signed in the URL (`offer_state`), never a number; a typed number
-waits in Redis only until the caller confirms or cancels (two minutes at most). Over a
-limit the caller is put through; with Redis down the request is spooled.
+waits in Redis only until the caller confirms, cancels or hangs up (the
+number's status callback, `VoiceOffer.call_ended`), two minutes at most. Over
+a limit the caller is put through; with Redis down the request is spooled.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ bp = Blueprint("callbacks", __name__, url_prefix="/voice/callback")
 
 TYPED_NUMBER_SECONDS = 120
 """A typed number is needed only until the caller confirms it (seconds later);
-it is deleted then, or when they cancel, and expires after this at the latest."""
+it is deleted then, or when they cancel or hang up, and expires after this at
+the latest (the one bound left when Redis or the status callback fails)."""
 P = ParamSpec("P")
 
 
@@ -181,13 +183,13 @@ def _typed_store() -> CallbackStore | None:
     return CallbackStore(conn) if conn is not None else None
 
 
-def _forget_typed(call_sid: str) -> None:
-    """The caller confirmed, cancelled or is being put through: the typed number goes."""
-    store = _typed_store()
-    if store is None or not call_sid:
+def _forget_typed(conn: redis.Redis | None, call_sid: str) -> None:
+    """The caller confirmed, cancelled, is being put through or hung up: the typed
+    number goes. Never raises for Redis: the number's TTL is the fallback."""
+    if conn is None or not call_sid:
         return
     try:
-        store.forget_typed(call_sid)
+        CallbackStore(conn).forget_typed(call_sid)
     except redis.RedisError:
         logger.warning("call %s: typed number not deleted now (Redis); it expires", call_sid)
 
@@ -196,7 +198,7 @@ def _step(loaded: Loaded, state: OfferState, event: Input, **kw: Any) -> Respons
     """Advance the offer table by `event` and render where it lands."""
     nxt = replace(state, offer=advance(state.offer, event))
     if nxt.offer.step in (Step.PUT_THROUGH, Step.DONE):
-        _forget_typed(param("CallSid"))
+        _forget_typed(web().conn, param("CallSid"))
     return xml(_render(loaded, nxt, param("From") or None, param("CallSid") or None, **kw))
 
 
@@ -258,7 +260,7 @@ def number_confirm() -> ResponseReturnValue:
     state = load_state(loaded, Step.CONFIRM)
     event = confirm_input(param("Digits"))
     if event is not Input.YES:
-        _forget_typed(param("CallSid"))
+        _forget_typed(web().conn, param("CallSid"))
         return _step(loaded, state, event)
     store = _typed_store()
     try:
@@ -267,7 +269,7 @@ def number_confirm() -> ResponseReturnValue:
         return xml(_put_through(loaded, state, Say.BROKEN))
     if typed is None:
         return _step(loaded, state, Input.NO)
-    _forget_typed(param("CallSid"))
+    _forget_typed(web().conn, param("CallSid"))
     return _step(loaded, state, event, typed=typed)
 
 
@@ -393,3 +395,9 @@ class VoiceOffer:
             )
             return None
         return offer_twiml(call)
+
+    def call_ended(self, call_sid: str) -> None:
+        """The caller hung up (Twilio's status callback for their call): a number they
+        typed and did not confirm goes now. Twilio asks no action URL when a caller
+        hangs up in a `<Gather>`, so this is the only word we get of it."""
+        _forget_typed(self.web.conn, call_sid)

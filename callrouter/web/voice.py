@@ -256,6 +256,9 @@ def call_status() -> Response:
             param("CallStatus") or "completed",
         ),
     )
+    offer = services().callback_offer
+    if offer is not None:
+        record("typed number forgotten", lambda: offer.call_ended(param("CallSid")))
     return Response(status=204)
 
 

@@ -41,6 +41,11 @@ class CallbackOffer(Protocol):
         through") must be sent to `call.decline_url`, which rings the final line."""
         ...
 
+    def call_ended(self, call_sid: str) -> None:
+        """The caller's call is over: forget now what was kept only for it (a typed
+        number). Must not raise for a Redis outage; anything kept has a TTL."""
+        ...
+
 
 @dataclass(frozen=True)
 class FinalCall:
