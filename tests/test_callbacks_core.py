@@ -372,3 +372,12 @@ def test_the_sample_texts_cover_every_key_in_every_language() -> None:
     for key in (*Say, *Staff):
         for lang in texts.languages:
             assert texts.table[key.value][lang].strip(), (key, lang)
+
+
+def test_claim_codes_as_long_as_call_refs_are_refused(tmp_path: Path) -> None:
+    """A claim code could otherwise be read as a call ref when staff report an outcome."""
+    sample = (CONFIG_DIR / "callbacks.yaml").read_text(encoding="utf-8")
+    directory = make_config_dir(tmp_path, sample.replace("code_digits: 6", "code_digits: 8"))
+    with pytest.raises(ConfigError) as info:
+        load(directory)
+    assert any("8-digit claim codes could be taken for call refs" in p for p in info.value.problems)

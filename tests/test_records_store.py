@@ -327,3 +327,19 @@ def test_a_triage_outcome_by_sms_only_from_the_member_who_took_the_call(
     assert refused.startswith(f"Gesprek {ref} is onbekend")  # neutral: as for no such call
     assert [f for _id, f in store.conn.xrange(store.stream) if f[b"kind"] == b"triage"] == []
     assert desk.sms(f"T {ref} advies", codes, by="bram", at=s(950)).startswith("Vastgelegd")
+
+
+def test_call_refs_are_eight_digits_that_do_not_count_up_and_never_repeat(
+    redis_conn: redis.Redis,
+) -> None:
+    """Issue 9: refs were sequential from 1000, so staff could walk their colleagues' calls.
+    Two processes (two stores, each taking blocks of the shared sequence) never share one."""
+    web, worker = CallStore(redis_conn, KEY), CallStore(redis_conn, KEY)
+    refs = [(web if n % 3 else worker).started(f"CA{n}", RAW, s(n)) for n in range(120)]
+
+    assert all(len(ref) == 8 and ref.isdigit() and ref[0] != "0" for ref in refs)
+    assert len(set(refs)) == len(refs)
+    gaps = [abs(int(b) - int(a)) for a, b in zip(refs, refs[1:], strict=False)]
+    assert min(gaps) > 1000, "the next call's ref is not a neighbour of this one's"
+    desk = TriageDesk(web, None)
+    assert [desk.resolve(ref) for ref in refs[:5]] == [f"CA{n}" for n in range(5)]

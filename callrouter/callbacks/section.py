@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from callrouter.callbacks.checker import Checker, RawProblem, Where
 from callrouter.callbacks.policy import CallbackPolicy, Limits, Step, Target
 from callrouter.callbacks.texts import parse_texts
+from callrouter.calls.refs import REF_DIGITS
 from callrouter.routing.model import CallerKind, Config
 
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
@@ -314,6 +315,13 @@ def _limits(c: Checker, raw: object, ctx: PolicyContext, has_fallback: bool) -> 
             ("limits",),
             "nobody would hear of a flood: no limits.coordinator and no fallback_team",
             "set limits.coordinator: <member id>",
+        )
+    if limits.code_digits == REF_DIGITS:
+        c.err(
+            ("limits", "code_digits"),
+            f"{REF_DIGITS}-digit claim codes could be taken for call refs, which have "
+            f"{REF_DIGITS} digits (staff report a triage outcome by either)",
+            f"use 5 to {REF_DIGITS - 1} or {REF_DIGITS + 1} code_digits",
         )
     if limits.open_requests * 10 > limits.code_space:
         c.err(

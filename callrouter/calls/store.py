@@ -21,12 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Iterator, Mapping
 
 import redis
 
-from callrouter.calls import scripts
+from callrouter.calls import refs, scripts
 from callrouter.calls.codec import (
     event_from_json,
     event_to_json,
@@ -65,8 +66,6 @@ STALE_AFTER = dt.timedelta(hours=6)
 """A call with no end event after this long is recorded as it stands (reason 'stale')."""
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
-FIRST_REF = 1000
-"""Short refs have 4+ digits, so 'T 123 ...' is always a callback's claim code."""
 REF_BLOCK = 20
 """Call refs are taken from the shared sequence this many at a time per
 process, so a new call costs the incoming webhook one round trip to Redis
@@ -130,7 +129,7 @@ class CallStore(CallReader):
         self._append = conn.register_script(scripts.APPEND)
         self._row = conn.register_script(scripts.ROW)
         self._outcome = conn.register_script(scripts.OUTCOME)
-        self._refs: Iterator[int] = iter(())
+        self._refs: Iterator[str] = iter(())
         self._refs_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the event sink
@@ -340,14 +339,26 @@ class CallStore(CallReader):
         return code
 
     def _next_ref(self) -> str:
-        """The next short ref, from this process's block of the shared sequence."""
+        """The next call ref: this process's block of the shared sequence, through
+        the keyed permutation of `refs` (8 digits, not sequential, never repeated).
+
+        The key lives in Redis next to the sequence (made once, by whichever
+        process needs it first), so every process permutes alike and refs stay
+        unique as long as the sequence does; taking a block stays one round trip.
+        """
         with self._refs_lock:
             ref = next(self._refs, None)
             if ref is None:
-                last = int(self.conn.incrby(f"{self.prefix}:seq", REF_BLOCK))
-                self._refs = iter(range(last - REF_BLOCK + 2, last + 1))
-                ref = last - REF_BLOCK + 1
-        return str(ref + FIRST_REF - 1)
+                pipe = self.conn.pipeline(transaction=False)
+                pipe.set(f"{self.prefix}:ref-key", secrets.token_hex(refs.KEY_BYTES), nx=True)
+                pipe.get(f"{self.prefix}:ref-key")
+                pipe.incrby(f"{self.prefix}:seq", REF_BLOCK)
+                _, raw_key, last = pipe.execute()
+                key = text(raw_key).encode()
+                block = range(int(last) - REF_BLOCK, int(last))
+                self._refs = iter([refs.ref_of(n, key) for n in block])
+                ref = next(self._refs)
+        return ref
 
     def _event_call(
         self, call_sid: str, event: CallEvent, *, start: bool = False
