@@ -19,6 +19,7 @@ from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import Request
 from callrouter.callbacks.service import CallbackContext
+from callrouter.config.generation import judge
 from callrouter.errors import ProviderError
 from callrouter.routing.plan import CallerFacts
 from callrouter.services import Services
@@ -255,3 +256,29 @@ def test_jobs_log_no_raw_numbers(
     assert caplog.records
     assert CALLER_DIGITS not in caplog.text
     assert "10000021" not in caplog.text  # nor a staff mobile
+
+
+def test_a_flood_is_told_to_the_coordinators_not_the_fallback_team(
+    svc: Services, fake: FakeTwilioApi
+) -> None:
+    """Issue 9: the flood alert went to the fallback team; the console's coordinators
+    (teams.yaml `console: coordinator`, in the sample only anna) are who must hear it."""
+    assert jobs.flood_alert(svc, 7) == "alerted"
+    assert jobs.flood_alert(svc, 7) == "alerted"  # a retry of the same period sends nothing new
+    [sms] = fake.messages()
+    assert sms.field("To") == "+31610000001"
+    assert "ongewoon veel terugbelverzoeken" in sms.field("Body")
+
+
+def test_without_a_coordinator_the_fallback_team_hears_of_a_flood_and_check_warns(
+    tmp_path: Path, redis_conn: redis.Redis, fake: FakeTwilioApi
+) -> None:
+    config_dir = make_config_dir(tmp_path, stable_rotas=True)
+    teams = config_dir / "teams.yaml"
+    teams.write_text(teams.read_text().replace(", console: coordinator}", "}"), encoding="utf-8")
+    svc = job_services(config_dir, redis_conn, fake.base_url)
+
+    assert jobs.flood_alert(svc, 7) == "alerted"
+    assert sorted(sent_to(fake)) == sorted(GGZ_ONCALL.values())
+    warnings = [str(w) for w in judge(config_dir, today=None).warnings]
+    assert any("callbacks.yaml" in w and "nobody has `console: coordinator`" in w for w in warnings)

@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING
 from callrouter.callbacks import queue, recovery, service
 from callrouter.callbacks.lifecycle import OPEN, Event, State
 from callrouter.callbacks.messages import offer_sms
-from callrouter.callbacks.policy import Target
 from callrouter.callbacks.queue import JobTable
 from callrouter.callbacks.requests import Job
 from callrouter.callbacks.sending import send_round
 from callrouter.callbacks.sms_guard import SmsGuard
-from callrouter.callbacks.staff import member_by_id, recipients
+from callrouter.callbacks.staff import flood_alert_recipients, member_by_id, recipients
 from callrouter.callbacks.texts import Staff
 from callrouter.calls.purge import ensure_purge
 from callrouter.console.jobs import ensure_housekeeping
@@ -211,17 +210,12 @@ def purge_number(s: Services, request_id: str) -> bool:
 
 def flood_alert(s: Services, period: int) -> str:
     """Callers were turned away by a limit: one SMS per alert period to the
-    coordinator (`limits.coordinator`, else the fallback team's on-call persons),
-    instead of staff SMS multiplying with the flood."""
+    coordinators (`staff.flood_alert_recipients`), instead of staff SMS
+    multiplying with the flood."""
     now = s.now()
     ctx = s.callback_context()
     limits = ctx.policy.limits
-    coordinator = member_by_id(ctx.config, limits.coordinator or "")
-    members = (
-        (coordinator,)
-        if coordinator is not None
-        else recipients(Target.FALLBACK, (), ctx.config, ctx.policy, now)
-    )
+    members = flood_alert_recipients(ctx.config, ctx.policy, now)
     text = ctx.policy.texts.staff(
         Staff.FLOOD_ALERT,
         open=ctx.store.open_count(),
@@ -234,7 +228,7 @@ def flood_alert(s: Services, period: int) -> str:
         request_id="flood",
         token=period,
         purpose="alert",
-        members=[m for m in members if m.sms],
+        members=list(members),
         text=text,
         now=now,
         lease=s.settings.send_lease_seconds,

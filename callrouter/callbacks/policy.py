@@ -69,7 +69,8 @@ class Limits:
     flood_alert_seconds: int = 900
     """At most one flood alert SMS to the coordinator per this many seconds."""
     coordinator: str | None = None
-    """Member id that gets the flood alert; None: the fallback team's on-call persons."""
+    """Member id that alone gets the flood alert; None: the console's coordinators
+    (`staff.flood_alert_recipients`; the fallback team's on-call persons if there is none)."""
     sms_quiet_after: int = 5
     """Replies in a row that asked for nothing before the SMS number stops answering
     that sender (until a real message goes out to them)."""

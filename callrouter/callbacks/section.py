@@ -13,6 +13,7 @@ from callrouter.callbacks.checker import Checker, RawProblem, Where
 from callrouter.callbacks.policy import CallbackPolicy, Limits, Step, Target
 from callrouter.callbacks.texts import parse_texts
 from callrouter.calls.refs import REF_DIGITS
+from callrouter.console.policy import coordinators
 from callrouter.routing.model import CallerKind, Config
 
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
@@ -46,6 +47,8 @@ class PolicyContext:
     members: frozenset[str] = frozenset()
     languages: tuple[str, ...] = ("nl", "en")
     """The IVR's languages (ivr.languages), the default first: every text needs each."""
+    coordinators: frozenset[str] = frozenset()
+    """Members with the console's coordinator role and SMS: who hears of a flood."""
 
 
 def context_of(config: Config, ivr: object) -> PolicyContext:
@@ -57,6 +60,23 @@ def context_of(config: Config, ivr: object) -> PolicyContext:
         frozenset(t.id for t in config.teams),
         frozenset(m.id for t in config.teams for m in t.members),
         _languages(ivr),
+        frozenset(m.id for m in coordinators(config)),
+    )
+
+
+def flood_alert_warning(
+    policy: CallbackPolicy, ctx: PolicyContext
+) -> tuple[tuple[str, ...], str, str] | None:
+    """(path, message, fix) for `callrouter check` when a flood alert would go to the
+    fallback team because nobody is a coordinator; None when a coordinator gets it
+    (or there are no callbacks, hence no floods)."""
+    if not policy.texts or policy.limits.coordinator or ctx.coordinators:
+        return None
+    return (
+        ("callbacks", "limits"),
+        "nobody has `console: coordinator` in teams.yaml: a flood of callback requests "
+        f"is reported to the on-call persons of fallback_team {policy.fallback_team!r}",
+        "give the coordinator(s) `console: coordinator` (and a mobile) in teams.yaml",
     )
 
 
@@ -310,11 +330,12 @@ def _limits(c: Checker, raw: object, ctx: PolicyContext, has_fallback: bool) -> 
             f"unknown member {limits.coordinator!r}",
             "use a member id from teams.yaml",
         )
-    if limits.coordinator is None and not has_fallback:
+    if limits.coordinator is None and not ctx.coordinators and not has_fallback:
         c.err(
             ("limits",),
-            "nobody would hear of a flood: no limits.coordinator and no fallback_team",
-            "set limits.coordinator: <member id>",
+            "nobody would hear of a flood: no member with `console: coordinator`, "
+            "no limits.coordinator and no fallback_team",
+            "give the coordinator(s) `console: coordinator` in teams.yaml",
         )
     if limits.code_digits == REF_DIGITS:
         c.err(

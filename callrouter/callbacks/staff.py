@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from callrouter.callbacks.policy import CallbackPolicy, Target
 from callrouter.callbacks.requests import Request, Route
+from callrouter.console.policy import coordinators
 from callrouter.routing.model import Config, Member
 from callrouter.routing.rota import absent_members, on_call, ring_group
 
@@ -116,3 +117,16 @@ def may_claim(
     if member_by_id(config, member_id) is None or is_absent(config, member_id, moment):
         return False
     return member_id in set(offered) or member_id in escalated_to(request, config, policy)
+
+
+def flood_alert_recipients(
+    config: Config, policy: CallbackPolicy, moment: dt.datetime
+) -> tuple[Member, ...]:
+    """Who is told that callers were turned away by a limit: `limits.coordinator`
+    when set, else every member with the console's coordinator role, and only
+    when there is none the fallback team's on-call persons (`callrouter check`
+    warns of that). Members without SMS are left out."""
+    chosen = member_by_id(config, policy.limits.coordinator or "")
+    if chosen is not None:
+        return (chosen,) if chosen.sms else ()
+    return tuple(coordinators(config)) or recipients(Target.FALLBACK, (), config, policy, moment)

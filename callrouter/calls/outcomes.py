@@ -1,7 +1,7 @@
 """Staff report a call's triage outcome: which call they mean, and the SMS reply.
 
-Staff name a call by what they were shown: the call's short ref (whisper,
-`callrouter calls`), a callback's id or 3-digit claim code (callback SMS),
+Staff name a call by what they were shown: the call's 8-digit ref (whisper,
+`callrouter calls`), a callback's id or claim code (callback SMS),
 or a CallSid. Callbacks are asked through the injected `CallbackLookup`
 (`callrouter.calls.events`), so the call log never imports them.
 """
@@ -32,7 +32,7 @@ class TriageDesk:
     def resolve(self, reference: str) -> str | None:
         """The CallSid staff mean by `reference`, or None.
 
-        Short refs start at 1000 so they never look like a claim code.
+        Refs have 8 digits, a length claim codes never have (`calls.refs`).
         """
         ref = reference.strip()
         if not ref:

@@ -19,24 +19,15 @@ from callrouter.callbacks import queue as queueing
 from callrouter.console import board
 from callrouter.console.access_log import AccessLog
 from callrouter.console.alerts import GapAlerts, files_config
-from callrouter.console.policy import ConsolePolicy, ConsoleRole
+from callrouter.console.policy import ConsolePolicy, coordinators
 from callrouter.errors import ProviderError
-from callrouter.routing.model import Config, Member
+from callrouter.routing.model import Config
 from callrouter.services import Services
 from callrouter.twilio_rest import PhoneProvider
 
 logger = logging.getLogger(__name__)
 
 EVERY = dt.timedelta(hours=1)
-
-
-def coordinators(config: Config) -> list[Member]:
-    found: dict[str, Member] = {}
-    for team in config.teams:
-        for member in team.members:
-            if member.console == ConsoleRole.COORDINATOR.value and member.sms:
-                found.setdefault(member.id, member)
-    return list(found.values())
 
 
 def alert_gaps(

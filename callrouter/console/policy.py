@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from callrouter.config.wording import TextSpec, parse_wording, word
-from callrouter.routing.model import Member, Source
+from callrouter.routing.model import Config, Member, Source
 
 RawProblem = tuple[Source, str, str]
 Where = Callable[[tuple[str | int, ...]], Source]
@@ -33,6 +33,19 @@ class ConsoleRole(StrEnum):
 
 
 CONSOLE_ROLES = frozenset(r.value for r in ConsoleRole)
+
+
+def coordinators(config: Config) -> list[Member]:
+    """Members with the coordinator role who can get an SMS: who is told of
+    coverage gaps (`console.jobs`) and of a flood of callback requests
+    (`callbacks.staff.flood_alert_recipients`)."""
+    found: dict[str, Member] = {}
+    for team in config.teams:
+        for member in team.members:
+            if member.console == ConsoleRole.COORDINATOR.value and member.sms:
+                found.setdefault(member.id, member)
+    return list(found.values())
+
 
 DEFAULT_TEXTS: Mapping[str, Mapping[str, str]] = {
     "sign_in_code": {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from callrouter.callbacks.policy import CallbackPolicy
-from callrouter.callbacks.section import context_of
+from callrouter.callbacks.section import context_of, flood_alert_warning
 from callrouter.callbacks.section import parse_policy as parse_callbacks
 from callrouter.calls.policy import RecordsPolicy
 from callrouter.calls.policy import parse_policy as parse_records
@@ -46,6 +46,8 @@ def build_features(b: Builder, config: Config) -> Features:
     context = context_of(config, data.get("ivr"))
     callbacks, found = parse_callbacks(data.get("callbacks"), where, context)
     _add(b, "callbacks", found)
+    if not found and (warning := flood_alert_warning(callbacks, context)) is not None:
+        b.warn(*warning)
     records, found = parse_records(data.get("records"), where)
     _add(b, "records", found)
     triage, found = parse_triage(data.get("triage"), where)
