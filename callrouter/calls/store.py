@@ -339,13 +339,9 @@ class CallStore(CallReader):
         return code
 
     def _next_ref(self) -> str:
-        """The next call ref: this process's block of the shared sequence, through
-        the keyed permutation of `refs` (8 digits, not sequential, never repeated).
-
-        The key lives in Redis next to the sequence (made once, by whichever
-        process needs it first), so every process permutes alike and refs stay
-        unique as long as the sequence does; taking a block stays one round trip.
-        """
+        """The next number of this process's block of the shared sequence, through
+        `refs.ref_of` under the key kept next to the sequence (made by the first
+        process to need it): refs every process permutes alike, never repeated."""
         with self._refs_lock:
             ref = next(self._refs, None)
             if ref is None:
@@ -356,7 +352,7 @@ class CallStore(CallReader):
                 _, raw_key, last = pipe.execute()
                 key = text(raw_key).encode()
                 block = range(int(last) - REF_BLOCK, int(last))
-                self._refs = iter([refs.ref_of(n, key) for n in block])
+                self._refs = (refs.ref_of(n, key) for n in block)
                 ref = next(self._refs)
         return ref
 
