@@ -11,17 +11,19 @@ the weekly trend and the busiest hours. This module computes exactly that,
 so the table, CSV, JSON and the plot all show the same numbers.
 
 Pure: report rows and the period come in, a frozen `Report` goes out, with
-ids only (labels are the renderer's business). One pass over the rows, so
-100,000 calls aggregate in a fraction of a second.
+ids only (labels are the renderer's business). Counted column by column
+(`build_report`), so 100,000 calls aggregate in well under 100 ms.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from callrouter.callbacks.policy import CallbackPolicy
@@ -190,22 +192,26 @@ def _rates(calls: Counter[str], answered: Counter[str]) -> tuple[AnswerRate, ...
 
 
 class _LocalHours:
-    """(weekday, hour, Monday of the week) of a moment in ms, cached per UTC hour:
+    """(weekday, hour, Monday of the week) of a UTC hour (ms // 3,600,000), cached:
     the zone's offsets are whole hours, and a month has only ~750 of them."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self.cache: dict[int, tuple[int, int, dt.date]] = {}
 
-    def __call__(self, ms: int) -> tuple[int, int, dt.date]:
-        key = ms // _HOUR_MS
-        found = self.cache.get(key)
+    def __call__(self, utc_hour: int) -> tuple[int, int, dt.date]:
+        found = self.cache.get(utc_hour)
         if found is None:
-            local = dt.datetime.fromtimestamp(key * 3600, self.tz)
+            local = dt.datetime.fromtimestamp(utc_hour * 3600, self.tz)
             day = local.date()
             found = (local.weekday(), local.hour, day - dt.timedelta(days=local.weekday()))
-            self.cache[key] = found
+            self.cache[utc_hour] = found
         return found
+
+
+def _columns(rows: list[ReportRow]) -> list[tuple[Any, ...]]:
+    """The rows transposed: one tuple per `ReportRow` field, in field order."""
+    return list(zip(*rows, strict=True)) if rows else [()] * len(ReportRow._fields)
 
 
 def build_report(
@@ -222,94 +228,95 @@ def build_report(
 
     `callback_sla` gives the promised callback time for a caller type (see
     `sla_by_caller`); `sla_minutes` describes it.
+
+    Column by column rather than row by row: the rows are transposed once and
+    counted by `Counter` over tuples of the few fields a figure depends on, so
+    the per-call work runs in C and Python only loops over what is distinct:
+    group combinations (a few hundred), UTC hours (~750 a month) and callback
+    requests. A row-by-row loop took 3 µs a call; `tests/test_reporting_fast.py`
+    holds this to the plain per-call definition on random rows.
     """
     low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-    local = _LocalHours(tz)
+    kept = [row for row in rows if low <= row.start_ms < high]
+    (
+        starts,
+        windows,
+        caller_types,
+        age_groups,
+        regions,
+        categories,
+        to_person,
+        talk_seconds,
+        cb_requested,
+        cb_claimed,
+        cb_reached,
+        outcome_codes,
+    ) = _columns(kept)
+
     reach: Counter[str] = Counter()
-    windows: Counter[str] = Counter()
+    by_window: Counter[str] = Counter()
     callers: Counter[str] = Counter()
     ages: Counter[str] = Counter()
-    regions: Counter[str] = Counter()
+    by_region: Counter[str] = Counter()
     answered_callers: Counter[str] = Counter()
     answered_regions: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
-    live: list[float] = []
-    by_callback: list[float] = []
-    talk: list[float] = []
-    levels = dict.fromkeys(SERVICE_LEVELS, 0)
-    offered = 0
-    weeks: dict[dt.date, list[int]] = {}
+    groups = Counter(zip(windows, caller_types, age_groups, regions, categories, strict=True))
+    for (window, caller_type, age_group, region, category), n in groups.items():
+        reach[category] += n
+        by_window[window] += n
+        callers[caller_type] += n
+        ages[age_group] += n
+        by_region[region] += n
+        if category in _LIVE:
+            answered_callers[caller_type] += n
+            answered_regions[region] += n
+    offered = len(kept) - reach[Reach.HUNG_UP_MENU.value]
+
+    local = _LocalHours(tz)
     heat = [[0] * 24 for _ in range(7)]
-    requested = claimed_in_time = claimed_late = reached = reached_in_time = 0
-    slas: dict[str, int] = {}
-    calls = 0
-    for row in rows:
-        (
-            start_ms,
-            window,
-            caller_type,
-            age_group,
-            region,
-            category,
-            to_person,
-            talk_seconds,
-            cb_requested,
-            cb_claimed,
-            cb_reached,
-            outcome,
-        ) = row  # unpacked once: attribute access per field costs more over 100,000 rows
-        if not low <= start_ms < high:
-            continue
-        calls += 1
-        reach[category] += 1
-        windows[window] += 1
-        callers[caller_type] += 1
-        ages[age_group] += 1
-        regions[region] += 1
-        weekday, hour, monday = local(start_ms)
-        heat[weekday][hour] += 1
+    weeks: dict[dt.date, list[int]] = {}
+    hours = Counter(zip([ms // _HOUR_MS for ms in starts], categories, strict=True))
+    for (utc_hour, category), n in hours.items():
+        weekday, hour, monday = local(utc_hour)
+        heat[weekday][hour] += n
         week = weeks.get(monday)
         if week is None:
             week = weeks[monday] = [0, 0, 0, 0]
-        week[0] += 1
-        is_live = category in _LIVE
+        week[0] += n
+        if category in _LIVE:
+            week[1] += n
         if category != Reach.HUNG_UP_MENU:
-            offered += 1
-            week[2] += 1
-        if is_live:
-            answered_callers[caller_type] += 1
-            answered_regions[region] += 1
-            week[1] += 1
-            if to_person is not None:
-                live.append(to_person)
-                for seconds in SERVICE_LEVELS:
-                    if to_person <= seconds:
-                        levels[seconds] += 1
-                if to_person <= SERVICE_LEVELS[0]:
-                    week[3] += 1
-            if talk_seconds is not None:
-                talk.append(talk_seconds)
-        elif category == Reach.CALLBACK and to_person is not None:
-            by_callback.append(to_person)
-        if outcome:
-            outcomes[outcome] += 1
-        elif category in _SPOKE:
-            outcomes[NO_OUTCOME] += 1
-        if cb_requested is not None:
-            requested += 1
-            promised = slas.get(caller_type)
-            if promised is None:
-                promised = slas[caller_type] = int(callback_sla(caller_type).total_seconds() * 1000)
-            deadline = cb_requested + promised
-            if cb_claimed is not None:
-                if cb_claimed <= deadline:
-                    claimed_in_time += 1
-                else:
-                    claimed_late += 1
-            if cb_reached is not None:
-                reached += 1
-                reached_in_time += cb_reached <= deadline
+            week[2] += n
+    quick = Counter(
+        ms // _HOUR_MS
+        for ms, category, seconds in zip(starts, categories, to_person, strict=True)
+        if seconds is not None and seconds <= SERVICE_LEVELS[0] and category in _LIVE
+    )
+    for utc_hour, n in quick.items():
+        weeks[local(utc_hour)[2]][3] += n
 
+    live = sorted(
+        seconds
+        for category, seconds in zip(categories, to_person, strict=True)
+        if seconds is not None and category in _LIVE
+    )
+    by_callback = [
+        seconds
+        for category, seconds in zip(categories, to_person, strict=True)
+        if seconds is not None and category == Reach.CALLBACK
+    ]
+    talk = [
+        seconds
+        for category, seconds in zip(categories, talk_seconds, strict=True)
+        if seconds is not None and category in _LIVE
+    ]
+
+    outcomes: Counter[str] = Counter()
+    for (code, category), n in Counter(zip(outcome_codes, categories, strict=True)).items():
+        if code:
+            outcomes[code] += n
+        elif category in _SPOKE:
+            outcomes[NO_OUTCOME] += n
     no_outcome = outcomes.pop(NO_OUTCOME, 0)
     ordered: list[OutcomeCount] = []
     for known in codes.codes if codes else ():
@@ -319,29 +326,62 @@ def build_report(
     return Report(
         start=start,
         end=end,
-        calls=calls,
+        calls=len(kept),
         reach=tuple((r.value, reach[r.value]) for r in Reach),
-        service_levels=tuple(ServiceLevel(s, levels[s], offered) for s in SERVICE_LEVELS),
-        by_window=_sorted(windows),
+        service_levels=tuple(
+            ServiceLevel(s, bisect.bisect_right(live, s), offered) for s in SERVICE_LEVELS
+        ),
+        by_window=_sorted(by_window),
         by_caller_type=_sorted(callers),
         by_age_group=_sorted(ages),
-        by_region=_sorted(regions),
-        answer_by_region=_rates(regions, answered_regions),
+        by_region=_sorted(by_region),
+        answer_by_region=_rates(by_region, answered_regions),
         answer_by_caller_type=_rates(callers, answered_callers),
         time_to_person=Durations.of([*live, *by_callback]),
         time_to_person_live=Durations.of(live),
         time_to_person_callback=Durations.of(by_callback),
         talk=Durations.of(talk),
-        callbacks=CallbackFigures(
-            requested,
-            claimed_in_time,
-            claimed_late,
-            requested - claimed_in_time - claimed_late,
-            reached,
-            reached_in_time,
+        callbacks=_callbacks(
+            zip(caller_types, cb_requested, cb_claimed, cb_reached, strict=True),
+            callback_sla,
             sla_minutes,
         ),
         outcomes=tuple(ordered),
         trend=tuple(Week(monday, *weeks[monday]) for monday in sorted(weeks)),
         heatmap=tuple(tuple(row) for row in heat),
+    )
+
+
+def _callbacks(
+    requests: Iterable[tuple[str, int | None, int | None, int | None]],
+    callback_sla: Callable[[str], dt.timedelta],
+    sla_minutes: tuple[tuple[str, int], ...],
+) -> CallbackFigures:
+    """(caller type, requested, claimed, reached ms) of every call -> the callback figures."""
+    requested = claimed_in_time = claimed_late = reached = reached_in_time = 0
+    slas: dict[str, int] = {}
+    for caller_type, requested_ms, claimed_ms, reached_ms in requests:
+        if requested_ms is None:
+            continue
+        requested += 1
+        promised = slas.get(caller_type)
+        if promised is None:
+            promised = slas[caller_type] = int(callback_sla(caller_type).total_seconds() * 1000)
+        deadline = requested_ms + promised
+        if claimed_ms is not None:
+            if claimed_ms <= deadline:
+                claimed_in_time += 1
+            else:
+                claimed_late += 1
+        if reached_ms is not None:
+            reached += 1
+            reached_in_time += reached_ms <= deadline
+    return CallbackFigures(
+        requested,
+        claimed_in_time,
+        claimed_late,
+        requested - claimed_in_time - claimed_late,
+        reached,
+        reached_in_time,
+        sla_minutes,
     )
