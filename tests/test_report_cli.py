@@ -7,6 +7,8 @@ import datetime as dt
 import io
 import json
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from callrouter.calls.plot import PLOT_DPI, PLOT_SIZE_INCHES
 from callrouter.calls.store import CallStore
 from callrouter.cli import main
 from callrouter.routing.plan import CallerFacts
-from tests.helpers import CONFIG_DIR, ams
+from tests.helpers import CONFIG_DIR, ROOT, ams
 from tests.test_reporting import KEY, write_call
 
 RAW = "+31612344567"
@@ -260,3 +262,15 @@ def test_report_rebuild_recomputes_rows_from_the_call_log(cli, calls) -> None:
 
     assert code == 0 and "report rows rebuilt from the call log: 3" in err
     assert "Aantal oproepen: 3" in out
+
+
+def test_the_command_does_not_import_matplotlib_unless_asked_to_plot() -> None:
+    """matplotlib takes a quarter second to import; `report` without `--plot` (and every
+    other command) must not pay for it, or a report over 100,000 calls misses 1 s."""
+    probe = "import sys, callrouter.cli; print('matplotlib' in sys.modules)"
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+
+    assert done.stdout.strip() == "False"

@@ -23,7 +23,6 @@ from callrouter.callbacks.requests import CancelReason, Request
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.labels import Labels
 from callrouter.calls.outcomes import TriageDesk
-from callrouter.calls.plot import plot
 from callrouter.calls.reader import CallReader
 from callrouter.calls.record import CallRecord, Reach
 from callrouter.calls.render import csv_text, duration_text
@@ -314,6 +313,10 @@ def report_png() -> ResponseReturnValue:
     report = _report(config, first, end)
     inline = bool(request.args.get("inline"))
     _log_report("report.png", report, "view" if inline else "export")
+    # matplotlib takes a quarter second to import: only the picture pays for it, not
+    # every `callrouter` command (the CLI imports the console through `phone`).
+    from callrouter.calls.plot import plot
+
     with tempfile.TemporaryDirectory() as folder:
         data = plot(report, _labels(config), Path(folder) / "report.png").read_bytes()
     disposition = "inline" if inline else "attachment"

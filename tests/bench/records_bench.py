@@ -1,6 +1,6 @@
 """How fast is the call log, and how long does a report over 100,000 calls take?
 
-Run:  .venv/bin/python bench/records_bench.py [--records N] [--quick]
+Run:  .venv/bin/python tests/bench/records_bench.py [--records N] [--quick] [--report-only]
 
 Measures, in one run, against a private redis-server (EmbeddedRedis):
   1. appends per second, one at a time as live calls do (one round trip each):
@@ -12,8 +12,11 @@ Measures, in one run, against a private redis-server (EmbeddedRedis):
      a bare read of the stream in the same run (XRANGE of every entry, nothing
      parsed: the floor of any report that reads the log): read the report rows
      kept as calls closed (`CallReader.report_rows`), aggregate (`build_report`),
-     render table / CSV / JSON, the PNG plot; and, once, the old way (read,
-     parse and fold the whole stream: `CallStore.records` + `rows.row_of`).
+     render table / CSV / JSON, the PNG plot; `callrouter report` as a user
+     runs it (a new process: imports, config, Redis, report); and, once, the old
+     way (read, parse and fold the whole stream: `CallStore.records` + `rows.row_of`).
+The load average is printed at the start and the end: on a busy machine every
+figure grows, the ratios to the bare read less so.
 Not part of the test suite.
 """
 
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -172,6 +177,33 @@ def bare_read(conn: redis.Redis, stream: str) -> int:
         low = "(" + batch[-1][0].decode()
 
 
+def load_average() -> str:
+    """1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    return " / ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def cli_report(url: str) -> None:
+    """`callrouter report` for October as a user types it, in a new process."""
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("callrouter")),
+            "report",
+            "--config",
+            str(CONFIG),
+            "--redis-url",
+            url,
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-11-01",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        # The access log (every look at call data) is keyed from the service's secret.
+        env={**os.environ, "CALLROUTER_SECRET": "bench-secret-0123456789abcdef"},
+    )
+
+
 def bench_appends(conn: redis.Redis, n: int, repeat: int) -> list[list[object]]:
     config = load(CONFIG)
     plan = route(
@@ -249,6 +281,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10,000 records, fewer repeats")
+    parser.add_argument("--report-only", action="store_true", help="skip 1. (appends)")
     args = parser.parse_args()
     count = 10_000 if args.quick else args.records
     repeat = 3 if args.quick else 5
@@ -257,22 +290,23 @@ def main() -> None:
         f"records_bench: Python {platform.python_version()} ({platform.machine()}), "
         f"redis-py {redis.__version__} (reply parser: "
         f"{'hiredis' if HIREDIS_AVAILABLE else 'pure Python'}); "
-        f"median of {repeat} runs; GC paused while timing"
+        f"median of {repeat} runs; GC paused while timing; load average {load_average()}"
     )
     with EmbeddedRedis() as server:
         conn = redis.Redis.from_url(server.url)
         print(f"redis-server {conn.info('server')['redis_version']} on loopback")
 
-        rows = bench_appends(conn, 2000 if args.quick else 5000, repeat)
-        table(
-            "1. appends, one round trip at a time (as live calls write)",
-            ["what", "n", "per second", "each", "x raw"],
-            rows,
-            note="CallStore appends run a Lua script that picks the id from the event's\n"
-            "moment (XINFO + XADD); `x raw` compares with XADD * of the same fields.\n"
-            "A whole call is 6 sink calls: ~10 round trips incl. the fold and commit;\n"
-            "its `x raw` is against one raw record append.",
-        )
+        if not args.report_only:
+            rows = bench_appends(conn, 2000 if args.quick else 5000, repeat)
+            table(
+                "1. appends, one round trip at a time (as live calls write)",
+                ["what", "n", "per second", "each", "x raw"],
+                rows,
+                note="CallStore appends run a Lua script that picks the id from the event's\n"
+                "moment (XINFO + XADD); `x raw` compares with XADD * of the same fields.\n"
+                "A whole call is 6 sink calls: ~10 round trips incl. the fold and commit;\n"
+                "its `x raw` is against one raw record append.",
+            )
 
         store = CallStore(conn, None)
         t = time.perf_counter()
@@ -311,6 +345,7 @@ def main() -> None:
             png = Path(tmp) / "report.png"
             plot(report, labels, png)  # first call pays the matplotlib import
             plot_s = median_seconds(lambda: plot(report, labels, png), max(1, repeat - 2))
+        cli_s = median_seconds(lambda: cli_report(server.url), max(1, repeat - 2))
         old_s = median_seconds(
             lambda: report_from([row_of(r) for r in store.records(start, end)]), 1
         )
@@ -339,6 +374,12 @@ def main() -> None:
                     f"{total / bare_s:.2f}x",
                 ],
                 [
+                    "`callrouter report`, new process, end to end",
+                    ms(cli_s),
+                    us(cli_s / count),
+                    f"{cli_s / bare_s:.2f}x",
+                ],
+                [
                     "old way: fold the stream, then aggregate (1 run)",
                     ms(old_s),
                     us(old_s / count),
@@ -350,7 +391,7 @@ def main() -> None:
             "compact value per call instead of every stream entry.",
         )
         conn.close()
-    print(f"\ntotal bench time {time.perf_counter() - began:,.1f} s")
+    print(f"\ntotal bench time {time.perf_counter() - began:,.1f} s; load average {load_average()}")
 
 
 if __name__ == "__main__":
