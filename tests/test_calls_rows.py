@@ -97,3 +97,35 @@ def test_an_unreadable_row_is_skipped_not_fatal(redis_conn: redis.Redis) -> None
     redis_conn.hset(store.rows_key(int(T0.timestamp() * 1000)), "CA-bad", "[3,")
 
     assert [r.reach for r in store.report_rows(T0, s(3600))] == ["hung_up_menu"]
+
+
+def test_a_month_report_reads_its_own_utc_days_not_the_month_before(
+    redis_conn: redis.Redis,
+) -> None:
+    """Amsterdam's October starts on 30 September 22:00 UTC and ends on 31 October
+    23:00 UTC: the report reads those 32 UTC days, not all of September as well."""
+    store = CallStore(redis_conn, KEY)
+    start, end = ams(2026, 10, 1), ams(2026, 11, 1)
+
+    keys = store._row_keys(start, end)
+
+    assert keys[0] == f"{store.prefix}:rows:2026-09-30"
+    assert keys[-1] == f"{store.prefix}:rows:2026-10-31"
+    assert len(keys) == 32
+    assert store._row_keys(ams(2026, 10, 6, 2), ams(2026, 10, 7, 2)) == [
+        f"{store.prefix}:rows:2026-10-06"  # 00:00 UTC up to (not including) 00:00 UTC
+    ]
+
+
+def test_rows_around_day_boundaries_are_all_read(redis_conn: redis.Redis) -> None:
+    """Calls just either side of UTC and local midnight land in different day keys;
+    a period gets exactly its own."""
+    store = CallStore(redis_conn, KEY)
+    moments = [ams(2026, 10, 5, 23, 59), ams(2026, 10, 6, 1, 59), ams(2026, 10, 6, 2, 0)]
+    for n, moment in enumerate(moments):
+        store.started(f"CA{n}", "+31612344567", moment)
+        store.ended(f"CA{n}", 10, moment + dt.timedelta(seconds=10))
+
+    rows = store.report_rows(ams(2026, 10, 6), ams(2026, 10, 7))
+
+    assert sorted(r.start_ms for r in rows) == [int(m.timestamp() * 1000) for m in moments[1:]]

@@ -8,8 +8,8 @@ Keys (prefix ``callrouter:calls``): ``live:<CallSid>`` (a call's working
 hash), ``open`` (calls in progress, scored by start ms) and ``log`` (the
 stream: one ``kind=call`` entry per call plus linked ``triage``/``event``
 entries, ids = the moment in ms, so a period is one XRANGE and retention
-one ``XTRIM MINID``) and ``rows:<YYYY-MM>`` (report rows by call id, per
-UTC month of the call's start, see `callrouter.calls.rows`).
+one ``XTRIM MINID``) and ``rows:<YYYY-MM-DD>`` (report rows by call id, per
+UTC day of the call's start, see `callrouter.calls.rows`).
 """
 
 from __future__ import annotations
@@ -89,20 +89,26 @@ class CallReader:
         return f"{self.prefix}:live:{call_sid}"
 
     def rows_key(self, start_ms: int) -> str:
-        month = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC)
-        return f"{self.prefix}:rows:{month:%Y-%m}"
+        """Rows are kept per UTC day: a period of local days then reads its own
+        days plus at most a day's part on either side. (Per UTC month, an October
+        report read all of September too: Amsterdam's 1 October starts on
+        30 September in UTC.)"""
+        day = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC)
+        return f"{self.prefix}:rows:{day:%Y-%m-%d}"
 
     def _row_keys(self, start: dt.datetime, end: dt.datetime) -> list[str]:
-        first = start.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        """The day keys that may hold a call that started in [start, end)."""
+        day = start.astimezone(dt.UTC).date()
+        last = (end - dt.timedelta(milliseconds=1)).astimezone(dt.UTC).date()
         keys = []
-        while first < end:
-            keys.append(self.rows_key(ms_of(first)))
-            first = (first + dt.timedelta(days=32)).replace(day=1)
+        while day <= last:
+            keys.append(f"{self.prefix}:rows:{day:%Y-%m-%d}")
+            day += dt.timedelta(days=1)
         return keys
 
     def report_rows(self, start: dt.datetime, end: dt.datetime) -> list[ReportRow]:
         """Report rows of the calls that started in [start, end): one HVALS per
-        month, no folding (see `callrouter.calls.rows`)."""
+        UTC day, pipelined, no folding (see `callrouter.calls.rows`)."""
         low, high = ms_of(start), ms_of(end)
         pipe = self.conn.pipeline(transaction=False)
         for key in self._row_keys(start, end):
@@ -218,8 +224,8 @@ class CallReader:
         return PurgeResult(cutoff, int(removed), False)
 
     def _purge_rows(self, cutoff_ms: int) -> None:
-        """Report rows of calls that started before the cutoff: whole months, then
-        the rows of the cutoff's month one by one."""
+        """Report rows of calls that started before the cutoff: whole days, then
+        the rows of the cutoff's day one by one."""
         boundary = self.rows_key(cutoff_ms)
         for raw_key in self.conn.scan_iter(match=f"{self.prefix}:rows:*", count=1000):
             key = text(raw_key)

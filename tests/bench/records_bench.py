@@ -133,7 +133,9 @@ def synthetic_record(rng: random.Random, n: int, start: dt.datetime) -> CallReco
 
 def fill(conn: redis.Redis, store: CallStore, count: int) -> None:
     """Write `count` records plus their triage entries, pipelined, ids in time order,
-    and each call's report row as `CallStore.finish` keeps it."""
+    and each call's report row as `CallStore.finish` keeps it; and as many rows of
+    calls 31 days earlier (September: rows only), since a month's report must not
+    pay for the month before it."""
     rng = random.Random(5)
     records = sorted(
         (synthetic_record(rng, n, MONTH_START) for n in range(count)),
@@ -160,6 +162,8 @@ def fill(conn: redis.Redis, store: CallStore, count: int) -> None:
         row = row_of(record)
         assert row is not None
         pipe.hset(store.rows_key(row.start_ms), record.call_id, encode_row(row, 9))
+        earlier = row._replace(start_ms=row.start_ms - 31 * 86_400_000)
+        pipe.hset(store.rows_key(earlier.start_ms), f"sep-{record.call_id}", encode_row(earlier, 9))
         if i % 2000 == 1999:
             pipe.execute()
     pipe.execute()
