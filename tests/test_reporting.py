@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pytest
 import redis
 
 from callrouter.calls.reporting import (
     Durations,
+    Report,
     ServiceLevel,
     Week,
     build_report,
@@ -136,13 +138,16 @@ def october(october_store: CallStore) -> list[ReportRow]:
     return october_store.report_rows(*OCTOBER)
 
 
-def report_of(rows: list[ReportRow]):
+def report_of(
+    rows: Iterable[ReportRow], period: tuple[dt.datetime, dt.datetime] = OCTOBER
+) -> Report:
+    """The report over `rows` with the sample config's SLA and triage codes."""
     generation = sample_generation()
     sla, minutes = sla_by_caller(generation.config, generation.callbacks)
     return build_report(
         rows,
-        start=OCTOBER[0],
-        end=OCTOBER[1],
+        start=period[0],
+        end=period[1],
         tz=AMS,
         callback_sla=sla,
         sla_minutes=minutes,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,12 +28,12 @@ from callrouter.calls.reporting import (
     Report,
     ServiceLevel,
     Week,
-    build_report,
     period_bounds,
     sla_by_caller,
 )
 from callrouter.calls.rows import ReportRow
 from tests.helpers import AMS, sample_generation
+from tests.test_reporting import report_of
 
 # March to November 2026: both DST changes (29 March, 25 October) fall inside.
 PERIOD = period_bounds(dt.date(2026, 3, 1), dt.date(2026, 11, 1), AMS)
@@ -193,20 +193,6 @@ def random_row(rng: random.Random) -> ReportRow:
     )
 
 
-def fast_report(rows: Iterable[ReportRow]) -> Report:
-    generation = sample_generation()
-    sla, minutes = sla_by_caller(generation.config, generation.callbacks)
-    return build_report(
-        rows,
-        start=PERIOD[0],
-        end=PERIOD[1],
-        tz=AMS,
-        callback_sla=sla,
-        sla_minutes=minutes,
-        codes=generation.triage,
-    )
-
-
 def expected_report(rows: list[ReportRow]) -> Report:
     generation = sample_generation()
     return plain_report(rows, *sla_by_caller(generation.config, generation.callbacks))
@@ -218,7 +204,7 @@ def test_random_rows_give_the_report_of_the_plain_definition(seed: int, count: i
     rng = random.Random(seed)
     rows = [random_row(rng) for _ in range(count)]
 
-    assert fast_report(rows) == expected_report(rows)
+    assert report_of(rows, PERIOD) == expected_report(rows)
 
 
 def test_a_large_batch_in_any_order_gives_the_same_report() -> None:
@@ -226,11 +212,11 @@ def test_a_large_batch_in_any_order_gives_the_same_report() -> None:
     rows = [random_row(rng) for _ in range(3000)]
     shuffled = rows[::-1]
 
-    assert fast_report(rows) == expected_report(rows) == fast_report(shuffled)
+    assert report_of(rows, PERIOD) == expected_report(rows) == report_of(shuffled, PERIOD)
 
 
 def test_a_generator_of_rows_counts_like_a_list() -> None:
     rng = random.Random(7)
     rows = [random_row(rng) for _ in range(200)]
 
-    assert fast_report(iter(rows)) == fast_report(rows)
+    assert report_of(iter(rows), PERIOD) == report_of(rows, PERIOD)

@@ -12,7 +12,7 @@ so the table, CSV, JSON and the plot all show the same numbers.
 
 Pure: report rows and the period come in, a frozen `Report` goes out, with
 ids only (labels are the renderer's business). Counted column by column
-(`build_report`), so 100,000 calls aggregate in well under 100 ms.
+(`build_report`), so the per-call work runs in C, not in a Python loop.
 """
 
 from __future__ import annotations
@@ -233,8 +233,8 @@ def build_report(
     counted by `Counter` over tuples of the few fields a figure depends on, so
     the per-call work runs in C and Python only loops over what is distinct:
     group combinations (a few hundred), UTC hours (~750 a month) and callback
-    requests. A row-by-row loop took 3 µs a call; `tests/test_reporting_fast.py`
-    holds this to the plain per-call definition on random rows.
+    requests. `tests/test_reporting_columns.py` holds this to the plain
+    call-by-call definition on random rows.
     """
     low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     kept = [row for row in rows if low <= row.start_ms < high]
