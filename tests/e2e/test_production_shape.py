@@ -9,11 +9,13 @@ absolute, and no raw caller number reached a log.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.store import CallbackStore
@@ -187,3 +189,25 @@ def test_an_oversized_or_exploding_yaml_is_refused_quickly_and_calls_keep_routin
     confirm_callback(prod)
     prod.staff(ILSE).expect_sms("OK")
     nothing_lost(prod)
+
+
+def webhook_counts(prod: Production) -> dict[str, float]:
+    """`callrouter_webhook_seconds_count` by endpoint, from one scrape of /metrics."""
+    text = requests.get(f"{prod.url}/metrics", timeout=5).text
+    found = re.findall(
+        r'^callrouter_webhook_seconds_count\{endpoint="([^"]+)"\} (\S+)$', text, re.M
+    )
+    return {endpoint: float(count) for endpoint, count in found if endpoint != "metrics.metrics"}
+
+
+def test_metrics_add_up_every_gunicorn_worker_without_any_setting(prod: Production) -> None:
+    """The Procfile's web line alone (no PROMETHEUS_MULTIPROC_DIR): every scrape,
+    whichever worker takes it, counts the webhooks of all workers."""
+    prod.start_web()
+    calls = 8
+    for n in range(calls):
+        prod.call(f"+3161234{n:04d}")
+    scrapes = [webhook_counts(prod) for _ in range(10)]
+    assert sum(scrapes[0].values()) >= calls, scrapes[0]
+    assert all(scrape == scrapes[0] for scrape in scrapes), scrapes
+    assert "metrics of every worker collected in" in prod.log("web")
