@@ -242,10 +242,14 @@ def test_callbacks_claim_release_cancel_follow_the_service_rules(
     assert store.get(submitted.request_id).claimed_by is None  # type: ignore[union-attr]
     assert post(anna, claim, anna_token).status_code == 302  # a coordinator, as the CLI
     assert store.get(submitted.request_id).claimed_by == "anna"  # type: ignore[union-attr]
-    post(anna, f"/console/callbacks/{submitted.request_id}/cancel", anna_token)
+    cancel_form = anna.get("/console/callbacks", base_url=HTTPS).text
+    assert f'<select id="reason-{submitted.request_id}" name="reason">' in cancel_form
+    assert '<option value="duplicate">Dubbel verzoek / duplicate</option>' in cancel_form
+    post(anna, f"/console/callbacks/{submitted.request_id}/cancel", anna_token, reason="duplicate")
     assert store.get(submitted.request_id).state.value == "cancelled"  # type: ignore[union-attr]
+    assert store.audit(submitted.request_id)[-1].note == "cancelled: duplicate"  # a code only
     whats = [e.access.what for e in access_entries(app, redis_conn)]
-    assert whats == ["callbacks"]  # bram's look
+    assert whats == ["callbacks", "callbacks"]  # bram's look, then anna's
     assert access_entries(app, redis_conn)[0].access.subjects == (submitted.request_id,)
 
 

@@ -54,6 +54,16 @@ def _matches(record: CallRecord, wanted: dict[str, str]) -> bool:
     return all(facts[k] == v for k, v in wanted.items() if v)
 
 
+CANCEL_REASONS = (
+    (CancelReason.CALLER_REACHED.value, "Beller al bereikt / caller reached"),
+    (CancelReason.DUPLICATE.value, "Dubbel verzoek / duplicate"),
+    (CancelReason.WRONG_NUMBER.value, "Verkeerd nummer / wrong number"),
+    (CancelReason.OTHER.value, "Andere reden / other"),
+)
+"""What a coordinator picks when cancelling: a code, never free text, because the
+audit trail is kept for months (the CLI and API take the same codes)."""
+
+
 # --------------------------------------------------------------------------- calls
 
 
@@ -157,6 +167,7 @@ def callbacks_page() -> ResponseReturnValue:
         tz=config.timezone,
         open_states=OPEN,
         codes=d.generation().triage.codes,
+        cancel_reasons=CANCEL_REASONS,
         name=lambda mid: _name(config, mid),
         refresh=30,
     )

@@ -30,6 +30,7 @@ import redis
 
 from callrouter import clock
 from callrouter.callbacks import service as callbacks
+from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.requests import pseudonym_key
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.reader import CallReader
@@ -243,6 +244,14 @@ def test_coordinator_and_staff_in_the_browser(chromium: Any, server: Server) -> 
         anna.get_by_role("link", name="Download PNG").click()
     assert Path(png_download.value.path()).read_bytes()[:4] == b"\x89PNG"
 
+    # The coordinator cancels the request, picking why (a code, never free text).
+    anna.get_by_role("link", name=re.compile("Terugbellen")).click()
+    anna.get_by_label(re.compile(f"Reden van annuleren.*{code}")).select_option("caller_reached")
+    anna.get_by_role("button", name=f"Annuleren {code}").click()
+    [cancelled] = [r for r in CallbackStore(server.conn).recent() if r.code == code]
+    assert cancelled.state is State.CANCELLED
+    assert CallbackStore(server.conn).audit(cancelled.id)[-1].note == "cancelled: caller_reached"
+
     # Sign out: the session is gone.
     anna.get_by_role("button", name=re.compile("Afmelden")).click()
     anna.wait_for_url(re.compile(r".*/console/sign-in.*"))
@@ -274,6 +283,4 @@ def test_coordinator_and_staff_in_the_browser(chromium: Any, server: Server) -> 
     }
     assert {("anna", "callbacks"), ("bram", "callbacks"), ("anna", "report.csv")} <= whats
     assert ("anna", "report.png") in whats and ("anna", "call") in whats
-    store = CallbackStore(server.conn)
-    claimed = [r for r in store.active() if r.code == code]
-    assert claimed and claimed[0].claimed_by == "anna"
+    assert not [r for r in CallbackStore(server.conn).active() if r.code == code], "cancelled"
