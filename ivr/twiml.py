@@ -16,18 +16,77 @@ rules hold for every document a caller receives, and the tests check them:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.menus import Menu, Menus, Prompt, Voice
+from ivr.menus import Menu, Menus, Prompt, Question, Voice
 
 MAX_NUMBERS_PER_DIAL = 10
 """Twilio rings at most ten `<Number>`s of one `<Dial>` at once."""
 
 _PHONE_NUMBER = re.compile(r"\d{3,}(?:-\d+)*")
 """112, 113, 0800-0113: to be read digit by digit, not as "one hundred and twelve"."""
+
+
+_ATTRIBUTE_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"}
+"""What ElementTree escapes in an attribute besides & < > (valid in text too)."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """A document serialised once, with the one URL that differs per call left open.
+
+    Why: a question's document differs between calls only in its action URL
+    (the signed call state), yet building and serialising it with twilio's
+    builders cost more than any other part of the incoming-call webhook
+    (issue 8). It is still built by the builders, with a marker where the URL
+    goes; `fill` puts in each call's URL, escaped as ElementTree escapes it.
+    """
+
+    parts: tuple[str, ...]
+
+    @classmethod
+    def build(cls, document: Callable[[str], VoiceResponse]) -> Template:
+        """`document(url)`'s TwiML with every occurrence of `url` left open.
+        The marker is random and under `.invalid`, so no config text holds it."""
+        marker = f"https://{secrets.token_hex(16)}.invalid/"
+        return cls(tuple(str(document(marker)).split(marker)))
+
+    def fill(self, url: str) -> str:
+        return escape(url, _ATTRIBUTE_ENTITIES).join(self.parts)
+
+
+class QuestionDocuments:
+    """The `question` documents of the config generation in use, each built once.
+
+    Held by a web process for its lifetime; the next call after a reload
+    (another `Menus`) starts a fresh memo, so callers hear the new wording.
+    At most questions x languages x 4 documents per generation.
+    """
+
+    def __init__(self) -> None:
+        self._memo: tuple[Menus | None, dict[tuple[Question, str, bool, bool], Template]] = (
+            None,
+            {},
+        )
+
+    def question(self, menus: Menus, menu: Menu, lang: str, retry: bool, first: bool) -> Template:
+        """`question(menus, menu, lang, retry, <url>, first)`, URL left open."""
+        seen, built = self._memo
+        if seen is not menus:
+            built = {}
+            self._memo = (menus, built)  # one assignment: a racing thread rebuilds at worst
+        key = (menu.question, lang, retry, first)
+        template = built.get(key)
+        if template is None:
+            template = built[key] = Template.build(
+                lambda url: question(menus, menu, lang, retry, url, first)
+            )
+        return template
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,18 @@ return {id, 0}
 """
 )
 
+# A call came in: its short ref points at it, and its first event is written,
+# in one command (the incoming-call webhook's only round trip to Redis).
+# KEYS: EVENT's, then the ref key. ARGV: ref ttl s, then EVENT's (the ref's
+# value is EVENT's call id). The reply is EVENT's.
+START = (
+    """
+local ref_ttl = table.remove(ARGV, 1)
+redis.call('SET', KEYS[4], ARGV[5], 'EX', ref_ttl)
+"""
+    + EVENT
+)
+
 # Seal a call: from now on its events are linked entries, so the hash is a
 # fixed snapshot to fold. KEYS: live hash. Returns the hash, or 'gone'/'done'.
 SEAL = """

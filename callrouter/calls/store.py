@@ -124,6 +124,7 @@ class CallStore(CallReader):
         or triage outcome folds into its report row (as long as reports read links)."""
         self.ref_ttl = ref_ttl
         self._event = conn.register_script(scripts.EVENT)
+        self._start = conn.register_script(scripts.START)
         self._seal = conn.register_script(scripts.SEAL)
         self._commit = conn.register_script(scripts.COMMIT)
         self._append = conn.register_script(scripts.APPEND)
@@ -147,18 +148,15 @@ class CallStore(CallReader):
         try:
             caller_ref, masked = self.caller_identity(caller_number)
             ref = self._next_ref()
-            pipe = self.conn.pipeline(transaction=False)
-            pipe.set(f"{self.prefix}:ref:{ref}", call_sid, ex=int(self.ref_ttl.total_seconds()))
-            events = [Started(at, ref, caller_ref, masked)]
-            events += [Routed.from_plan(plan, at)] if plan is not None else []
-            for i, event in enumerate(events):
-                keys, args = self._event_call(call_sid, event, start=i == 0)
-                pipe.evalsha(self._event.sha, len(keys), *keys, *args)
-            for i, done in enumerate(pipe.execute(raise_on_error=False)[1:]):
-                if isinstance(done, redis.exceptions.NoScriptError):  # a restarted Redis
-                    self._write(call_sid, events[i], start=i == 0)
-                elif isinstance(done, Exception):
-                    raise done
+            started = Started(at, ref, caller_ref, masked)
+            keys, args = self._event_call(call_sid, started, start=True)
+            reply = self._start(
+                keys=[*keys, f"{self.prefix}:ref:{ref}"],
+                args=[int(self.ref_ttl.total_seconds()), *args],
+            )
+            self._written(call_sid, reply)
+            if plan is not None:
+                self._write(call_sid, Routed.from_plan(plan, at))
             return ref
         except Exception as exc:  # noqa: BLE001 -- never into a live call
             self.log_failure("started", call_sid, exc)
@@ -375,7 +373,11 @@ class CallStore(CallReader):
 
     def _write(self, call_sid: str, event: CallEvent, *, start: bool = False) -> str:
         keys, args = self._event_call(call_sid, event, start=start)
-        reply = self._event(keys=keys, args=args)
+        return self._written(call_sid, self._event(keys=keys, args=args))
+
+    def _written(self, call_sid: str, reply: object) -> str:
+        """`scripts.EVENT`'s reply as the entry id ('live' for the hash); a sealed
+        call's report row is folded again with the event it just took."""
         if not isinstance(reply, list):
             return text(reply)
         entry, sealed = reply

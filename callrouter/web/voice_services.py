@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from flask import current_app
@@ -23,6 +23,7 @@ from callrouter.routing.plan import RoutePlan
 from callrouter.web.presence import Presence
 from callrouter.web.webhook_io import public_url
 from ivr.flow import Call
+from ivr.twiml import QuestionDocuments
 from ivr.state import CallStates
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class VoiceServices:
     ask_triage: Callable[[str, str], object] | None = None
     """Called with (CallSid, ref) when a conversation with a staff member ended:
     queue the SMS that asks them for the outcome (`queueing.ask_triage`)."""
+    questions: QuestionDocuments = field(default_factory=QuestionDocuments)
+    """This process's menu documents of the config generation in use."""
 
 
 def services() -> VoiceServices:

@@ -43,8 +43,10 @@ def render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) -
     if question is not None:
         menu = menus.menu(question)
         if menu is not None:
-            action = link("voice.step", call)
-            return xml(twiml.question(menus, menu, call.lang, call.attempt > 0, action, first))
+            document = services().questions.question(
+                menus, menu, call.lang, call.attempt > 0, first
+            )
+            return xml(document.fill(link("voice.step", call)))
         # The menu was removed by a config reload during this call: ask no more.
         call = advance(call, Event(Input.UNANSWERED), ctx)
     if call.step is Step.DONE:

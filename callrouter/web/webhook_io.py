@@ -31,5 +31,6 @@ def param(name: str) -> str:
     return request.values.get(name, "").strip()
 
 
-def xml(document: VoiceResponse) -> Response:
+def xml(document: VoiceResponse | str) -> Response:
+    """A TwiML answer: a built document, or one already serialised (`ivr.twiml.Template`)."""
     return Response(str(document), mimetype="text/xml")
