@@ -276,6 +276,36 @@ def test_purge_deletes_exactly_what_is_older_than_the_retention(store: CallStore
     assert store.purge(later, retention).entries == 0
 
 
+def test_a_new_call_costs_the_webhook_one_command(store: CallStore, redis_url: str) -> None:
+    store.started("CA0", RAW, T0)  # takes this process's block of refs
+    sent = []
+    with redis.Redis.from_url(redis_url).monitor() as monitor:
+        ref = store.started("CA1", RAW, s(1))
+        store.conn.echo("done")
+        for command in monitor.listen():
+            if command["command"] == "ECHO done":
+                break
+            if command["client_type"] != "lua":  # not what the script itself ran
+                sent.append(command["command"].split()[0])
+
+    assert sent == ["EVALSHA"]
+    assert store.conn.get(f"{store.prefix}:ref:{ref}") == b"CA1"
+    assert 0 < store.conn.ttl(f"{store.prefix}:ref:{ref}") <= store.ref_ttl.total_seconds()
+    assert store.conn.hlen(store.live_key("CA1")) == 1
+
+
+def test_a_restarted_redis_without_the_scripts_still_gets_the_new_call(store: CallStore) -> None:
+    store.started("CA0", RAW, T0)
+    store.conn.script_flush()  # what a Redis restart does to the loaded scripts
+
+    ref = store.started("CA1", RAW, s(1))
+    store.ended("CA1", 10, s(10))
+
+    [record] = store.records(ams(2026, 10, 1), ams(2026, 11, 1))
+    assert record.call_id == "CA1" and record.ref == ref != ""
+    assert store.conn.get(f"{store.prefix}:ref:{ref}") == b"CA1"
+
+
 def test_a_redis_outage_never_reaches_the_live_call(caplog: pytest.LogCaptureFixture) -> None:
     # No retries here: how long a live call may wait for Redis is the web
     # process's connection setting, not the store's.

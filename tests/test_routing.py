@@ -292,3 +292,13 @@ def test_youth_always_reach_the_crisis_intervention_team_first(moment: dt.dateti
     assert plan.rule == "jeugd"
     assert plan.legs[0].team == "cit"
     assert plan.legs[0].kind is LegKind.ONCALL
+
+
+def test_a_caller_is_found_in_the_directory_by_number_the_first_entry_winning() -> None:
+    config = sample_config()
+    first, second = config.directory[:2]
+    twice = replace(config, directory=(first, replace(second, number=first.number)))
+
+    assert config.directory_entry(second.number) == second
+    assert twice.directory_entry(first.number) == first
+    assert config.directory_entry("+31612345678") is None

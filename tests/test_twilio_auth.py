@@ -119,6 +119,55 @@ def test_signed_get_webhook_with_encoded_speech_in_the_query_is_served(
     assert response.status_code == 200
 
 
+def test_a_genuine_webhook_costs_one_hmac(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 8: the check computed the signature with and without the port on
+    # every request; the URL as received is what Twilio signed, so try it first.
+    computed: list[str] = []
+    compute = RequestValidator.compute_signature
+
+    def counted(self: RequestValidator, uri: str, params: Any, algorithm: Any = None) -> str:
+        computed.append(uri)
+        return compute(self, uri, params, algorithm)
+
+    monkeypatch.setattr(RequestValidator, "compute_signature", counted)
+    headers = _sign("http://localhost:8000/voice/incoming", CALL)
+    computed.clear()
+
+    response = client.post(
+        "/voice/incoming", data=CALL, headers=headers, base_url="http://localhost:8000"
+    )
+
+    assert response.status_code == 200
+    assert computed == ["http://localhost:8000/voice/incoming"]
+
+
+@pytest.mark.parametrize(
+    ("signed", "base_url"),
+    [
+        ("http://localhost:80/voice/incoming", "http://localhost"),
+        ("https://localhost:443/voice/incoming", "https://localhost"),
+        ("https://localhost/voice/incoming", "https://localhost:8443"),
+    ],
+)
+def test_a_signature_over_the_other_port_form_is_still_served(
+    client: FlaskClient, signed: str, base_url: str
+) -> None:
+    response = client.post("/voice/incoming", data=CALL, headers=_sign(signed, CALL),
+                           base_url=base_url)  # fmt: skip
+
+    assert response.status_code == 200
+
+
+def test_a_host_header_with_a_port_that_is_no_number_is_refused(client: FlaskClient) -> None:
+    headers = {**_sign("http://localhost:x/voice/incoming", CALL), "Host": "localhost:x"}
+
+    response = client.post("/voice/incoming", data=CALL, headers=headers)
+
+    assert response.status_code == 403
+
+
 def test_signature_made_with_another_token_is_refused(client: FlaskClient) -> None:
     headers = _sign("http://localhost/voice/incoming", CALL, token="not-our-token")
 

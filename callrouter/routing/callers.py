@@ -33,7 +33,7 @@ def recognise(raw: str | None, config: Config) -> Recognised:
         number, parsed = numbers.normalise_parsed(raw)
     except numbers.NumberError:
         return Recognised(None, CallerFacts(), None, False)
-    known = next((d for d in config.directory if d.number == number), None)
+    known = config.directory_entry(number)
     region = (known.region if known and known.region else None) or numbers.region_for(
         parsed, config.regions
     )

@@ -334,6 +334,9 @@ class Config:
             "caller_type": {c.id: c for c in self.caller_types},
             "region": {r.id: r for r in self.regions},
             "age_group": {a.id: a for a in self.age_groups},
+            # By E.164 number, the first entry winning as a scan would: every
+            # incoming call looks its caller up here.
+            "directory": {d.number: d for d in reversed(self.directory)},
         }
 
     @cached_property
@@ -364,6 +367,11 @@ class Config:
 
     def region(self, region_id: str) -> Region | None:
         found: Region | None = self._index["region"].get(region_id)
+        return found
+
+    def directory_entry(self, number: str) -> DirectoryEntry | None:
+        """The directory's entry for an E.164 number, if it is a known referrer."""
+        found: DirectoryEntry | None = self._index["directory"].get(number)
         return found
 
     def age_group(self, group_id: str) -> AgeGroup | None:

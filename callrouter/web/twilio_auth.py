@@ -13,13 +13,14 @@ forged webhooks can be made to drop calls or spam staff.
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlparse, urlsplit
 
 from flask import Request, abort, current_app, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, remove_port
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,12 @@ def verify_twilio_request(request: Request, auth_token: str, public_base_url: st
     The path is the raw one the server received (`raw_path`), for the same
     reason: Twilio signs ``/a%2Fb``, not the decoded ``/a/b``.
 
-    Form posts are checked with their form fields (repeated keys included).
-    A JSON body is only accepted when Twilio signed its hash (``bodySHA256``
-    in the query); any other unsigned body is refused. A missing header or
-    an empty token is a refusal, not an error.
+    Form posts are checked with their form fields (repeated keys included),
+    against the URL as received first and only then its other port form
+    (`_signed_urls`), so a genuine webhook costs one HMAC. A JSON body is only
+    accepted when Twilio signed its hash (``bodySHA256`` in the query); any
+    other unsigned body is refused. A missing header or an empty token is a
+    refusal, not an error.
     """
     signature = request.headers.get(_SIGNATURE_HEADER)
     if not auth_token or not signature:
@@ -66,16 +69,36 @@ def verify_twilio_request(request: Request, auth_token: str, public_base_url: st
     )
     query = request.query_string.decode("latin-1")
     url = origin + raw_path(request) + (f"?{query}" if query else "")
+    validator = RequestValidator(auth_token)
     params: object
     if request.mimetype == _FORM:
         params = request.form
     elif "bodySHA256" in request.args:
-        params = request.get_data(as_text=True)
+        return bool(validator.validate(url, request.get_data(as_text=True), signature))
     elif request.get_data():
         return False
     else:
         params = {}
-    return bool(RequestValidator(auth_token).validate(url, params, signature))
+    expected = signature.encode("utf-8")
+    return any(
+        hmac.compare_digest(validator.compute_signature(signed, params).encode("utf-8"), expected)
+        for signed in _signed_urls(url)
+    )
+
+
+def _signed_urls(url: str) -> Iterator[str]:
+    """The URLs Twilio may have signed for `url`: as received, then with the
+    default port added or the port taken off (Twilio's back end signs either
+    way). The same two `RequestValidator.validate` tries, in the order that
+    makes a genuine request cost one HMAC; a Host with a port that is no
+    number yields none (refused)."""
+    parsed = urlparse(url)
+    try:
+        has_port = parsed.port is not None
+    except ValueError:
+        return
+    yield parsed.geturl()
+    yield remove_port(parsed) if has_port else add_port(parsed)
 
 
 def raw_path(request: Request) -> str:

@@ -23,8 +23,8 @@ from callrouter.routing.plan import RoutePlan
 from callrouter.web.presence import Presence
 from callrouter.web.webhook_io import public_url
 from ivr.flow import Call
-from ivr.twiml import QuestionDocuments
 from ivr.state import CallStates
+from ivr.twiml import QuestionDocuments
 
 logger = logging.getLogger(__name__)
 
