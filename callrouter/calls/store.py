@@ -69,7 +69,7 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 REF_BLOCK = 20
 """Call refs are taken from the shared sequence this many at a time per
 process, so a new call costs the incoming webhook one round trip to Redis
-(the ref key and the first event in one pipeline), not three."""
+(the ref key and the first event in one script call), not three."""
 
 
 class PseudonymKeyError(CallrouterError):
@@ -150,11 +150,8 @@ class CallStore(CallReader):
             ref = self._next_ref()
             started = Started(at, ref, caller_ref, masked)
             keys, args = self._event_call(call_sid, started, start=True)
-            reply = self._start(
-                keys=[*keys, f"{self.prefix}:ref:{ref}"],
-                args=[int(self.ref_ttl.total_seconds()), *args],
-            )
-            self._written(call_sid, reply)
+            ttl = int(self.ref_ttl.total_seconds())
+            self._written(call_sid, self._start([*keys, f"{self.prefix}:ref:{ref}"], [ttl, *args]))
             if plan is not None:
                 self._write(call_sid, Routed.from_plan(plan, at))
             return ref

@@ -34,6 +34,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -150,8 +151,11 @@ def scenarios(base_url: str) -> dict[str, list[Request]]:
 
 
 @contextlib.contextmanager
-def gunicorn(app_spec: str, workers: int, env: dict[str, str]) -> Iterator[str]:
+def gunicorn(app_spec: str, workers: int, env: dict[str, str], log: Path) -> Iterator[str]:
+    """The app under gunicorn; its stderr (a masked INFO line per call: a cost it
+    pays in production too) goes to `log`, shown when it does not start."""
     port = free_port()
+    stderr = log.open("a")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -171,6 +175,7 @@ def gunicorn(app_spec: str, workers: int, env: dict[str, str]) -> Iterator[str]:
         ],
         cwd=ROOT,
         env=env,
+        stderr=stderr,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -180,12 +185,13 @@ def gunicorn(app_spec: str, workers: int, env: dict[str, str]) -> Iterator[str]:
                 requests.get(f"{url}/health", timeout=1)  # any answer: it is up
                 break
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn {app_spec} did not start")
+                raise SystemExit(f"gunicorn {app_spec} did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.1)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
+        stderr.close()
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,7 @@ def main() -> None:
         "--rounds", type=int, default=3, help="alternating rounds; medians are shown"
     )
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
 
     with contextlib.ExitStack() as stack, ProcessPoolExecutor(args.clients) as pool:
         redis_url = stack.enter_context(EmbeddedRedis()).url
@@ -238,10 +245,13 @@ def main() -> None:
             "CALLROUTER_CONFIG_DIR": str(ROOT / "config"),
             "REDIS_URL": redis_url,
         }
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="voice-bench-")))
         ours = stack.enter_context(
-            gunicorn("callrouter.web.app:production_app()", args.workers, env)
+            gunicorn("callrouter.web.app:production_app()", args.workers, env, logs / "ours.log")
         )
-        bare = stack.enter_context(gunicorn("voice_bench:bare_app()", args.workers, env))
+        bare = stack.enter_context(
+            gunicorn("voice_bench:bare_app()", args.workers, env, logs / "bare.log")
+        )
         rows = []
         verdicts = []
         for name, reqs in scenarios(ours).items():
@@ -279,13 +289,15 @@ def main() -> None:
     table(
         f"Voice webhooks under gunicorn ({args.workers} sync workers), {args.clients} closed-loop "
         f"clients, median of {args.rounds} x {args.seconds:g} s; "
-        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs",
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after",
         ["webhook", "ours", "p50", "p99", "bare Flask", "p50", "p99", "ours/bare"],
         rows,
         note="""
 ours = callrouter.web.app:production_app() on the sample config with a real Redis; bare =
 Flask returning static TwiML. Same gunicorn settings, same signed requests, loopback.
-Load generator and servers share the CPUs.""",
+Load generator and servers share the CPUs; the load average before the run says how
+busy the machine already was (other work takes CPU from both columns, unevenly).""",
     )
     for verdict in verdicts:
         print(verdict)
