@@ -129,7 +129,7 @@ class Call:
     since: int = 0
     """When the current step's TwiML was sent (epoch seconds), for ring times."""
     ref: str = ""
-    """The call's short reference in the call log ('1042'; '' without one): the
+    """The call's short reference in the call log ('48213097'; '' without one): the
     whisper tells it to staff, who report the triage outcome with it."""
     stage: int = -1
     """Index in `Routing.finish(call)` once the legs are done (-1 before)."""

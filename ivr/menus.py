@@ -148,7 +148,7 @@ class Menus:
         return texts.get(lang) or texts[self.default_language]
 
     def call_ref(self, ref: str) -> str:
-        """'Gespreksnummer 1042.' for staff, in the default language; '' without a ref."""
+        """'Gespreksnummer 48213097.' for staff, in the default language; '' without a ref."""
         if not ref:
             return ""
         return self.say(Prompt.CALL_REF, self.default_language).format(ref=ref)

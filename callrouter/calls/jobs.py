@@ -45,7 +45,7 @@ def enqueue_ask_triage(conn: redis.Redis, call_sid: str, ref: str, policy: Callb
 
 def ask_triage(s: Services, call_sid: str, ref: str) -> str:
     """After an answered call: one SMS to the member who took it, asking for the
-    outcome ('Gesprek 1042 afgerond. Uitkomst? Antwoord T 1042 <code>: 1 advies, ...').
+    outcome ('Gesprek 48213097 afgerond. Uitkomst? Antwoord T 48213097 <code>: 1 advies, ...').
 
     Twilio ends the staff leg when the caller hangs up, so keypad entry after
     an inbound call is impossible; this SMS is its stand-in. Nothing is sent

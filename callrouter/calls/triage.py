@@ -252,7 +252,7 @@ def keypad_prompt(codes: TriageCodes, lang: str) -> str:
 
 def ask_sms(ref: str, codes: TriageCodes, languages: Languages) -> str:
     """The SMS to the staff member who took a call, once it ended:
-    'Gesprek 1042 afgerond. Uitkomst? Antwoord T 1042 <code>: 1 advies, 2 ...'."""
+    'Gesprek 48213097 afgerond. Uitkomst? Antwoord T 48213097 <code>: 1 advies, 2 ...'."""
     return codes.text("ask", languages, ref=ref, keyword=codes.keyword, menu=codes.menu())
 
 

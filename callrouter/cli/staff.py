@@ -5,7 +5,7 @@ claims it by SMS, and then the service calls them from the crisis number,
 they hear who waits, press 1 and the caller's phone rings. Locally nobody
 has that phone, so this command is it, signed like Twilio signs:
 
-    callrouter staff --as anna sms "OK 482"     # claim callback 482 (or: "1", "T 1042 advies")
+    callrouter staff --as anna sms "OK 482"     # claim callback 482 (or: "1", "T 48213097 advies")
     callrouter staff --as anna answer           # pick up the bridge call, press 1, caller answers
     callrouter staff --as anna answer --caller no --triage 2
 
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_config_arg(parser)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     sms = actions.add_parser("sms", help="send an SMS to the crisis number from this mobile")
-    sms.add_argument("text", help='e.g. "OK 482", "1" or "T 1042 advies"')
+    sms.add_argument("text", help='e.g. "OK 482", "1" or "T 48213097 advies"')
     sms.set_defaults(func=run_sms)
     answer = actions.add_parser("answer", help="pick up the callback call the service places")
     answer.add_argument("--press", default="1", help="key pressed after the whisper (default 1)")

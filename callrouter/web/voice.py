@@ -270,7 +270,7 @@ def call_status() -> Response:
 @staff_side
 def whisper() -> Response:
     """The staff member answered: say who is calling; only the accept key connects.
-    Then the call's short ref ("Gespreksnummer 1 0 4 2."), for the triage report."""
+    Then the call's short ref ("Gespreksnummer 4 8 2 1 3 0 9 7."), for the triage report."""
     loaded = services().live.current()
     call = services().states.loads(request.args.get("s"))
     text = whisper_text(loaded.menus, loaded.config, call.facts, call.lang)
