@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from callrouter.callbacks.lifecycle import OPEN, TERMINAL, State
+from callrouter.callbacks.lifecycle import TERMINAL, State
 from callrouter.callbacks.policy import CallbackPolicy
 from callrouter.privacy import mask_number
 from callrouter.routing.model import CallerKind, Config, LegKind
@@ -77,10 +77,6 @@ class Request:
     outcome: str | None = None
     asked: int = 1
     """How many times the caller asked (duplicates merged into this one)."""
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in OPEN
 
     def waited_minutes(self, moment: dt.datetime) -> int:
         return max(0, int((moment - self.created_at).total_seconds() // 60))

@@ -271,18 +271,6 @@ class CallbackStore:
     def set_fields(self, request_id: str, **fields: object) -> None:
         self.conn.hset(self.key_for(request_id), mapping={k: _text(v) for k, v in fields.items()})
 
-    def merge_duplicate(self, request_id: str, moment: dt.datetime, call_sid: str | None) -> None:
-        """The same caller asked again within the dedupe window: one request, counted."""
-        pipe = self.conn.pipeline()
-        pipe.hincrby(self.key_for(request_id), "asked", 1)
-        pipe.rpush(
-            self.audit_key(request_id),
-            json.dumps(
-                _entry(moment, "merged", "caller", f"asked again (call {call_sid or 'unknown'})")
-            ),
-        )
-        pipe.execute()
-
     def audit(self, request_id: str) -> list[AuditEntry]:
         out = []
         for raw in self.conn.lrange(self.audit_key(request_id), 0, -1):

@@ -136,13 +136,3 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return {id, redis.call('HEXISTS', KEYS[1], '_finished')}
 """
 )
-
-# KEYS: stream. ARGV: at ms, then field/value pairs.
-APPEND = (
-    NEXT_ID
-    + """
-local id = next_id(KEYS[1], ARGV[1])
-redis.call('XADD', KEYS[1], id, unpack(ARGV, 2))
-return id
-"""
-)

@@ -127,7 +127,6 @@ class CallStore(CallReader):
         self._start = conn.register_script(scripts.START)
         self._seal = conn.register_script(scripts.SEAL)
         self._commit = conn.register_script(scripts.COMMIT)
-        self._append = conn.register_script(scripts.APPEND)
         self._row = conn.register_script(scripts.ROW)
         self._outcome = conn.register_script(scripts.OUTCOME)
         self._refs: Iterator[str] = iter(())

@@ -23,8 +23,6 @@ from callrouter.routing.model import Config
 from callrouter.services import JobTable, Services, build
 from callrouter.settings import cli_settings
 
-DEFAULT_CONFIG_DIR = "config"
-
 
 class UsageError(Exception):
     """Bad command-line input; printed as one clear line, exit code 2."""
