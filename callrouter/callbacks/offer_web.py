@@ -7,14 +7,14 @@ the table guarantees every path ends queued, put through, or hung up. State
 travels signed in the URL (`offer_state`), never a number; a typed number
 waits in Redis only until the caller confirms, cancels or hangs up (the
 number's status callback, `VoiceOffer.call_ended`), two minutes at most. Over
-a limit the caller is put through; with Redis down the request is spooled.
+a limit the caller is put through; with Redis down the request is spooled
+(the endings, queued, spooled or put through, are `offer_endings`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ParamSpec
@@ -25,19 +25,16 @@ from flask.typing import ResponseReturnValue
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from callrouter.callbacks import recovery, service
 from callrouter.callbacks.callback_number import Refusal, check_callback_number
 from callrouter.callbacks.messages import spoken_digits, spoken_national
+from callrouter.callbacks.offer_endings import goodbye, put_through, submit
 from callrouter.callbacks.offer_state import OfferState, link, load_state
-from callrouter.callbacks.requests import new_request_id
 from callrouter.callbacks.store import CallbackStore
 from callrouter.callbacks.texts import Say
-from callrouter.callbacks.webhooks import CallbackWeb, gather, now, ring_fallback, say, web
-from callrouter.redis_conn import durable_write
+from callrouter.callbacks.webhooks import CallbackWeb, gather, ring_fallback, say, web
 from callrouter.web.twilio_auth import twilio_signed
 from callrouter.web.webhook_io import param, xml
 from ivr.callback_offer import Input, Offer, Step, advance, confirm_input, offer_input
-from ivr.menus import Prompt
 
 if TYPE_CHECKING:
     from callrouter.config.live import Loaded
@@ -92,14 +89,14 @@ def _render(
     lang = state.lang
     step = state.offer.step
     if step is Step.PUT_THROUGH:
-        return _put_through(loaded, state, Say.PUT_THROUGH)
+        return put_through(loaded, state, Say.PUT_THROUGH)
     if step is Step.DONE:
-        return _goodbye(VoiceResponse(), loaded, lang)
+        return goodbye(VoiceResponse(), loaded, lang)
     if step is Step.SUBMIT:
         number = typed or _own_number(loaded, caller)
         if number is None:
-            return _put_through(loaded, state, Say.PUT_THROUGH)
-        return _submit(loaded, state, number, caller, call_sid)
+            return put_through(loaded, state, Say.PUT_THROUGH)
+        return submit(loaded, state, number, caller, call_sid)
     response = VoiceResponse()
     if step is Step.OFFER:
         own, refusal = _check_own(loaded, caller)
@@ -136,27 +133,6 @@ def _render(
         menu = gather(response, loaded, lang, action, num_digits=1, timeout=6)
         say(menu, loaded, lang, texts.say(Say.CONFIRM, lang, digits=spoken_national(typed or "")))
         response.redirect(action, method="POST")
-    return response
-
-
-def _put_through(loaded: Loaded, state: OfferState | None, key: Say | None) -> VoiceResponse:
-    """Ring a person now: the voice flow's final line when we came from it,
-    else the fallback line."""
-    if state is not None and state.decline:
-        response = VoiceResponse()
-        texts = loaded.callbacks.texts
-        if key is not None and texts:
-            say(response, loaded, state.lang, texts.say(key, state.lang))
-        response.redirect(state.decline, method="POST")
-        return response
-    return ring_fallback(loaded, state.lang if state else None, key)
-
-
-def _goodbye(response: VoiceResponse, loaded: Loaded, lang: str) -> VoiceResponse:
-    """End of a confirmed request: the safety line once more, then hang up."""
-    say(response, loaded, lang, loaded.menus.say(Prompt.SAFETY, lang))
-    say(response, loaded, lang, loaded.callbacks.texts.say(Say.GOODBYE, lang))
-    response.hangup()
     return response
 
 
@@ -248,7 +224,7 @@ def number_check() -> ResponseReturnValue:
         store.remember_typed(param("CallSid"), typed, TYPED_NUMBER_SECONDS)
     except redis.RedisError:
         logger.warning("call %s: Redis unreachable while a number was typed", param("CallSid"))
-        return xml(_put_through(loaded, state, Say.BROKEN))
+        return xml(put_through(loaded, state, Say.BROKEN))
     return _step(loaded, state, Input.NUMBER_OK, typed=typed)
 
 
@@ -266,7 +242,7 @@ def number_confirm() -> ResponseReturnValue:
     try:
         typed = store.typed(param("CallSid")) if store is not None else None
     except redis.RedisError:
-        return xml(_put_through(loaded, state, Say.BROKEN))
+        return xml(put_through(loaded, state, Say.BROKEN))
     if typed is None:
         return _step(loaded, state, Input.NO)
     _forget_typed(web().conn, param("CallSid"))
@@ -281,91 +257,6 @@ def spooled() -> ResponseReturnValue:
     loaded = web().live.current()
     state = load_state(loaded, Step.SPOOLED)
     return _step(loaded, state, Input.YES if param("Digits") == "1" else Input.NO)
-
-
-def _submit(
-    loaded: Loaded, state: OfferState, number: str, caller: str | None, call_sid: str | None
-) -> VoiceResponse:
-    """Queue the request (or spool it) and tell the caller what happens next."""
-    moment = now()
-    lang = state.lang
-    texts = loaded.callbacks.texts
-    try:
-        ctx = web().context(loaded)
-        result = service.submit(
-            ctx,
-            number=number,
-            facts=state.facts,
-            moment=moment,
-            call_sid=call_sid,
-            caller=caller,
-            lang=lang,
-        )
-        durable = not result.request_id or durable_write(ctx.conn)
-    except redis.RedisError:
-        return _spool(loaded, state, number, moment, call_sid)
-    if not durable:  # no replica has it yet: a failover now would lose it (issue 10)
-        return _spool(loaded, state, number, moment, call_sid, request_id=result.request_id)
-    _replay_if_pending(loaded, ctx, moment)
-    if result.outcome is service.Outcome.OVER_LIMIT:
-        return ring_fallback(loaded, lang, Say.OVER_LIMIT)
-    response = VoiceResponse()
-    minutes = texts.minutes(lang, math.ceil(result.sla_seconds / 60))
-    say(response, loaded, lang, texts.say(Say.CREATED, lang, minutes=minutes))
-    return _goodbye(response, loaded, lang)
-
-
-def _spool(
-    loaded: Loaded,
-    state: OfferState,
-    number: str,
-    moment: Any,
-    call_sid: str | None,
-    request_id: str | None = None,
-) -> VoiceResponse:
-    """Keep the request on disk (same id when Redis has it but no replica does yet)."""
-    record = recovery.spool_record(
-        request_id=request_id or new_request_id(),
-        number=number,
-        facts=state.facts,
-        moment=moment,
-        call_sid=call_sid,
-        lang=state.lang,
-    )
-    try:
-        web().spool(loaded).append(record)
-    except OSError:
-        logger.exception(
-            "call %s: Redis unreachable AND the spool failed; putting through", call_sid
-        )
-        return _put_through(loaded, state, Say.BROKEN)
-    logger.warning(
-        "call %s: Redis unreachable; callback %s spooled to disk", call_sid, record["id"]
-    )
-    spooled_state = replace(state, offer=Offer(Step.SPOOLED))
-    response = VoiceResponse()
-    texts = loaded.callbacks.texts
-    menu = gather(
-        response,
-        loaded,
-        state.lang,
-        link("callbacks.spooled", spooled_state),
-        num_digits=1,
-        timeout=6,
-    )
-    say(menu, loaded, state.lang, texts.say(Say.SPOOLED, state.lang))
-    return _goodbye(response, loaded, state.lang)
-
-
-def _replay_if_pending(loaded: Loaded, ctx: service.CallbackContext, moment: Any) -> None:
-    """Redis answered: feed in whatever this machine spooled while it did not."""
-    spool = web().spool(loaded)
-    if not spool.pending():
-        return
-    try:
-        recovery.replay_spool(ctx, spool, moment)
-    except Exception:  # the caller's answer must not depend on the replay
-        logger.exception("spool replay failed; it is retried with the next request")
 
 
 @dataclass(frozen=True)
