@@ -62,16 +62,16 @@ TEXTS = TextSpec(
     "console", DEFAULT_TEXTS, {"sign_in_code": ("code", "minutes"), "gap_alert": ("days", "gap")}
 )
 
-_INTS: Mapping[str, tuple[int, int, int]] = {
-    # key: (default, lowest, highest)
-    "gap_alert_days": (14, 1, 90),
-    "access_log_retention_days": (1825, 30, 7300),
-    "session_idle_minutes": (30, 5, 24 * 60),
-    "session_max_hours": (12, 1, 72),
-    "code_minutes": (10, 2, 60),
-    "code_attempts": (5, 1, 20),
-    "sign_in_limit": (5, 1, 100),
-    "sign_in_window_minutes": (15, 1, 24 * 60),
+_INTS: Mapping[str, tuple[int, int]] = {
+    # key: (lowest, highest); the defaults are ConsolePolicy's
+    "gap_alert_days": (1, 90),
+    "access_log_retention_days": (30, 7300),
+    "session_idle_minutes": (5, 24 * 60),
+    "session_max_hours": (1, 72),
+    "code_minutes": (2, 60),
+    "code_attempts": (1, 20),
+    "sign_in_limit": (1, 100),
+    "sign_in_window_minutes": (1, 24 * 60),
 }
 
 
@@ -110,7 +110,7 @@ def parse_policy(raw: Any, where: Where) -> tuple[ConsolePolicy, list[RawProblem
         if key == "texts":
             values["texts"] = parse_wording(value, where, TEXTS, problems)
         elif key in _INTS:
-            _default, low, high = _INTS[key]
+            low, high = _INTS[key]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 problems.append(
                     (
