@@ -486,6 +486,26 @@ def test_the_caller_side_of_a_bridge_with_redis_down_still_connects(tmp_path: Pa
     assert "teruggebeld door de crisislijn" in reply.get_data(as_text=True)
 
 
+def test_the_caller_side_of_a_bridge_connects_whatever_fails(
+    app: Flask, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any failure on the called-back caller's leg (not only Redis) still connects them."""
+    rid = claimed_request(app, redis_conn)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cb_service, "reached", broken)
+    reply = signed_post(
+        app.test_client(),
+        f"/voice/callback/bridge/{rid}/caller?attempt=1",
+        {"CallSid": "CA3", "From": CRISIS_NUMBER, "To": RESIDENT},
+        token=TOKEN,
+    )
+    assert reply.status_code == 200
+    assert "<Hangup" not in reply.get_data(as_text=True)  # nothing ends the call: it connects
+
+
 def test_a_typed_number_is_forgotten_once_confirmed(phone: Phone, redis_conn: redis.Redis) -> None:
     """Issue 9: the typed number stayed in Redis 15 minutes after the caller confirmed."""
     nobody_answers(phone).press("2").press("0499123456").press("1").expect_say("genoteerd")

@@ -16,7 +16,6 @@ caller is always connected to the staff member who is waiting.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,7 +25,6 @@ import redis
 from flask import Blueprint, Response, abort, request
 from flask.typing import ResponseReturnValue
 from twilio.twiml.voice_response import VoiceResponse
-from werkzeug.exceptions import HTTPException
 
 from callrouter.callbacks import service
 from callrouter.callbacks.lifecycle import State
@@ -36,6 +34,7 @@ from callrouter.callbacks.texts import Say, Staff
 from callrouter.callbacks.webhooks import gather, now, say, staff_say, web
 from callrouter.calls.triage import keypad_prompt
 from callrouter.web.twilio_auth import twilio_signed
+from callrouter.web.voice_guard import guarded
 from callrouter.web.webhook_io import param, public_url, xml
 from ivr import bridge, keypad
 
@@ -80,19 +79,18 @@ def staff_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRe
     """A staff webhook of the bridge: on failure, end the staff call politely
     (the request is put back by the status callback or the watchdog)."""
 
-    @functools.wraps(view)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        try:
-            return view(*args, **kwargs)
-        except HTTPException:
-            raise
-        except Exception:
-            logger.exception("%s failed", request.path)
-            loaded = web().live.current()
-            policy = loaded.callbacks
-            return xml(staff_say(loaded, policy, policy.texts.staff(Staff.ERROR)))
+    def sorry() -> ResponseReturnValue:
+        loaded = web().live.current()
+        policy = loaded.callbacks
+        return xml(staff_say(loaded, policy, policy.texts.staff(Staff.ERROR)))
 
-    return guarded
+    return guarded(view, sorry, "the staff member hears an apology")
+
+
+def caller_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """The called-back caller's leg: whatever fails, an empty answer, which
+    connects them to the staff member waiting on the line."""
+    return guarded(view, lambda: xml(VoiceResponse()), "connecting the caller anyway")
 
 
 @bp.post("/<request_id>/staff")
@@ -159,6 +157,7 @@ def bridge_accept(request_id: str) -> ResponseReturnValue:
 
 @bp.post("/<request_id>/caller")
 @twilio_signed
+@caller_side
 def bridge_caller(request_id: str) -> ResponseReturnValue:
     """The caller picked up: the callback is reached; they hear who is calling and
     are connected. Whatever fails (Redis, a garbled URL), they are still connected."""

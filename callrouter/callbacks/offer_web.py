@@ -13,17 +13,14 @@ a limit the caller is put through; with Redis down the request is spooled
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 import redis
-from flask import Blueprint, request
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
 from twilio.twiml.voice_response import VoiceResponse
-from werkzeug.exceptions import HTTPException
 
 from callrouter.callbacks.callback_number import Refusal, check_callback_number
 from callrouter.callbacks.messages import spoken_digits, spoken_national
@@ -31,8 +28,9 @@ from callrouter.callbacks.offer_endings import goodbye, put_through, submit
 from callrouter.callbacks.offer_state import OfferState, link, load_state
 from callrouter.callbacks.store import CallbackStore
 from callrouter.callbacks.texts import Say
-from callrouter.callbacks.webhooks import CallbackWeb, gather, ring_fallback, say, web
+from callrouter.callbacks.webhooks import CallbackWeb, gather, say, web
 from callrouter.web.twilio_auth import twilio_signed
+from callrouter.web.voice_guard import caller_side
 from callrouter.web.webhook_io import param, xml
 from ivr.callback_offer import Input, Offer, Step, advance, confirm_input, offer_input
 
@@ -134,24 +132,6 @@ def _render(
         say(menu, loaded, lang, texts.say(Say.CONFIRM, lang, digits=spoken_national(typed or "")))
         response.redirect(action, method="POST")
     return response
-
-
-def caller_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
-    """A caller's webhook: whatever fails, the caller is put through to a person."""
-
-    @functools.wraps(view)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        try:
-            return view(*args, **kwargs)
-        except HTTPException:
-            raise
-        except Exception:
-            logger.exception(
-                "%s failed; putting the caller through to the fallback line", request.path
-            )
-            return xml(ring_fallback(web().live.current(), None, None))
-
-    return guarded
 
 
 def _typed_store() -> CallbackStore | None:

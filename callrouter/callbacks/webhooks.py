@@ -114,7 +114,11 @@ def ring_fallback(
     if key is not None and policy.texts:
         say(response, loaded, lang, policy.texts.say(key, lang))
     return twiml.dial_line(
-        response, loaded.fallback_number, loaded.config.crisis_number, public_path(FALLBACK_PATH)
+        response,
+        loaded.fallback_number,
+        loaded.config.crisis_number,
+        public_path(FALLBACK_PATH),
+        loaded.config.final_line.timeout,  # rung like the voice flow rings it (routing.yaml)
     )
 
 

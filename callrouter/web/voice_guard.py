@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 from flask import Response, request
 from twilio.twiml.voice_response import VoiceResponse
@@ -27,6 +27,7 @@ from ivr.state import StateError
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def failed_attempts() -> int:
@@ -64,14 +65,13 @@ def _fallback_after_failure() -> Response:
         return xml(ring_fallback(VoiceResponse(), attempt))
 
 
-def _guarded(
-    view: Callable[P, Response], instead: Callable[[], Response], consequence: str
-) -> Callable[P, Response]:
+def guarded(view: Callable[P, R], instead: Callable[[], R], consequence: str) -> Callable[P, R]:
     """`view`, answering `instead()` when it fails (HTTP errors such as the
-    signature check's 403 pass through: those are not ours to soften)."""
+    signature check's 403 pass through: those are not ours to soften). Every
+    webhook a person is on is wrapped in one of these (here and in `callbacks`)."""
 
     @functools.wraps(view)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> Response:
+    def guarded_view(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return view(*args, **kwargs)
         except HTTPException:
@@ -82,15 +82,15 @@ def _guarded(
             logger.exception("%s failed; %s", request.path, consequence)
         return instead()
 
-    return guarded
+    return guarded_view
 
 
 def caller_side(view: Callable[P, Response]) -> Callable[P, Response]:
     """A caller's webhook: whatever fails, the caller is put through to the fallback line."""
-    return _guarded(view, _fallback_after_failure, "sending the caller to the fallback line")
+    return guarded(view, _fallback_after_failure, "sending the caller to the fallback line")
 
 
 def staff_side(view: Callable[P, Response]) -> Callable[P, Response]:
     """A staff leg's webhook: on failure the leg is not connected (hang up, so
     the caller's plan moves on) rather than connecting an unconfirmed phone."""
-    return _guarded(view, lambda: xml(twiml.hang_up()), "this staff leg is not connected")
+    return guarded(view, lambda: xml(twiml.hang_up()), "this staff leg is not connected")
