@@ -17,6 +17,7 @@ import redis
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
+from callrouter import spool_replay
 from callrouter.callbacks import service as cb_service
 from callrouter.callbacks.lifecycle import State
 from callrouter.callbacks.queue import rq_queue
@@ -26,7 +27,14 @@ from callrouter.config.generation import load as load_generation
 from callrouter.devtools.redis_server import EmbeddedRedis
 from callrouter.devtools.twilio_sim import SimCall
 from callrouter.routing.plan import CallerFacts
-from tests.callbacks_kit import CONFIG_DIR, callback_context, make_config_dir, signed_post
+from callrouter.web.app import SERVICES
+from tests.callbacks_kit import (
+    CONFIG_DIR,
+    callback_context,
+    make_config_dir,
+    signed_post,
+    wait_until,
+)
 from tests.helpers import ams
 from tests.phone import CRISIS_NUMBER, FALLBACK_LINE, SECRET, TOKEN, Phone, PhoneCall, make_app
 
@@ -230,6 +238,11 @@ def test_with_redis_gone_after_the_offer_the_request_is_spooled_and_replayed_lat
         server.start()
         conn = redis.Redis.from_url(server.url)
         nobody_answers(phone, from_="+31687654321").press("1").expect_say("genoteerd")
+        ticker = spool_replay.start(app.extensions[SERVICES], every=0.1)  # as production_app
+        try:  # the web process's replay, not the caller's webhook, feeds the spool in
+            wait_until(lambda: not list(spool_dir.glob("*.jsonl")), what="the spool replayed")
+        finally:
+            ticker.stop()
         numbers = sorted(r.number for r in CallbackStore(conn).active())
         assert numbers == ["+31612345678", "+31687654321"]
         assert not list(spool_dir.glob("*.jsonl"))

@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from callrouter import spool_replay
 from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.store import CallbackStore
 from callrouter.devtools.redis_server import HOST, EmbeddedRedis
-from tests.callbacks_kit import CONFIG_DIR, make_config_dir
+from callrouter.web.app import SERVICES
+from tests.callbacks_kit import CONFIG_DIR, make_config_dir, wait_until
 from tests.helpers import ams
 from tests.phone import Phone, PhoneCall, make_app
 
@@ -68,6 +70,11 @@ def test_a_replica_that_does_not_acknowledge_sends_the_request_to_the_spool_too(
     assert json.loads(line)["id"] == request.id, "one request: the replay finds it in Redis"
 
     confirm_callback(Phone(app), from_="+31687654321").expect_say("genoteerd")
+    ticker = spool_replay.start(app.extensions[SERVICES], every=0.1)  # as production_app
+    try:
+        wait_until(lambda: not Spool(tmp_path / "spool").pending(), what="the spool replayed")
+    finally:
+        ticker.stop()
     assert not Spool(tmp_path / "spool").pending(), "replayed once a replica acknowledged"
     active = CallbackStore(conn).active()
     assert len(active) == 2 and request.id in {r.id for r in active}

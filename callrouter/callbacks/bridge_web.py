@@ -186,9 +186,15 @@ def bridge_dialed(request_id: str) -> ResponseReturnValue:
     or one failed attempt."""
     attempt = _attempt()
     loaded = web().live.current()
-    if param("DialCallStatus") in ("completed", "answered"):
-        return xml(_after_conversation(loaded, request_id))
     ctx = web().context(loaded)
+    if param("DialCallStatus") in ("completed", "answered"):
+        # They talked. If the caller's leg could not record that (Redis), do it now,
+        # or a later staff hang-up would count as a failed attempt: a second callback.
+        try:
+            service.reached(ctx, request_id, attempt, now())  # a no-op once recorded
+        except redis.RedisError:
+            logger.warning("callback %s: 'reached' not recorded (Redis)", request_id)
+        return xml(_after_conversation(loaded, request_id))
     status = param("DialCallStatus") or "unknown"
     t = service.attempt_failed(ctx, request_id, attempt, f"caller-{status[:20]}", now())
     gave_up = t.ok and t.after is State.FAILED

@@ -77,7 +77,6 @@ def submit(
         return _spool(loaded, state, number, moment, call_sid)
     if not durable:  # no replica has it yet: a failover now would lose it (issue 10)
         return _spool(loaded, state, number, moment, call_sid, request_id=result.request_id)
-    _replay_if_pending(loaded, ctx, moment)
     if result.outcome is service.Outcome.OVER_LIMIT:
         return ring_fallback(loaded, lang, Say.OVER_LIMIT)
     response = VoiceResponse()
@@ -126,14 +125,3 @@ def _spool(
     )
     say(menu, loaded, state.lang, texts.say(Say.SPOOLED, state.lang))
     return goodbye(response, loaded, state.lang)
-
-
-def _replay_if_pending(loaded: Loaded, ctx: service.CallbackContext, moment: Any) -> None:
-    """Redis answered: feed in whatever this machine spooled while it did not."""
-    spool = web().spool(loaded)
-    if not spool.pending():
-        return
-    try:
-        recovery.replay_spool(ctx, spool, moment)
-    except Exception:  # the caller's answer must not depend on the replay
-        logger.exception("spool replay failed; it is retried with the next request")

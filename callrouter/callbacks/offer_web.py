@@ -131,6 +131,8 @@ def _render(
         menu = gather(response, loaded, lang, action, num_digits=1, timeout=6)
         say(menu, loaded, lang, texts.say(Say.CONFIRM, lang, digits=spoken_national(typed or "")))
         response.redirect(action, method="POST")
+    else:  # a step this renderer has no page for: never silence, a person
+        return put_through(loaded, state, Say.PUT_THROUGH)
     return response
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -52,8 +53,9 @@ class CallbackContext:
     call_log: CallbackLog | None = None
     """Told each lifecycle step (the call log's `CallStore`); None: no call log."""
 
-    @property
+    @cached_property
     def store(self) -> CallbackStore:
+        """One store per context: building one registers (hashes) its Lua scripts."""
         return CallbackStore(self.conn)
 
     def pseudonym(self, number: str) -> str:
