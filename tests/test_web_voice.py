@@ -23,9 +23,10 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from callrouter.devtools.twilio_sim import SIGNATURE_HEADER, SimCall, WsgiTransport
+from callrouter.devtools.twilio_sim import SIGNATURE_HEADER, CallState, SimCall, WsgiTransport
 from callrouter.routing.plan import RoutePlan
 from callrouter.web.voice import EXTENSION, FinalCall, VoiceServices
+from ivr import route_context
 from tests.helpers import ams, copy_config, with_region_question
 from tests.phone import (
     BASE_URL,
@@ -695,3 +696,27 @@ def test_every_menu_state_under_every_input_leads_to_a_dial(
     states = walk(phone, first, set())
 
     assert states > 10  # the walk really explored the menus
+
+
+def test_with_routing_broken_every_caller_still_ends_at_a_line_and_the_referral(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The failure chain counted its fallback rings in `n`, which the fallback
+    path's own links (signed state) did not carry: with `route()` failing, the
+    overflow step failed too and the chain started over, ringing the fallback
+    line without end. Now it rings the configured lines and ends with the referral."""
+
+    def broken(*_args: object, **_kwargs: object) -> RoutePlan:
+        raise RuntimeError("routing broken")
+
+    app = make_app()  # on a good config: routing breaks only for the calls
+    monkeypatch.setattr(route_context, "route", broken)
+    call = Phone(app).dial(from_="+31612345678", at=TUESDAY_10).press("1").press("2")
+    rung: list[str] = []
+    while call.sim.state is CallState.RINGING and len(rung) < 12:
+        assert call.sim.dialling is not None
+        rung += [r.number for r in call.sim.dialling.numbers]
+        call.leg_result("no-answer")
+    assert rung and FALLBACK_LINE in rung, rung
+    assert len(rung) < 12, f"the fallback chain does not end: {rung}"
+    call.expect_say("113").expect_ended()

@@ -31,9 +31,21 @@ R = TypeVar("R")
 
 
 def failed_attempts() -> int:
-    """How often the failure chain has rung the fallback line for this call (`n`)."""
+    """How often the fallback line has been rung for this call: the failure
+    chain's `n`, or the attempts in the signed state of a call already on the
+    fallback path (its links carry the state, not `n`), so a failure on that
+    path continues the count instead of starting it again."""
     raw = request.args.get("n", "")
-    return int(raw) if raw.isdigit() and len(raw) < 3 else 0
+    counted = min(int(raw), 99) if raw.isdigit() and len(raw) < 6 else 0
+    token = request.args.get("s")
+    if token:
+        try:
+            call = services().states.loads(token)
+        except Exception:  # noqa: BLE001 -- an unreadable state counts nothing
+            return counted
+        if call.fallback:
+            counted = max(counted, call.attempt + 1)
+    return counted
 
 
 def ring_fallback(response: VoiceResponse, attempt: int) -> VoiceResponse:

@@ -64,10 +64,12 @@ def render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) -
         return xml(response)
     if call.step is Step.FALLBACK:
         return xml(_ring_line(response, loaded.fallback_number, call, ctx, loaded))
+    if call.step is Step.OVERFLOW:  # a configured line: no routing needed (it may be what failed)
+        return xml(_ring_line(response, _line_number(call, None, loaded), call, ctx, loaded))
     plan = ctx.plan(call)
     if before is None or (before.step is not Step.DIAL and before.step not in FINISHING_STEPS):
         record("routed", lambda: services().events.routed(param("CallSid"), plan, at))
-    if call.step in (Step.FINAL, Step.OVERFLOW):
+    if call.step is Step.FINAL:
         return xml(_ring_line(response, _line_number(call, plan, loaded), call, ctx, loaded))
     leg = plan.legs[call.leg]
     numbers = [t.number for t in ctx.free(leg)]
@@ -82,12 +84,12 @@ def render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) -
     return xml(twiml.dial(response, numbers, timeout, loaded.config.crisis_number, urls))
 
 
-def _line_number(call: Call, plan: RoutePlan, loaded: Loaded) -> str:
+def _line_number(call: Call, plan: RoutePlan | None, loaded: Loaded) -> str:
     overflow = loaded.config.overflow
     line = loaded.config.line(overflow.line) if overflow is not None else None
     if call.step is Step.OVERFLOW and line is not None:
         return line.number
-    return plan.final.number or loaded.fallback_number
+    return (plan.final.number if plan is not None else "") or loaded.fallback_number
 
 
 def _ring_line(
