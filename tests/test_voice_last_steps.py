@@ -9,14 +9,17 @@ the overflow line is the neighbouring region's crisis service.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import redis
 from flask import Flask
 
 from callrouter.web.presence import PREFIX
 from callrouter.web.voice import EXTENSION, VoiceServices
-from tests.helpers import ams
-from tests.phone import FALLBACK_LINE, Phone, PhoneCall
+from tests.callbacks_kit import path_of
+from tests.helpers import ams, copy_config
+from tests.phone import CRISIS_NUMBER, FALLBACK_LINE, Phone, PhoneCall, make_app
 
 RESIDENT = "+31612345678"
 FOREIGN = "+32470123456"
@@ -181,3 +184,27 @@ def test_a_conversation_on_a_24_7_line_without_dialbridged_ends_the_call(phone: 
 
     call.expect_ended()
     assert dials(phone).count(FALLBACK_LINE) == 1
+
+
+@pytest.mark.parametrize(("seconds", "next_number"), [("48", EVA), ("600", None)])
+def test_without_dialbridged_or_redis_the_whisper_of_this_call_bounds_an_unaccepted_leg(
+    tmp_path: Path, seconds: str, next_number: str | None
+) -> None:
+    """With a 20 s key timeout, a voicemail keeps an unaccepted staff leg up for
+    about as long as the whisper's words plus 20 s. The bound was a fixed 45 s,
+    which took a 48 s leg for a conversation and hung up on the caller; now it
+    is this call's whisper, timed, so the next member rings."""
+    config = copy_config(tmp_path, {"ivr.yaml": [("timeout: 6 ", "timeout: 20 ")]})
+    phone = Phone(make_app(config, redis_url="redis://127.0.0.1:9/0"))
+    call = phone.dial(from_=RESIDENT, at=TUESDAY_10, omit=frozenset({"DialBridged"}))
+    call.press("1").press("2").expect_dial(ANNA)
+    action = call.dial_element.get("action") or ""
+    params = {"CallSid": call.sim.call_sid, "From": RESIDENT, "To": CRISIS_NUMBER}
+    params |= {"DialCallStatus": "completed", "DialCallDuration": seconds}
+    answer = phone.post(path_of(action), params)
+    assert answer is not None
+    dialled = [n.text for n in answer.iter("Number")]
+    if next_number is None:  # ten minutes: that was a conversation, the call is over
+        assert dialled == [] and answer.find("Hangup") is not None
+    else:
+        assert dialled == [next_number]

@@ -34,6 +34,7 @@ import logging
 from flask import Blueprint, Response, request
 
 from callrouter.calls.record import FINAL_LEG_KIND, OVERFLOW_LEG_KIND, who_of
+from callrouter.config.live import Loaded
 from callrouter.privacy import mask_number
 from callrouter.routing.callers import recognise
 from callrouter.routing.plan import Leg, RoutePlan
@@ -51,7 +52,7 @@ from callrouter.web.voice_services import (
 )
 from callrouter.web.voice_steps import context, render
 from callrouter.web.webhook_io import param, xml
-from ivr import twiml
+from ivr import estimate, twiml
 from ivr.flow import Call, Event, Input, Step, advance, begin
 from ivr.inputs import interpret
 from ivr.menus import ACCEPT_DIGIT, BlockedAction, whisper_text
@@ -66,9 +67,10 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 _CALLER_GONE = frozenset({"completed", "canceled", "busy", "failed", "no-answer"})
 """`CallStatus` of the caller's own call once it is over."""
 _ANSWERED = frozenset({"completed", "answered"})
-WHISPER_MAX_SECONDS = 45
-"""Longer than any whisper can keep a staff leg up without an accept (its
-speech plus its key timeout): a longer `DialCallDuration` was a conversation."""
+WHISPER_SLACK_SECONDS = 20.0
+"""Beyond this call's whisper (its speech as the estimator times it, and
+its key timeout): room for a slow pick-up and a slow voice. A staff leg up
+longer than that without an accept on record was a conversation."""
 
 
 def _caller_sid() -> str:
@@ -77,11 +79,13 @@ def _caller_sid() -> str:
     return param("ParentCallSid") or request.args.get("c", "")
 
 
-def _bridged(call_sid: str, whispered: bool) -> bool:
+def _bridged(call_sid: str, whispered: Call | None) -> bool:
     """Whether the `<Dial>` that just ended connected someone (who hung up first
     does not matter). A staff phone that picked up but did not press 1 in the
     whisper (or a voicemail) reports `completed` too, and is not a conversation;
-    a 24/7 line has no whisper, so its `completed` is one."""
+    a 24/7 line has no whisper (`whispered` None), so its `completed` is one.
+    Without `DialBridged` or Redis, the leg's duration against the longest its
+    whisper can keep it up decides (`_whisper_bound`)."""
     if param("DialCallStatus") not in _ANSWERED:
         return False
     reported = param("DialBridged").lower()
@@ -93,7 +97,23 @@ def _bridged(call_sid: str, whispered: bool) -> bool:
     if accepted is not None:
         return accepted
     duration = param("DialCallDuration")
-    return duration.isdigit() and int(duration) > WHISPER_MAX_SECONDS
+    return duration.isdigit() and int(duration) > _whisper_bound(whispered)
+
+
+def _whisper_words(loaded: Loaded, call: Call) -> str:
+    """What the whisper says to staff: who is calling, then the call's ref."""
+    text = whisper_text(loaded.menus, loaded.config, call.facts, call.lang)
+    return " ".join(filter(None, (text, loaded.menus.call_ref(call.ref))))
+
+
+def _whisper_bound(call: Call | None) -> float:
+    """The longest this call's whisper keeps a staff leg up without an accept."""
+    if call is None:
+        return 0.0
+    loaded = services().live.current()
+    menus = loaded.menus
+    spoken = estimate.seconds(_whisper_words(loaded, call), menus.default_language)
+    return spoken + menus.whisper.timeout + WHISPER_SLACK_SECONDS
 
 
 def _dial_event(bridged: bool) -> Event:
@@ -171,7 +191,7 @@ def dial_result() -> Response:
     call = svc.states.loads(request.args.get("s"))
     ctx = context(loaded)
     call_sid = param("CallSid")
-    bridged = _bridged(call_sid, whispered=call.step is Step.DIAL)
+    bridged = _bridged(call_sid, whispered=call if call.step is Step.DIAL else None)
     if call.step is not Step.OFFER and param("DialCallStatus"):
         _leg_ended(call, ctx, bridged)
     if call.step is Step.DIAL and bridged and call.ref and svc.ask_triage:
@@ -238,7 +258,7 @@ def fallback() -> Response:
         )
         if not param("DialCallStatus") and param("CallStatus") not in _CALLER_GONE:
             return render(None, call, ctx, loaded)
-    bridged = _bridged(param("CallSid"), whispered=False)
+    bridged = _bridged(param("CallSid"), whispered=None)
     return render(call, advance(call, _dial_event(bridged), ctx), ctx, loaded)
 
 
@@ -273,8 +293,7 @@ def whisper() -> Response:
     Then the call's short ref ("Gespreksnummer 4 8 2 1 3 0 9 7."), for the triage report."""
     loaded = services().live.current()
     call = services().states.loads(request.args.get("s"))
-    text = whisper_text(loaded.menus, loaded.config, call.facts, call.lang)
-    text = " ".join(filter(None, (text, loaded.menus.call_ref(call.ref))))
+    text = _whisper_words(loaded, call)
     accept = link("voice.whisper_accept", s=request.args.get("s", ""), c=_caller_sid())
     return xml(twiml.whisper(loaded.menus, text, accept))
 
