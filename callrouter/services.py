@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 from rq import Queue
@@ -33,7 +34,7 @@ from callrouter.calls.store import CallStore
 from callrouter.config.last_good import LastGood
 from callrouter.config.live import LiveConfig, Loaded
 from callrouter.redis_conn import Purpose, connect
-from callrouter.settings import Settings
+from callrouter.settings import Settings, local_data_dir
 from callrouter.twilio_rest import DryRunProvider, PhoneProvider, TwilioProvider
 
 Clock = Callable[[], dt.datetime]
@@ -161,7 +162,9 @@ def build(
         live
         or LiveConfig(
             settings.config_dir,
-            last_good=LastGood(conn) if conn is not None else None,
+            last_good=(
+                LastGood(conn, mirror=last_good_mirror(settings)) if conn is not None else None
+            ),
             interval=settings.config_check_seconds,
             now=clock,
         ).start()
@@ -175,6 +178,12 @@ def build(
         urls=PublicUrls(settings.public_base_url),
         jobs=jobs,
     )
+
+
+def last_good_mirror(settings: Settings) -> Path:
+    """This host's copy of the last good config: beside the callback spool when
+    `CALLROUTER_SPOOL_DIR` names it, else in the local data directory."""
+    return (settings.spool_dir or local_data_dir()) / "last-good-config.json"
 
 
 def phone_provider(settings: Settings, live: LiveConfig) -> PhoneProvider:

@@ -14,6 +14,7 @@ from callrouter.callbacks.requests import pseudonym_key
 from callrouter.callbacks.service import CallbackContext
 from callrouter.cli import main
 from callrouter.config.generation import load as load_generation
+from callrouter.config.last_good import LastGood
 from callrouter.devtools.sentinel import SentinelSet
 from callrouter.redis_conn import Purpose, connect
 from callrouter.routing.plan import CallerFacts
@@ -148,3 +149,26 @@ def test_every_command_takes_the_services_redis_url_sentinel_included(
         assert main(["access-log", "--config", str(config_dir)]) == 0
         assert "error" not in capsys.readouterr().err
         conn.close()
+
+
+def test_files_with_a_coverage_gap_run_on_the_last_good_config_or_are_explained(
+    setup: tuple[list[str], CallbackContext],
+    redis_url: str,
+    redis_conn: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Review: the command proved the files again and died on a gap with a traceback,
+    just when a coordinator needs the queue."""
+    args, _ctx = setup
+    config_dir = Path(args[1])
+    routing = config_dir / "routing.yaml"
+    text = routing.read_text(encoding="utf-8")
+    accepted = load_generation(config_dir)  # what a process accepted before the edit
+    routing.write_text(text[: text.index("  - name: ggz_nacht")], encoding="utf-8")  # a gap
+    code, _out, err = run(capsys, "list", *args)
+    assert code == 1 and "coverage gap" in err and "Traceback" not in err  # never accepted
+
+    LastGood(redis_conn).save(accepted.id, accepted.texts, clock.now())
+    code, out, err = run(capsys, "list", *args)
+    assert code == 0 and "no open callback requests" in out
+    assert "starting on the last good generation" in err  # and it says so

@@ -167,6 +167,23 @@ def test_without_any_good_config_a_process_refuses_to_start(
     assert any("'+31 6 1000 001' has 9 digits" in p for p in refused.value.problems)
 
 
+def test_a_restart_with_refused_files_and_redis_away_starts_on_this_hosts_mirror(
+    tmp_path: Path, redis_conn: redis.Redis
+) -> None:
+    """Review: with the files refused and Redis in a failover, a respawned gunicorn
+    worker refused to boot (and gunicorn stopped the whole web service)."""
+    config, mirror = copy_config(tmp_path), tmp_path / "data" / "last-good-config.json"
+    accepted = live(config, LastGood(redis_conn, mirror=mirror)).current()
+    assert mirror.stat().st_mode & 0o777 == 0o600  # staff numbers: this user only
+
+    edit(config / "teams.yaml", "members:", "membres:")
+    unreachable = redis.Redis(port=1, socket_connect_timeout=0.1, retry=Retry(NoBackoff(), 0))
+    started = live(config, LastGood(unreachable, mirror=mirror))
+
+    assert started.current().id == accepted.id
+    assert started.status().source is Origin.LAST_GOOD
+
+
 def test_an_unreachable_redis_never_stops_a_process_with_good_files(tmp_path: Path) -> None:
     unreachable = redis.Redis(port=1, socket_connect_timeout=0.1, retry=Retry(NoBackoff(), 0))
 

@@ -16,6 +16,7 @@ import redis
 
 from callrouter import clock
 from callrouter.config.generation import Generation, load
+from callrouter.config.last_good import LastGood
 from callrouter.config.live import LiveConfig
 from callrouter.errors import ConfigError, ProviderError
 from callrouter.redis_conn import Purpose, RedisUrlError, connect
@@ -147,12 +148,19 @@ def cli_services(config_dir: str | None, redis_url: str | None, jobs: JobTable) 
     load_generation_or_explain(str(directory))
     settings = replace(cli_settings(), config_dir=directory)
     conn = cli_redis(redis_url)
+    try:
+        # Files with a coverage gap still let a coordinator work the queue: on
+        # the last good generation, as the web and the worker run then.
+        live = LiveConfig(directory, last_good=LastGood(conn))
+    except ConfigError as exc:  # a gap, and no generation was ever accepted
+        explain_problems(str(directory), exc.problems)
+        raise ConfigRejected from None
     return build(
         settings,
         jobs=jobs,
         purpose=Purpose.CLI,
         conn=conn,
-        live=LiveConfig(directory),
+        live=live,
         provider=CommandsDoNotSend(),
     )
 

@@ -10,7 +10,10 @@ Key `callrouter:config:last-good`, a hash:
   accepted_at  ISO-8601 UTC time it was accepted
   files        JSON object: file name -> YAML text
 No secrets or caller data: only the admin's config files (staff numbers
-included, as in the files themselves).
+included, as in the files themselves). The same record is mirrored to a file
+on this host (`mirror`, written atomically, mode 0600) and read from there
+when Redis does not answer: a process restarted while the files are refused
+*and* Redis is away (a failover) still starts, instead of refusing to boot.
 
 Beside it, the verdict on the files any process judged last (key
 `callrouter:config:verdict`: files id, refusals as JSON, when), so /health
@@ -23,8 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
@@ -55,10 +61,17 @@ class LastGood:
     """Reads and writes the last good config texts; Redis trouble is logged, never raised:
     a process with good files on disk needs no Redis to route."""
 
-    def __init__(self, conn: redis.Redis, key: str = KEY, verdict_key: str = VERDICT_KEY) -> None:
+    def __init__(
+        self,
+        conn: redis.Redis,
+        key: str = KEY,
+        verdict_key: str = VERDICT_KEY,
+        mirror: Path | None = None,
+    ) -> None:
         self.conn = conn
         self.key = key
         self.verdict_key = verdict_key
+        self.mirror = mirror
 
     def publish(self, files_id: str, refused: tuple[str, ...], at: dt.datetime) -> None:
         """Tell every process what the files with id `files_id` were found to be."""
@@ -85,32 +98,49 @@ class LastGood:
             return None
 
     def save(self, generation_id: str, files: Mapping[str, str], at: dt.datetime) -> None:
+        fields = {
+            "id": generation_id,
+            "accepted_at": at.isoformat(),
+            "files": json.dumps(dict(files), ensure_ascii=False),
+        }
         try:
-            self.conn.hset(
-                self.key,
-                mapping={
-                    "id": generation_id,
-                    "accepted_at": at.isoformat(),
-                    "files": json.dumps(dict(files), ensure_ascii=False),
-                },
-            )
+            self.conn.hset(self.key, mapping={k: v for k, v in fields.items()})
         except redis.RedisError as exc:
             logger.warning("could not store the last good config in Redis: %s", exc)
+        if self.mirror is not None:
+            _write_atomically(self.mirror, json.dumps(fields, ensure_ascii=False))
 
     def load(self) -> Stored | None:
+        """From Redis (what any process accepted last), else from this host's mirror."""
         try:
-            raw = self.conn.hgetall(self.key)
+            fields = {_text(k): _text(v) for k, v in self.conn.hgetall(self.key).items()}
         except redis.RedisError as exc:
             logger.warning("could not read the last good config from Redis: %s", exc)
-            return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+            fields = {}
+        if not fields and self.mirror is not None:
+            try:
+                fields = json.loads(self.mirror.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                fields = {}
         try:
             files = json.loads(fields["files"])
             return Stored(fields["id"], fields["accepted_at"], files)
-        except (KeyError, ValueError):
-            logger.warning("the last good config in Redis (%s) is unreadable", self.key)
+        except (KeyError, ValueError, TypeError):
+            logger.warning("no readable last good config (Redis %s, %s)", self.key, self.mirror)
             return None
 
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace `path` in one step (never half a file), readable by this user only."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".last-good-")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        logger.warning("could not mirror the last good config to %s: %s", path, exc)
