@@ -43,8 +43,12 @@ from pathlib import Path
 
 import requests
 
-from callrouter.cli.common import UsageError, add_config_arg, config_dir_default, load_or_explain
-from callrouter.config.live import Loaded
+from callrouter.cli.common import (
+    UsageError,
+    add_config_arg,
+    config_dir_default,
+    load_generation_or_explain,
+)
 from callrouter.devtools.local_run import DEFAULT_REDIS_PORT, REDIS_SUBDIR, LocalRun, forget
 from callrouter.devtools.redis_server import EmbeddedRedis, PortInUse
 from callrouter.metrics import MULTIPROC_ENV
@@ -96,8 +100,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def print_fallback_twiml(args: argparse.Namespace) -> int:
     directory = args.config or config_dir_default()
-    load_or_explain(directory)  # routing problems, file:line
-    loaded = Loaded.from_directory(Path(directory))  # e.g. no ivr section: `main` explains
+    loaded = load_generation_or_explain(directory)  # every section, problems with file:line
     menus = loaded.menus
     document = twiml.announce(menus, menus.default_language, Prompt.FINAL_LINE, first=True)
     print(twiml.dial_line(document, loaded.fallback_number, loaded.config.crisis_number, None))
@@ -113,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     directory = args.config or config_dir_default()
-    load_or_explain(directory)  # a broken config is reported here, file:line, not by gunicorn
-    Loaded.from_directory(Path(directory))  # and what else the web app loads (ivr, ...)
+    load_generation_or_explain(directory)  # a broken config is reported here, not by gunicorn
     data_dir = Path(args.data_dir) if args.data_dir else local_data_dir()
     env = dict(os.environ)
     generated = [name for name in _EPHEMERAL if not env.get(name)]
