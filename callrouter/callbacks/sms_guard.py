@@ -35,9 +35,6 @@ class SmsGuard:
     def quiet_key(self, number: str) -> str:
         return f"{_P}quiet:{self.pseudonym(number)}"
 
-    def resident_key(self, number: str) -> str:
-        return f"{_P}resident:{self.pseudonym(number)}"
-
     def spoke(self, number: str) -> None:
         """A real message went out to `number`: answer it again."""
         self.conn.delete(self.quiet_key(number))
@@ -54,14 +51,9 @@ class SmsGuard:
     def resident_reply_due(self, number: str, moment: dt.datetime) -> bool:
         """True at most once per `resident_reply_every` for a sender not on staff.
 
-        The moment decides (the key's TTL only collects garbage), as in `ratelimit`."""
-        key = self.resident_key(number)
-        last = self.conn.get(key)
-        period = self.limits.resident_reply_seconds
-        if last is not None and moment.timestamp() - float(last) < period:
-            return False
-        self.conn.set(key, str(moment.timestamp()), ex=2 * period)
-        return True
+        One atomic check-and-count (`ratelimit`), so two messages at once get one reply."""
+        limiter = RateLimiter(self.conn, "resident", 1, self.limits.resident_reply_seconds)
+        return limiter.hit(self.pseudonym(number), moment, secrets.token_hex(8))
 
     def _wrong(self) -> RateLimiter:
         return RateLimiter(
