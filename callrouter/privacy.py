@@ -57,6 +57,14 @@ def mask_numbers_in(text: str) -> str:
     return _E164_IN_TEXT.sub(lambda match: mask_number(match.group()), text)
 
 
+def derive_key(secret: str | bytes, purpose: str | bytes) -> bytes:
+    """One key per purpose from the service secret (CALLROUTER_SECRET), so no two
+    uses share a key and web, worker and CLI derive the same one."""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+    label = purpose.encode("utf-8") if isinstance(purpose, str) else purpose
+    return hmac.new(raw, label, hashlib.sha256).digest()
+
+
 def pseudonymise(number: str, key: bytes) -> str:
     """The keyed hash that stands in for a phone number in logs and records.
 

@@ -14,8 +14,6 @@ production does.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.store import CallStore
 from callrouter.config.last_good import LastGood
 from callrouter.config.live import LiveConfig, Loaded
+from callrouter.privacy import derive_key
 from callrouter.redis_conn import Purpose, connect
 from callrouter.settings import Settings, local_data_dir
 from callrouter.twilio_rest import DryRunProvider, PhoneProvider, TwilioProvider
@@ -130,9 +129,7 @@ class Services:
 
     def derived_key(self, purpose: str) -> bytes:
         """One key per purpose from the one secret, so no two uses share a key."""
-        return hmac.new(
-            self.settings.secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256
-        ).digest()
+        return derive_key(self.settings.secret, purpose)
 
     def close(self) -> None:
         close = getattr(self.provider, "close", None)

@@ -11,15 +11,13 @@ Pure: no Flask, Redis, RQ, Twilio or clock reads.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from callrouter.callbacks.lifecycle import TERMINAL, State
 from callrouter.callbacks.policy import CallbackPolicy
-from callrouter.privacy import mask_number
+from callrouter.privacy import derive_key, mask_number
 from callrouter.routing.model import CallerKind, Config, LegKind
 from callrouter.routing.plan import RoutePlan
 
@@ -191,8 +189,7 @@ class CancelReason(StrEnum):
 def pseudonym_key(secret: str | bytes) -> bytes:
     """The key for callers' number pseudonyms (limits, dedupe), derived from
     ``CALLROUTER_SECRET`` for this one purpose; web, worker and CLI derive the same."""
-    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
-    return hmac.new(raw, b"callback-numbers", hashlib.sha256).digest()
+    return derive_key(secret, b"callback-numbers")
 
 
 def new_request_id() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +26,7 @@ from callrouter.callbacks.service import CallbackContext
 from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.texts import Say
 from callrouter.calls.events import CallbackLog
+from callrouter.privacy import derive_key
 from callrouter.web.webhook_io import public_path
 from ivr import twiml
 
@@ -78,7 +78,7 @@ class CallbackWeb:
 
     def signer(self, purpose: str) -> URLSafeSerializer:
         """Signs state carried in action URLs, one derived key per purpose."""
-        key = hmac.new(self.secret.encode(), purpose.encode(), hashlib.sha256).digest()
+        key = derive_key(self.secret, purpose)
         return URLSafeSerializer(
             key, salt=f"{purpose}-v1", signer_kwargs={"digest_method": hashlib.sha256}
         )

@@ -26,6 +26,8 @@ from enum import StrEnum
 
 import redis
 
+from callrouter.privacy import derive_key
+
 STREAM = "callrouter:access:log"
 HEAD = "callrouter:access:head"
 """Hash of the newest entry: removing the newest entry shows too."""
@@ -106,7 +108,7 @@ class AccessLog:
         and CLI all derive it."""
         if not secret:
             raise ValueError("the access log is keyed from CALLROUTER_SECRET, which is not set")
-        return cls(conn, hmac.new(secret.encode("utf-8"), PURPOSE, hashlib.sha256).digest())
+        return cls(conn, derive_key(secret, PURPOSE))
 
     def record(self, access: Access, at: dt.datetime) -> str:
         """Append `access` at `at`; returns the stream id. The id's time is `at`

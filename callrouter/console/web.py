@@ -51,6 +51,7 @@ from callrouter.console.alerts import GapAlerts, files_config
 from callrouter.console.policy import ConsolePolicy, ConsoleRole
 from callrouter.console.signin import Session, SignIns
 from callrouter.errors import ProviderError
+from callrouter.privacy import derive_key
 from callrouter.routing.model import Config, Member
 from callrouter.twilio_rest import PhoneProvider
 
@@ -78,11 +79,6 @@ def dutch_moment(moment: dt.date, pattern: str) -> str:
     first, and the C locale a server runs in would print English names."""
     name = DUTCH_DAYS[moment.weekday()]
     return moment.strftime(pattern.replace("%A", name).replace("%a", name[:2]))
-
-
-def derived_key(secret: str, purpose: str) -> bytes:
-    """One key per purpose from the service secret (as `web.app` does for the IVR state)."""
-    return hmac.new(secret.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -116,7 +112,7 @@ class ConsoleDeps:
         return self.generation().console
 
     def sign_ins(self) -> SignIns:
-        return SignIns(self.redis(), derived_key(self.secret, "console-signin"), self.policy())
+        return SignIns(self.redis(), derive_key(self.secret, "console-signin"), self.policy())
 
     def access_log(self) -> AccessLog:
         return AccessLog.for_secret(self.redis(), self.secret)
@@ -127,7 +123,7 @@ def configure(app: Flask, deps: ConsoleDeps) -> None:
     (`console.wiring.init_app` registers the blueprints)."""
     app.extensions[EXTENSION] = deps
     app.config.update(
-        SECRET_KEY=derived_key(deps.secret, "console-cookie"),
+        SECRET_KEY=derive_key(deps.secret, "console-cookie"),
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
@@ -150,7 +146,7 @@ def address() -> str:
 
 def feed_token(secret: str, member_id: str) -> str:
     """The per-member token of the iCal feed (`console.calendar_feed`)."""
-    key = derived_key(secret, "ical-feed")
+    key = derive_key(secret, "ical-feed")
     return hmac.new(key, member_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
