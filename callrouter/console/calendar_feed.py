@@ -21,8 +21,9 @@ from flask import Blueprint, Response, abort, request
 from flask.typing import ResponseReturnValue
 from icalendar import Calendar, Event
 
+from callrouter.callbacks.staff import member_by_id
 from callrouter.console import board
-from callrouter.console.web import deps, feed_token, member_of, now
+from callrouter.console.web import deps, feed_token, now
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
@@ -52,7 +53,7 @@ def ical(config_name: str, shifts: list[board.Shift], member_id: str, stamp: dt.
 def feed(member_id: str) -> ResponseReturnValue:
     d = deps()
     config = d.config()
-    member = member_of(config, member_id)
+    member = member_by_id(config, member_id)
     given = request.args.get("token", "")
     if member is None or not hmac.compare_digest(given, feed_token(d.secret, member_id)):
         abort(404)

@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from callrouter.callbacks import service as callbacks
 from callrouter.callbacks.lifecycle import OPEN
 from callrouter.callbacks.requests import CancelReason, Request
+from callrouter.callbacks.staff import member_by_id
 from callrouter.callbacks.store import CallbackStore
 from callrouter.calls.labels import Labels
 from callrouter.calls.outcomes import TriageDesk
@@ -30,7 +31,7 @@ from callrouter.calls.reporting import Report, build_report, period_bounds, sla_
 from callrouter.calls.store import CallStore
 from callrouter.console.access_log import unique
 from callrouter.console.policy import ConsoleRole
-from callrouter.console.web import bp, deps, log_access, member_of, now, requires
+from callrouter.console.web import bp, deps, log_access, now, requires
 from callrouter.routing.model import Config
 
 FILTERS = ("caller_type", "age_group", "region", "reached", "answered_by")
@@ -103,7 +104,7 @@ def calls_page() -> ResponseReturnValue:
 
 
 def _name(config: Config, member_id: str | None) -> str:
-    member = member_of(config, member_id or "")
+    member = member_by_id(config, member_id or "")
     return member.name if member else (member_id or "-")
 
 

@@ -44,6 +44,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
 from callrouter.callbacks.service import CallbackContext
+from callrouter.callbacks.staff import member_by_id
 from callrouter.config.generation import Generation
 from callrouter.console import board
 from callrouter.console.access_log import Access, AccessLog, Via
@@ -52,7 +53,7 @@ from callrouter.console.policy import ConsolePolicy, ConsoleRole
 from callrouter.console.signin import Session, SignIns
 from callrouter.errors import ProviderError
 from callrouter.privacy import derive_key
-from callrouter.routing.model import Config, Member
+from callrouter.routing.model import Config
 from callrouter.twilio_rest import PhoneProvider
 
 logger = logging.getLogger(__name__)
@@ -150,14 +151,6 @@ def feed_token(secret: str, member_id: str) -> str:
     return hmac.new(key, member_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
-def member_of(config: Config, member_id: str) -> Member | None:
-    for team in config.teams:
-        member = team.member(member_id)
-        if member is not None:
-            return member
-    return None
-
-
 # --------------------------------------------------------------------------- guard
 
 
@@ -173,7 +166,7 @@ def _guard() -> ResponseReturnValue | None:
     if request.endpoint in PUBLIC:
         return None
     live = deps().sign_ins().session(str(session.get(COOKIE_TOKEN, "")), now())
-    member = member_of(deps().config(), live.member) if live else None
+    member = member_by_id(deps().config(), live.member) if live else None
     if live is None or member is None or member.console != live.role.value:
         session.pop(COOKIE_TOKEN, None)
         if request.method == "POST":
@@ -253,7 +246,7 @@ def sign_in() -> ResponseReturnValue:
         return render_template("console/sign_in.html", next=request.args.get("next", ""))
     member_id = request.form.get("member", "").strip().lower()
     d = deps()
-    member = member_of(d.config(), member_id)
+    member = member_by_id(d.config(), member_id)
     sign_ins = d.sign_ins()
     if not sign_ins.allowed(member_id or "-", address(), now()):
         logger.warning("console sign-in: too many codes asked (member %s)", member_id or "-")
@@ -280,7 +273,7 @@ def enter_code() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("console/code.html", member=member_id, next=target)
     d = deps()
-    member = member_of(d.config(), member_id)
+    member = member_by_id(d.config(), member_id)
     sign_ins = d.sign_ins()
     code = request.form.get("code", "")
     if member is None or not member.console or not sign_ins.use_code(member.id, code):
