@@ -101,6 +101,19 @@ def schedule(
     return done
 
 
+def ensure_hourly(conn: redis.Redis, func: Callable[..., Any], name: str, now: dt.datetime) -> str:
+    """Keep `func`'s next run scheduled at the start of the next hour.
+
+    Idempotent (the job id names the hour), so the callback sweep calls it
+    every minute: a lost job or a worker that was down only delays a run
+    until the next sweep, never stops them. Returns the job id.
+    """
+    at = (now + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    job_id = f"{name}-{at.astimezone(dt.UTC):%Y%m%d%H}"
+    enqueue_once(rq_queue(conn), func, (), job_id, at=at)
+    return job_id
+
+
 def enqueue_once(
     queue: Queue,
     func: Callable[..., Any],

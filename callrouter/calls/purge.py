@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # the composition root imports the jobs it wires, not the oth
 
 logger = logging.getLogger(__name__)
 
-PURGE_EVERY = dt.timedelta(hours=1)
 
 ForgetNumbers = Callable[[dt.datetime, bool], int]
 """(now, dry_run) -> how many raw callback numbers were (or would be) forgotten."""
@@ -96,13 +95,5 @@ def purge_expired(s: Services) -> dict[str, object]:
 
 
 def ensure_purge(conn: redis.Redis, now: dt.datetime) -> str:
-    """Keep the next purge scheduled, at the start of the next hour.
-
-    Idempotent (the job id names the hour), so the callback sweep can call it
-    every minute: a lost job or a worker that was down only delays a purge
-    until the next sweep, never stops them.
-    """
-    at = (now + PURGE_EVERY).replace(minute=0, second=0, microsecond=0)
-    job_id = f"purge-expired-{at.astimezone(dt.UTC):%Y%m%d%H}"
-    callback_queue.enqueue_once(callback_queue.rq_queue(conn), purge_expired, (), job_id, at=at)
-    return job_id
+    """Keep the next purge scheduled, at the start of the next hour."""
+    return callback_queue.ensure_hourly(conn, purge_expired, "purge-expired", now)

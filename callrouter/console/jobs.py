@@ -27,8 +27,6 @@ from callrouter.twilio_rest import PhoneProvider
 
 logger = logging.getLogger(__name__)
 
-EVERY = dt.timedelta(hours=1)
-
 
 def alert_gaps(
     conn: redis.Redis,
@@ -72,12 +70,8 @@ def trim_access_log(conn: redis.Redis, secret: str, policy: ConsolePolicy, now: 
 
 
 def ensure_housekeeping(conn: redis.Redis, now: dt.datetime) -> str:
-    """Keep the next run scheduled at the start of the next hour; idempotent (the id
-    names the hour), so the callback sweep calls it every minute, as it does the purge."""
-    at = (now + EVERY).replace(minute=0, second=0, microsecond=0)
-    job_id = f"console-housekeeping-{at.astimezone(dt.UTC):%Y%m%d%H}"
-    queueing.enqueue_once(queueing.rq_queue(conn), housekeeping, (), job_id, at=at)
-    return job_id
+    """Keep the next run scheduled at the start of the next hour (the sweep calls it)."""
+    return queueing.ensure_hourly(conn, housekeeping, "console-housekeeping", now)
 
 
 def housekeeping(s: Services) -> dict[str, int]:
