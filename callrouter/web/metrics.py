@@ -55,7 +55,7 @@ class RedisFacts(Collector):
         self._now = now
 
     def collect(self) -> Iterator[Metric]:
-        yield from _config(self._live.status())
+        yield from _config(self._live.shared_status())  # the same as /health says
         if self._conn is None:
             return
         try:
