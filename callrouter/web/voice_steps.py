@@ -17,7 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callrouter.config.live import Loaded
 from callrouter.routing.plan import RoutePlan
-from callrouter.web.voice_services import FinalCall, link, now, record, services
+from callrouter.web.voice_services import FinalCall, link, now, record, services, token
 from callrouter.web.webhook_io import param, xml
 from ivr import twiml
 from ivr.flow import FINISHING_STEPS, Call, Event, Input, Step, advance, announcement
@@ -75,10 +75,11 @@ def render(before: Call | None, call: Call, ctx: RouteContext, loaded: Loaded) -
     numbers = [t.number for t in ctx.free(leg)]
     if not numbers:  # a replayed step, and everyone on this leg took a call since
         return render(before, advance(call, Event(Input.UNANSWERED), ctx), ctx, loaded)
+    state = token(call)  # signed once for both links that need it
     urls = twiml.DialUrls(
-        action=link("voice.dial_result", call),
-        whisper=link("voice.whisper", call, c=param("CallSid")),
-        leg_status=link("voice.leg_status", call, c=param("CallSid")),
+        action=link("voice.dial_result", s=state),
+        whisper=link("voice.whisper", c=param("CallSid"), s=state),
+        leg_status=link("voice.leg_status", c=param("CallSid")),  # no state: it reads none
     )
     timeout = ctx.ring_timeout(call, leg.timeout)
     return xml(twiml.dial(response, numbers, timeout, loaded.config.crisis_number, urls))
