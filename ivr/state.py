@@ -12,10 +12,12 @@ the call's short reference, never a phone number.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
+from itsdangerous.encoding import want_bytes
 
 from callrouter.routing.plan import CallerFacts
 from ivr.flow import Call, Step
@@ -31,15 +33,45 @@ class StateError(ValueError):
     """A state token that is missing, tampered with, or signed with another secret."""
 
 
+class _KeyOnceSigner(Signer):
+    """itsdangerous derives the signing key from secret and salt (a hash) on
+    every signature and every check; per secret, that key never changes."""
+
+    @functools.cached_property
+    def _derived(self) -> dict[bytes, bytes]:
+        return {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        secret = want_bytes(self.secret_keys[-1] if secret_key is None else secret_key)
+        if secret not in self._derived:
+            self._derived[secret] = super().derive_key(secret)
+        return self._derived[secret]
+
+
+class _OneSignerSerializer(URLSafeSerializer):
+    """`URLSafeSerializer` that builds its signer once, not per token: every
+    webhook of a call signs or reads a state, on the path Twilio waits on."""
+
+    def __init__(self, secret: str | bytes) -> None:
+        super().__init__(
+            secret,
+            salt=_SALT,
+            signer=_KeyOnceSigner,
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        self._signer = super().make_signer()
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        return self._signer if salt is None or salt == self.salt else super().make_signer(salt)
+
+
 class CallStates:
     """Turns a `Call` into a short URL-safe token and back."""
 
     def __init__(self, secret: str | bytes) -> None:
         if not secret:
             raise ValueError("signing call state needs a secret")
-        self._serializer = URLSafeSerializer(
-            secret, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
-        )
+        self._serializer = _OneSignerSerializer(secret)
 
     def dumps(self, call: Call) -> str:
         facts = call.facts

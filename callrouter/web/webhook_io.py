@@ -8,14 +8,37 @@ from the request as ProxyFix presents it.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.routing import BuildError
+
+_URLS = "callrouter.public_urls"
+"""`app.extensions[_URLS]`: (endpoint, origin) -> the endpoint's absolute URL,
+or None for an endpoint with path variables (built by `url_for` each time)."""
 
 
 def public_url(endpoint: str, **values: Any) -> str:
-    """The absolute URL of `endpoint` as Twilio should call it."""
-    return public_path(url_for(endpoint, **values))
+    """The absolute URL of `endpoint` as Twilio should call it, `values` in its query.
+
+    Every step of a call hands Twilio up to three of these. `url_for` (a URL
+    adapter, the rule's builder, the query encoder) cost a tenth of the
+    incoming call's webhook, so an endpoint without path variables is built
+    once per origin and its values appended: the same URL `url_for` gives
+    for the URL-safe values the webhooks pass (signed states, CallSids)."""
+    urls: dict[tuple[str, ...], str | None] = current_app.extensions.setdefault(_URLS, {})
+    base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    key = (endpoint, base, request.scheme, request.host, request.root_path)
+    if key not in urls:
+        try:
+            urls[key] = public_path(url_for(endpoint))
+        except BuildError:  # it needs path variables
+            urls[key] = None
+    url = urls[key]
+    if url is None:
+        return public_path(url_for(endpoint, **values))
+    return f"{url}?{urlencode(values)}" if values else url
 
 
 def public_path(path: str) -> str:
