@@ -216,12 +216,16 @@ def _onwards(call: Call, event: Event, routing: Routing) -> Call:
     """The offer was declined or not possible, or a line did not take the call:
     ring the line once more while it has attempts left, else the next last step."""
     steps = routing.finish(call)
+    # Where the call is in today's last steps: a config reload since the
+    # previous webhook (an offer switched off, an overflow window changed) may
+    # have moved its step, and counting on from the old index would skip one.
+    here = steps.index(call.step) if call.step in steps else call.stage
     overflow = steps.index(Step.OVERFLOW) if Step.OVERFLOW in steps else -1
-    if routing.overdue(call) and overflow > call.stage:
+    if routing.overdue(call) and overflow > here:
         return _to_stage(call, overflow, steps)
     if call.step in LINE_STEPS and call.attempt + 1 < routing.attempts(call):
         return replace(call, attempt=call.attempt + 1)
-    return _to_stage(call, call.stage + 1, steps)
+    return _to_stage(call, here + 1, steps)
 
 
 def _to_stage(call: Call, index: int, steps: tuple[Step, ...]) -> Call:

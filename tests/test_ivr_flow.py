@@ -313,6 +313,19 @@ def test_legs_only_move_forward_even_if_the_routing_says_otherwise() -> None:
     assert advance(call, Event(Input.UNANSWERED), Backwards()).step is Step.OFFER
 
 
+def test_a_reload_that_drops_the_offer_mid_call_skips_no_last_step() -> None:
+    """The offer was switched off while the caller was on the final line (its
+    stage 1 of offer, final, overflow, referral): the overflow line still comes
+    next, not the referral that sits at stage 2 of the shorter list."""
+    on_final = Call(step=Step.FINAL, lang="nl", at=0, leg=2, stage=1, attempt=1)
+    without_offer = EndlessQuestions(callback=False)
+
+    after = advance(on_final, Event(Input.UNANSWERED), without_offer)
+
+    assert (after.step, after.stage) == (Step.OVERFLOW, 1)
+    assert advance(on_final, Event(Input.UNANSWERED), EndlessQuestions()).step is Step.OVERFLOW
+
+
 def test_after_a_conversation_or_a_hang_up_the_call_is_done() -> None:
     dialling = Call(step=Step.DIAL, lang="nl", at=0, leg=1)
 
