@@ -25,9 +25,11 @@ from callrouter.devtools.twilio_sim import SIGNATURE_HEADER
 from callrouter.settings import SettingsError
 from callrouter.web.voice import EXTENSION, VoiceServices
 from tests.helpers import AMS, ams, copy_config, sample_config, sample_generation
-from tests.phone import BASE_URL, CRISIS_NUMBER, TOKEN, Phone, make_app
+from tests.phone import BASE_URL, CRISIS_NUMBER, FALLBACK_LINE, TOKEN, Phone, make_app
 
 RESIDENT = "+31612344567"
+BLOCKED = "+31619990001"
+"""On the sample directory's block list (`blocked: fallback` in ivr.yaml)."""
 ANNA, EVA = "+31610000001", "+31610000005"
 TUESDAY_10 = ams(2026, 4, 28, 10, 0)
 
@@ -87,6 +89,29 @@ def test_a_voice_journey_leaves_one_record_that_reads_back(phone: Phone, calls: 
     assert record.time_to_person == 33
     assert record.duration == 333 and record.end_reason == "completed"
     assert record.caller_masked == "+31 ***** 45 67" and len(record.caller_ref) == 16
+
+
+def test_a_call_on_the_fallback_path_has_its_line_rings_on_record(
+    phone: Phone, calls: CallStore
+) -> None:
+    """A blocked number goes straight to the fallback line (no menu, no plan):
+    its rings are on record too, so the report counts it as reached on a
+    line, not as a caller who hung up in the menu."""
+    call = phone.dial(from_=BLOCKED, at=TUESDAY_10)
+    call.expect_dial(FALLBACK_LINE).leg_result("no-answer")
+    phone.clock.advance(30)
+    call.expect_dial(FALLBACK_LINE).whisper_press(None)
+    phone.clock.advance(120)
+    call.end_conversation()
+    call.sim.report_end("completed", 170)
+
+    [record] = calls.records(ams(2026, 4, 28), ams(2026, 4, 29))
+
+    assert [(a.index, a.who, a.result) for a in record.legs] == [
+        (1, "line:fallback", "no-answer"),
+        (2, "line:fallback", "answered"),
+    ]
+    assert record.reach is Reach.LINE
 
 
 def test_a_report_over_the_calls_the_phone_made(phone: Phone, calls: CallStore) -> None:

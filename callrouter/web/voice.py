@@ -37,6 +37,7 @@ from callrouter.calls.record import FINAL_LEG_KIND, OVERFLOW_LEG_KIND, who_of
 from callrouter.config.live import Loaded
 from callrouter.privacy import mask_number
 from callrouter.routing.callers import recognise
+from callrouter.routing.model import Overflow
 from callrouter.routing.plan import Leg, RoutePlan
 from callrouter.web.twilio_auth import twilio_signed
 from callrouter.web.voice_guard import caller_side, failed_attempts, staff_side
@@ -203,24 +204,38 @@ def dial_result() -> Response:
 def _leg_ended(call: Call, ctx: RouteContext, bridged: bool) -> None:
     """Bookkeeping of the leg that just ended: busy marks and the call record."""
     svc = services()
-    call_sid = param("CallSid")
     plan = ctx.plan(call)
-    at = now()
-    talk = param("DialCallDuration")
-    talk_seconds = float(talk) if talk.isdigit() else 0.0
-    ring = max(0, int(at.timestamp()) - call.since - int(talk_seconds))
     leg = _leg_of(call, plan)
     if leg is not None:
         for target in leg.targets:
             if target.member is not None and param("DialCallSid"):
                 svc.presence.clear(target.number, param("DialCallSid"))
-        index, member, kind = call.leg + 1, who_of(leg), leg.kind.value
-    else:
-        line, kind = plan.final.line or "fallback", FINAL_LEG_KIND
-        if call.step is Step.OVERFLOW and ctx.config.overflow is not None:
-            line, kind = ctx.config.overflow.line, OVERFLOW_LEG_KIND
-        index = len(plan.legs) + 1 + 2 * max(call.stage, 0) + call.attempt  # attempts: 1-2
-        member = f"line:{line}"
+        _record_leg(call, call.leg + 1, who_of(leg), leg.kind.value, bridged)
+        return
+    line = plan.final.line or "fallback"
+    _record_line(call, len(plan.legs), line, ctx.config.overflow, bridged)
+
+
+def _record_line(
+    call: Call, legs: int, line: str, overflow: Overflow | None, bridged: bool
+) -> None:
+    """A 24/7 line's ring ended: the final line (or the fallback line on the
+    fallback path, which has no plan), or the overflow line; after `legs` staff legs."""
+    kind = FINAL_LEG_KIND
+    if call.step is Step.OVERFLOW and overflow is not None:
+        line, kind = overflow.line, OVERFLOW_LEG_KIND
+    index = legs + 1 + 2 * max(call.stage, 0) + call.attempt  # attempts: 1-2
+    _record_leg(call, index, f"line:{line}", kind, bridged)
+
+
+def _record_leg(call: Call, index: int, member: str, kind: str, bridged: bool) -> None:
+    """The call record's entry for a ring that ended: who, how it ended, how long."""
+    svc = services()
+    call_sid = param("CallSid")
+    at = now()
+    talk = param("DialCallDuration")
+    talk_seconds = float(talk) if talk.isdigit() else 0.0
+    ring = max(0, int(at.timestamp()) - call.since - int(talk_seconds))
     if bridged:
         result = "answered"
     else:
@@ -259,6 +274,8 @@ def fallback() -> Response:
         if not param("DialCallStatus") and param("CallStatus") not in _CALLER_GONE:
             return render(None, call, ctx, loaded)
     bridged = _bridged(param("CallSid"), whispered=None)
+    if param("DialCallStatus"):  # the fallback or overflow line's ring ended: on record too
+        _record_line(call, 0, "fallback", loaded.config.overflow, bridged)
     return render(call, advance(call, _dial_event(bridged), ctx), ctx, loaded)
 
 
