@@ -22,9 +22,7 @@ from tests.callbacks_kit import make_config_dir, signed_post
 from tests.phone import TOKEN, make_app
 
 CALLER_SIDE = (
-    "/voice/callback/offer",
     "/voice/callback/choice",
-    "/voice/callback/number",
     "/voice/callback/number/check",
     "/voice/callback/number/confirm",
     "/voice/callback/spooled",

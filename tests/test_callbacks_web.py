@@ -261,7 +261,7 @@ def test_forged_webhooks_are_refused(app: Flask) -> None:
         ).status_code
         == 403
     )
-    assert client.post("/voice/callback/offer", data=params).status_code == 403
+    assert client.post("/voice/callback/number/check", data=params).status_code == 403
     assert client.post("/voice/callback/bridge/abc/staff?attempt=1", data=params).status_code == 403
 
 

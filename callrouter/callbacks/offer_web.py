@@ -160,14 +160,6 @@ def _step(loaded: Loaded, state: OfferState, event: Input, **kw: Any) -> Respons
     return xml(_render(loaded, nxt, param("From") or None, param("CallSid") or None, **kw))
 
 
-@bp.post("/offer")
-@twilio_signed
-@caller_side
-def offer() -> ResponseReturnValue:
-    loaded = web().live.current()
-    return xml(_render(loaded, load_state(loaded, Step.OFFER), param("From") or None, None))
-
-
 @bp.post("/choice")
 @twilio_signed
 @caller_side
@@ -176,14 +168,6 @@ def choice() -> ResponseReturnValue:
     state = load_state(loaded, Step.OFFER)
     own = _own_number(loaded, param("From") or None) is not None
     return _step(loaded, state, offer_input(param("Digits"), own))
-
-
-@bp.post("/number")
-@twilio_signed
-@caller_side
-def number() -> ResponseReturnValue:
-    loaded = web().live.current()
-    return xml(_render(loaded, load_state(loaded, Step.ENTER), None, None))
 
 
 @bp.post("/number/check")
