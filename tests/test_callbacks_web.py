@@ -160,7 +160,7 @@ def test_the_same_caller_asking_again_hears_the_same_and_makes_no_second_request
     nobody_answers(phone).press("1").expect_say("genoteerd")
     nobody_answers(phone).press("1").expect_say("genoteerd")
     [request] = store(redis_conn).active()
-    assert request.asked == 1
+    assert [e.event for e in store(redis_conn).audit(request.id)] == ["created"]
 
 
 def test_a_stranger_learns_nothing_about_another_numbers_request(
@@ -174,7 +174,7 @@ def test_a_stranger_learns_nothing_about_another_numbers_request(
     stranger.press("1")
     assert stranger.sim.heard()[-3:] == fresh.sim.heard()[-3:]  # word for word as a new request
     mine = [r for r in store(redis_conn).active() if r.number == RESIDENT]
-    assert [r.asked for r in mine] == [1]
+    assert len(mine) == 1
     assert [e.event for e in store(redis_conn).audit(mine[0].id)] == ["created"]
 
 

@@ -47,7 +47,6 @@ def describe(req: Request, moment: dt.datetime, loaded: Loaded) -> dict[str, Any
         "claimed_by": req.claimed_by,
         "claimed_by_name": member.name if member else None,
         "attempts": req.attempts,
-        "asked": req.asked,
         "outcome": req.outcome,
     }
 

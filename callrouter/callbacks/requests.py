@@ -73,8 +73,6 @@ class Request:
     call_sid: str | None = None
     lang: str = "nl"
     outcome: str | None = None
-    asked: int = 1
-    """How many times the caller asked (duplicates merged into this one)."""
 
     def waited_minutes(self, moment: dt.datetime) -> int:
         return max(0, int((moment - self.created_at).total_seconds() // 60))

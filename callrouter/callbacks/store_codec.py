@@ -67,7 +67,6 @@ def fields(request: Request, moment: dt.datetime, pseudonym: str) -> dict[str, s
         "attempts": str(request.attempts),
         "call_sid": request.call_sid or "",
         "lang": request.lang,
-        "asked": str(request.asked),
         "updated_at": moment.isoformat(),
     }
 
@@ -95,5 +94,4 @@ def request_of(raw: Mapping[Any, Any]) -> Request:
         call_sid=f.get("call_sid") or None,
         lang=f.get("lang", "nl"),
         outcome=f.get("outcome") or None,
-        asked=int(f.get("asked", "1")),
     )
