@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from callrouter.routing.model import Region
 from callrouter.routing.numbers import (
     NumberError,
     NumberPolicy,
@@ -117,6 +118,14 @@ def test_area_code_of_a_number(e164: str, code: str | None) -> None:
 )
 def test_area_code_suggests_a_configured_region(e164: str, region: str | None) -> None:
     assert region_for(e164, sample_config().regions) == region
+
+
+def test_a_foreign_landline_suggests_no_region_even_with_the_same_digits() -> None:
+    """Berlin's 030 is not Zwolle's (or a region configured with 030)."""
+    zwolle = Region("zwolle", "Zwolle", area_codes=("038", "030"))
+
+    assert region_for("+31301234567", (zwolle,)) == "zwolle"
+    assert region_for("+493012345678", (zwolle,)) is None
 
 
 # ------------------------------------------------------------------ callback numbers

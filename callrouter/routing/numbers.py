@@ -218,11 +218,20 @@ def area_code(e164: str | phonenumbers.PhoneNumber) -> str | None:
 
 
 def region_for(e164: str | phonenumbers.PhoneNumber, regions: tuple[Region, ...]) -> str | None:
-    """The region a landline's area code suggests (mobiles suggest nothing)."""
+    """The region a Dutch landline's area code suggests (mobiles, company
+    numbers and foreign numbers suggest nothing: a German 0241 is not ours)."""
     try:
-        code = area_code(e164)
+        number = e164 if isinstance(e164, phonenumbers.PhoneNumber) else parse(e164)
     except NumberError:
         return None
+    if number.country_code != phonenumbers.country_code_for_region(DEFAULT_REGION):
+        return None
+    national = "0" + phonenumbers.national_significant_number(number)
+    # Most callers ring from a mobile: when no configured area code starts the
+    # number, there is no region, without asking phonenumbers for its type.
+    if not any(national.startswith(code) for r in regions for code in r.area_codes):
+        return None
+    code = area_code(number)
     if code is None:
         return None
     return next((r.id for r in regions if code in r.area_codes), None)
