@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 import redis
-from flask import Flask
+from flask import Flask, url_for
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from callrouter.devtools.twilio_sim import SIGNATURE_HEADER, CallState, SimCall, WsgiTransport
 from callrouter.routing.plan import RoutePlan
 from callrouter.web.voice import EXTENSION, FinalCall, VoiceServices
+from callrouter.web.webhook_io import public_path, public_url
 from ivr import route_context
 from tests.helpers import ams, copy_config, with_region_question
 from tests.phone import (
@@ -453,6 +454,25 @@ def test_behind_proxyfix_forwarded_headers_make_the_public_url(redis_url: str) -
 
     assert response.status_code == 200
     assert 'action="https://crisis.example.nl/voice/step?s=' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("base", [None, "https://crisis.example.nl/lijn"])
+def test_the_urls_handed_to_twilio_are_those_url_for_builds_for_every_origin(
+    base: str | None,
+) -> None:
+    """`public_url` builds each endpoint's URL once per origin: the URLs still
+    follow the Host of each request (no public base URL) and carry path variables."""
+    app = make_app(PUBLIC_BASE_URL=base)
+    wanted = [
+        ("voice.step", {"s": "eyJhIjoxfQ.sig-_"}),
+        ("voice.whisper", {"c": "CA123", "s": "abc"}),
+        ("voice.fallback", {}),
+        ("callback_bridge.bridge_caller", {"request_id": "0123456789ab", "attempt": "2"}),
+    ]
+    for host in ("crisis.example.nl", "10.0.0.7:8000", "crisis.example.nl"):
+        with app.test_request_context("/voice/incoming", base_url=f"https://{host}"):
+            for endpoint, values in wanted:
+                assert public_url(endpoint, **values) == public_path(url_for(endpoint, **values))
 
 
 # -------------------- degrade, don't drop

@@ -17,6 +17,7 @@ from werkzeug.routing import BuildError
 _URLS = "callrouter.public_urls"
 """`app.extensions[_URLS]`: (endpoint, origin) -> the endpoint's absolute URL,
 or None for an endpoint with path variables (built by `url_for` each time)."""
+_MOST_URLS = 512
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -28,9 +29,11 @@ def public_url(endpoint: str, **values: Any) -> str:
     once per origin and its values appended: the same URL `url_for` gives
     for the URL-safe values the webhooks pass (signed states, CallSids)."""
     urls: dict[tuple[str, ...], str | None] = current_app.extensions.setdefault(_URLS, {})
-    base = current_app.config.get("PUBLIC_BASE_URL") or ""
-    key = (endpoint, base, request.scheme, request.host, request.root_path)
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    key = (endpoint, base) if base else (endpoint, request.scheme, request.host, request.root_path)
     if key not in urls:
+        if len(urls) >= _MOST_URLS:  # Host headers are the client's: never an unbounded dict
+            urls.clear()
         try:
             urls[key] = public_path(url_for(endpoint))
         except BuildError:  # it needs path variables
