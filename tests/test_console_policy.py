@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from callrouter.config.builder import Builder
 from callrouter.config.files import load
+from callrouter.config.yaml_marks import MarkedDoc
 from callrouter.console.policy import ConsolePolicy, parse_policy
 from callrouter.errors import ConfigError
-from callrouter.routing.model import Source
 from tests.helpers import copy_config, line_of, sample_generation
 
 
@@ -28,7 +29,8 @@ def test_sample_policy_and_roles() -> None:
 
 
 def test_defaults_without_a_console_section() -> None:
-    assert parse_policy(None, lambda _path: Source("console.yaml", 1)) == (ConsolePolicy(), [])
+    b = Builder(MarkedDoc())
+    assert parse_policy(b, None) == ConsolePolicy() and not b.problems
 
 
 def test_a_bad_number_and_an_unknown_key_are_reported_with_their_line(tmp_path: Path) -> None:

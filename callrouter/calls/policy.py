@@ -6,11 +6,10 @@ file:line problems (`parse_policy`); processes read `Generation.records`.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from callrouter.routing.model import Source
+from callrouter.config.builder import Builder
 
 
 @dataclass(frozen=True)
@@ -28,58 +27,19 @@ class RecordsPolicy:
     """Keep '+31 ***** 45 67' in records so on-call staff can tell calls apart."""
 
 
-_POLICY_KEYS = {"retention_days": (1, 3660)}
-
-
-def parse_policy(raw: Any, where: Any) -> tuple[RecordsPolicy, list[tuple[Source, str, str]]]:
-    problems: list[tuple[Source, str, str]] = []
-    if raw is None:
-        return RecordsPolicy(), problems
-    if not isinstance(raw, dict):
-        problems.append(
-            (
-                where(("records",)),
-                "records must be a mapping",
-                "indent retention_days: etc. under 'records:'",
-            )
-        )
-        return RecordsPolicy(), problems
-    values: dict[str, Any] = {}
-    allowed = set(_POLICY_KEYS) | {"store_masked"}
-    for key, value in raw.items():
-        path = ("records", key)
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            problems.append(
-                (
-                    where(path),
-                    f"unknown key {key!r} in records",
-                    f"did you mean {close[0]!r}?"
-                    if close
-                    else f"allowed keys: {', '.join(sorted(allowed))}",
-                )
-            )
-        elif key == "store_masked":
-            if not isinstance(value, bool):
-                problems.append(
-                    (
-                        where(path),
-                        f"records.store_masked must be true or false, not {value!r}",
-                        "write true or false",
-                    )
-                )
-            else:
-                values[key] = value
-        else:
-            low, high = _POLICY_KEYS[key]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                problems.append(
-                    (
-                        where(path),
-                        f"records.{key} must be a whole number from {low} to {high}, not {value!r}",
-                        f"use a number between {low} and {high}",
-                    )
-                )
-            else:
-                values[key] = value
-    return RecordsPolicy(**values), problems
+def parse_policy(b: Builder, raw: Any) -> RecordsPolicy:
+    """The `records:` section as a policy; its mistakes go into `b` with file:line,
+    worded like every other section's (the shared `Builder` readers)."""
+    spec = b.mapping(("records",), raw, {"retention_days", "store_masked"})
+    return RecordsPolicy(
+        retention_days=b.integer(
+            ("records", "retention_days"),
+            spec.get("retention_days"),
+            RecordsPolicy.retention_days,
+            1,
+            3660,
+        ),
+        store_masked=b.boolean(
+            ("records", "store_masked"), spec.get("store_masked"), RecordsPolicy.store_masked
+        ),
+    )

@@ -10,17 +10,16 @@ comes from config.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from callrouter.config.builder import Builder, Problem
 from callrouter.config.wording import TextSpec, parse_wording, word
 from callrouter.routing.model import Config, Member, Source
 
 RawProblem = tuple[Source, str, str]
-Where = Callable[[tuple[str | int, ...]], Source]
 
 
 class ConsoleRole(StrEnum):
@@ -97,32 +96,17 @@ class ConsolePolicy:
         return word(self.texts, DEFAULT_TEXTS, name, member.languages).format(**values)
 
 
-def parse_policy(raw: Any, where: Where) -> tuple[ConsolePolicy, list[RawProblem]]:
-    problems: list[RawProblem] = []
-    if raw is None:
-        return ConsolePolicy(), problems
-    if not isinstance(raw, dict):
-        fix = "indent gap_alert_days: etc. under 'console:'"
-        return ConsolePolicy(), [(where(("console",)), "console must be a mapping", fix)]
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        path: tuple[str | int, ...] = ("console", str(key))
-        if key == "texts":
-            values["texts"] = parse_wording(value, where, TEXTS, problems)
-        elif key in _INTS:
-            low, high = _INTS[key]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                problems.append(
-                    (
-                        where(path),
-                        f"console.{key} must be a whole number from {low} to {high}, not {value!r}",
-                        f"write a number between {low} and {high}",
-                    )
-                )
-            else:
-                values[key] = value
-        else:
-            close = difflib.get_close_matches(str(key), sorted([*_INTS, "texts"]), n=1)
-            fix = f"did you mean {close[0]!r}?" if close else "remove it"
-            problems.append((where(path), f"unknown key {key!r} in console", fix))
-    return ConsolePolicy(**values), problems
+def parse_policy(b: Builder, raw: Any) -> ConsolePolicy:
+    """The `console:` section as a policy; its mistakes go into `b` with file:line,
+    worded like every other section's (the shared `Builder` readers)."""
+    spec = b.mapping(("console",), raw, {*_INTS, "texts"})
+    defaults = ConsolePolicy()
+    values: dict[str, Any] = {
+        key: b.integer(("console", key), spec.get(key), getattr(defaults, key), low, high)
+        for key, (low, high) in _INTS.items()
+    }
+    if spec.get("texts") is not None:
+        found: list[RawProblem] = []
+        values["texts"] = parse_wording(spec["texts"], b.doc.where, TEXTS, found)
+        b.problems.extend(Problem(*problem) for problem in found)
+    return ConsolePolicy(**values)

@@ -48,12 +48,10 @@ def build_features(b: Builder, config: Config) -> Features:
     _add(b, "callbacks", found)
     if not found and (warning := flood_alert_warning(callbacks, context)) is not None:
         b.warn(*warning)
-    records, found = parse_records(data.get("records"), where)
-    _add(b, "records", found)
+    records = parse_records(b, data.get("records"))
     triage, found = parse_triage(data.get("triage"), where)
     _add(b, "triage", found)
-    console, found = parse_console(data.get("console"), where)
-    _add(b, "console", found)
+    console = parse_console(b, data.get("console"))
     return Features(ivr_config.parse(b, config), callbacks, records, triage, console)
 
 
