@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from callrouter.callbacks.callback_number import Refusal, check_callback_number
-from callrouter.callbacks.checker import parse_duration
 from callrouter.callbacks.lifecycle import (
     TERMINAL,
     TIMED,
@@ -26,6 +25,7 @@ from callrouter.callbacks.replies import Reply, ReplyKind, parse_reply
 from callrouter.callbacks.requests import Job, Request, Route, follow_ups, new_request
 from callrouter.callbacks.staff import recipients
 from callrouter.callbacks.texts import Say, Staff
+from callrouter.config.builder import parse_duration
 from callrouter.config.files import load
 from callrouter.errors import ConfigError
 from callrouter.routing.plan import CallerFacts, route

@@ -24,7 +24,6 @@ PURE_MODULES = (
     "callbacks.lifecycle",
     "callbacks.policy",
     "callbacks.section",
-    "callbacks.checker",
     "callbacks.texts",
     "callbacks.requests",
     "callbacks.staff",

@@ -9,13 +9,16 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from callrouter.callbacks.checker import Checker, RawProblem, Where
 from callrouter.callbacks.policy import CallbackPolicy, Limits, Step, Target
 from callrouter.callbacks.texts import parse_texts
 from callrouter.calls.refs import REF_DIGITS
+from callrouter.config.builder import Builder
+from callrouter.config.yaml_marks import PathKey
 from callrouter.console.policy import coordinators
 from callrouter.routing.model import CallerKind, Config
 
+_AT: PathKey = ("callbacks",)
+"""Where this section's paths start: problems name `callbacks.<key>` and its line."""
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
 
 _KEYS = {
@@ -85,37 +88,35 @@ def _languages(ivr: object) -> tuple[str, ...]:
     return tuple(str(k) for k in langs) if isinstance(langs, dict) and langs else ("nl", "en")
 
 
-def parse_policy(
-    raw: object, where: Where, ctx: PolicyContext
-) -> tuple[CallbackPolicy, list[RawProblem]]:
-    """The ``callbacks:`` section -> policy, plus every problem with file:line.
+def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
+    """The ``callbacks:`` section -> policy; every problem into `c` with file:line.
 
     Without a section there are no callback texts, and then no callback is offered
     (`offer_web.VoiceOffer` declines): the caller goes to the final line."""
     if raw is None:
-        return CallbackPolicy(), []
-    c = Checker(where)
+        return CallbackPolicy()
+    where = c.doc.where
     base = CallbackPolicy()
-    spec = c.mapping((), raw, _KEYS)
+    spec = c.mapping(_AT, raw, _KEYS)
     kinds = {k.value for k in CallerKind}
     known = set(ctx.caller_kinds) | kinds | {"default"}
 
     def per_caller(
-        key: str, default: Mapping[str, int], parse: Callable[[tuple[str | int, ...], object], int]
+        key: str, default: Mapping[str, int], parse: Callable[[PathKey, object], int]
     ) -> dict[str, int]:
-        table = c.mapping((key,), spec.get(key), None)
+        table = c.table((*_AT, key), spec.get(key))
         if not table:
             return dict(default)
         out: dict[str, int] = {}
         for name, value in table.items():
             if name not in known:
                 c.err(
-                    (key, name),
+                    (*_AT, key, name),
                     f"{name!r} is not a caller type or kind",
                     f"use a kind ({', '.join(sorted(kinds))}), a caller type id, or 'default'",
                 )
                 continue
-            out[name] = parse((key, name), value)
+            out[name] = parse((*_AT, key, name), value)
         missing = sorted(
             t
             for t, k in ctx.caller_kinds.items()
@@ -123,7 +124,7 @@ def parse_policy(
         )
         if missing:
             c.err(
-                (key,),
+                (*_AT, key),
                 f"callbacks.{key} says nothing for caller type(s) {', '.join(missing)}",
                 "add their kind (resident, relative, referrer) or a 'default'",
             )
@@ -138,17 +139,20 @@ def parse_policy(
         ladder = list(base.ladder)
     elif not isinstance(raw_ladder, list) or not raw_ladder:
         c.err(
-            ("escalation",),
+            (
+                *_AT,
+                "escalation",
+            ),
             "callbacks.escalation must be a non-empty list of steps",
             "e.g. - {notify: oncall, after: 0m}",
         )
     else:
         for i, item in enumerate(raw_ladder):
-            step = c.mapping(("escalation", i), item, {"notify", "after"})
+            step = c.mapping((*_AT, "escalation", i), item, {"notify", "after"})
             target = str(step.get("notify", ""))
             if target not in {t.value for t in Target}:
                 c.err(
-                    ("escalation", i, "notify"),
+                    (*_AT, "escalation", i, "notify"),
                     f"{target!r} is not someone to notify",
                     f"use one of {', '.join(t.value for t in Target)}",
                 )
@@ -167,13 +171,13 @@ def parse_policy(
                 ladder.append(
                     Step(
                         Target(target),
-                        after_seconds=c.duration(("escalation", i, "after"), after, 0),
+                        after_seconds=c.duration((*_AT, "escalation", i, "after"), after, 0),
                         source=where(("callbacks", "escalation", i)),
                     )
                 )
         if ladder and ladder[0].delay(1) != 0:
             c.err(
-                ("escalation", 0),
+                (*_AT, "escalation", 0),
                 "the first escalation step must be sent at once",
                 "give the first step after: 0m",
             )
@@ -181,7 +185,10 @@ def parse_policy(
         delays = [s.delay(probe) for s in ladder]
         if delays != sorted(delays):
             c.err(
-                ("escalation",),
+                (
+                    *_AT,
+                    "escalation",
+                ),
                 "escalation steps must be listed in the order they are sent",
                 "order the steps by their 'after'",
             )
@@ -189,58 +196,107 @@ def parse_policy(
     fallback_team = spec.get("fallback_team")
     if fallback_team is not None and str(fallback_team) not in ctx.teams:
         c.err(
-            ("fallback_team",),
+            (
+                *_AT,
+                "fallback_team",
+            ),
             f"unknown team {fallback_team!r}",
             f"use one of: {', '.join(sorted(ctx.teams))}",
         )
     if fallback_team is None and any(s.target is Target.FALLBACK for s in ladder):
         c.err(
-            ("escalation",),
+            (
+                *_AT,
+                "escalation",
+            ),
             "the ladder notifies the fallback team but no fallback_team is set",
             "add fallback_team: <team id>, the team on duty 24/7",
         )
 
-    ring = c.mapping(("ring",), spec.get("ring"), {"staff", "caller"})
-    retry = c.mapping(("retry",), spec.get("retry"), {"backoff"})
+    ring = c.mapping(
+        (
+            *_AT,
+            "ring",
+        ),
+        spec.get("ring"),
+        {"staff", "caller"},
+    )
+    retry = c.mapping(
+        (
+            *_AT,
+            "retry",
+        ),
+        spec.get("retry"),
+        {"backoff"},
+    )
     backoff_raw = retry.get("backoff")
     backoff = base.retry_backoff
     if backoff_raw is not None:
         if not isinstance(backoff_raw, list) or not backoff_raw:
             c.err(
-                ("retry", "backoff"),
+                (*_AT, "retry", "backoff"),
                 "callbacks.retry.backoff must be a list of durations",
                 "e.g. backoff: [10s, 30s, 1m, 5m]",
             )
         else:
             backoff = tuple(
-                c.duration(("retry", "backoff", i), v, 10) for i, v in enumerate(backoff_raw)
+                c.duration((*_AT, "retry", "backoff", i), v, 10) for i, v in enumerate(backoff_raw)
             )
     allow_foreign = spec.get("allow_foreign", False)
     if not isinstance(allow_foreign, bool):
         c.err(
-            ("allow_foreign",),
+            (
+                *_AT,
+                "allow_foreign",
+            ),
             f"callbacks.allow_foreign must be true or false, not {allow_foreign!r}",
             "write true or false",
         )
         allow_foreign = False
 
-    expire = c.duration(("expire_after",), spec.get("expire_after"), base.expire_seconds, low=1)
+    expire = c.duration(
+        (
+            *_AT,
+            "expire_after",
+        ),
+        spec.get("expire_after"),
+        base.expire_seconds,
+        low=1,
+    )
     ladder_end = max((s.delay(max(sla.values(), default=1)) for s in ladder), default=0)
     if expire <= ladder_end:
         c.err(
-            ("expire_after",),
+            (
+                *_AT,
+                "expire_after",
+            ),
             "requests would expire before the last escalation step is sent",
             "make expire_after longer than the last step's 'after'",
         )
     keep = c.duration(
-        ("keep_raw_numbers",), spec.get("keep_raw_numbers"), base.keep_raw_numbers_seconds, low=1
+        (
+            *_AT,
+            "keep_raw_numbers",
+        ),
+        spec.get("keep_raw_numbers"),
+        base.keep_raw_numbers_seconds,
+        low=1,
     )
     keep_requests = c.duration(
-        ("keep_requests",), spec.get("keep_requests"), base.keep_requests_seconds, low=1
+        (
+            *_AT,
+            "keep_requests",
+        ),
+        spec.get("keep_requests"),
+        base.keep_requests_seconds,
+        low=1,
     )
     if keep_requests < keep:
         c.err(
-            ("keep_requests",),
+            (
+                *_AT,
+                "keep_requests",
+            ),
             "requests would be deleted before their raw numbers are due",
             "make keep_requests at least keep_raw_numbers",
         )
@@ -252,26 +308,40 @@ def parse_policy(
         fallback_team=str(fallback_team) if fallback_team is not None else None,
         expire_seconds=expire,
         max_attempts=c.integer(
-            ("max_attempts",), spec.get("max_attempts"), base.max_attempts, 1, 10
+            (
+                *_AT,
+                "max_attempts",
+            ),
+            spec.get("max_attempts"),
+            base.max_attempts,
+            1,
+            10,
         ),
         staff_ring_seconds=c.duration(
-            ("ring", "staff"), ring.get("staff"), base.staff_ring_seconds, low=5
+            (*_AT, "ring", "staff"), ring.get("staff"), base.staff_ring_seconds, low=5
         ),
         caller_ring_seconds=c.duration(
-            ("ring", "caller"), ring.get("caller"), base.caller_ring_seconds, low=5
+            (*_AT, "ring", "caller"), ring.get("caller"), base.caller_ring_seconds, low=5
         ),
         limits=_limits(c, spec.get("limits"), ctx, fallback_team is not None),
         dedupe_seconds=c.duration(
-            ("dedupe_window",), spec.get("dedupe_window"), base.dedupe_seconds
+            (
+                *_AT,
+                "dedupe_window",
+            ),
+            spec.get("dedupe_window"),
+            base.dedupe_seconds,
         ),
         allow_foreign=allow_foreign,
         spool_dir=str(spec.get("spool_dir", base.spool_dir)),
         keep_raw_numbers_seconds=keep,
         keep_requests_seconds=keep_requests,
         retry_backoff=backoff,
-        texts=parse_texts(spec.get("texts"), ctx.languages, c.err),
+        texts=parse_texts(
+            spec.get("texts"), ctx.languages, lambda path, *said: c.err((*_AT, *path), *said)
+        ),
     )
-    return policy, c.problems
+    return policy
 
 
 _LIMIT_KEYS = {
@@ -289,16 +359,23 @@ _LIMIT_KEYS = {
 }
 
 
-def _limits(c: Checker, raw: object, ctx: PolicyContext, has_fallback: bool) -> Limits:
+def _limits(c: Builder, raw: object, ctx: PolicyContext, has_fallback: bool) -> Limits:
     base = Limits()
-    spec = c.mapping(("limits",), raw, _LIMIT_KEYS)
-    wrong = c.mapping(("limits", "wrong_codes"), spec.get("wrong_codes"), {"tries", "per"})
+    spec = c.mapping(
+        (
+            *_AT,
+            "limits",
+        ),
+        raw,
+        _LIMIT_KEYS,
+    )
+    wrong = c.mapping((*_AT, "limits", "wrong_codes"), spec.get("wrong_codes"), {"tries", "per"})
 
     def count(key: str, default: int, high: int) -> int:
-        return c.integer(("limits", key), spec.get(key), default, 1, high)
+        return c.integer((*_AT, "limits", key), spec.get(key), default, 1, high)
 
-    def every(path: tuple[str | int, ...], raw: object, default: int) -> int:
-        return c.duration(("limits", *path), raw, default, low=1)
+    def every(path: PathKey, raw: object, default: int) -> int:
+        return c.duration((*_AT, "limits", *path), raw, default, low=1)
 
     limits = Limits(
         per_number=count("per_number", base.per_number, 100),
@@ -307,10 +384,10 @@ def _limits(c: Checker, raw: object, ctx: PolicyContext, has_fallback: bool) -> 
         window_seconds=every(("per",), spec.get("per"), base.window_seconds),
         open_requests=count("open", base.open_requests, 10_000),
         code_digits=c.integer(
-            ("limits", "code_digits"), spec.get("code_digits"), base.code_digits, 5, 9
+            (*_AT, "limits", "code_digits"), spec.get("code_digits"), base.code_digits, 5, 9
         ),
         wrong_codes=c.integer(
-            ("limits", "wrong_codes", "tries"), wrong.get("tries"), base.wrong_codes, 1, 100
+            (*_AT, "limits", "wrong_codes", "tries"), wrong.get("tries"), base.wrong_codes, 1, 100
         ),
         wrong_codes_seconds=every(
             ("wrong_codes", "per"), wrong.get("per"), base.wrong_codes_seconds
@@ -326,27 +403,30 @@ def _limits(c: Checker, raw: object, ctx: PolicyContext, has_fallback: bool) -> 
     )
     if limits.coordinator is not None and limits.coordinator not in ctx.members:
         c.err(
-            ("limits", "coordinator"),
+            (*_AT, "limits", "coordinator"),
             f"unknown member {limits.coordinator!r}",
             "use a member id from teams.yaml",
         )
     if limits.coordinator is None and not ctx.coordinators and not has_fallback:
         c.err(
-            ("limits",),
+            (
+                *_AT,
+                "limits",
+            ),
             "nobody would hear of a flood: no member with `console: coordinator`, "
             "no limits.coordinator and no fallback_team",
             "give the coordinator(s) `console: coordinator` in teams.yaml",
         )
     if limits.code_digits == REF_DIGITS:
         c.err(
-            ("limits", "code_digits"),
+            (*_AT, "limits", "code_digits"),
             f"{REF_DIGITS}-digit claim codes could be taken for call refs, which have "
             f"{REF_DIGITS} digits (staff report a triage outcome by either)",
             f"use 5 to {REF_DIGITS - 1} or {REF_DIGITS + 1} code_digits",
         )
     if limits.open_requests * 10 > limits.code_space:
         c.err(
-            ("limits", "code_digits"),
+            (*_AT, "limits", "code_digits"),
             f"{limits.code_digits}-digit claim codes are too few for {limits.open_requests} "
             "open requests (codes must stay hard to guess)",
             "use more code_digits or a smaller limits.open",

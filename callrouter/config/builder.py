@@ -151,6 +151,21 @@ class Builder:
             return default
         return value
 
+    def duration(self, path: PathKey, value: Any, default: int, low: int = 0) -> int:
+        """'90s', '10m', '2h', '7d' in seconds (at least `low`); `default` when absent."""
+        if value is None:
+            return default
+        seconds = parse_duration(value)
+        if seconds is None or seconds < low:
+            self.err(
+                path,
+                f"{name_of(path)} {value!r} is not a duration"
+                + (f" of at least {low}s" if low else ""),
+                "write a number with a unit, quoted or not: 30s, 10m, 2h, 7d",
+            )
+            return default
+        return seconds
+
     def boolean(self, path: PathKey, value: Any, default: bool) -> bool:
         if value is None:
             return default
@@ -285,6 +300,16 @@ def _not_real(path: PathKey, value: Any, exc: ValueError) -> str | None:
     if not _DATE_SHAPE.match(raw):
         return None
     return f"{name_of(path)} {raw} does not exist ({exc})"
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(raw: object) -> int | None:
+    """'90s', '10m', '2h', '7d' -> seconds; None when it is not such a duration."""
+    m = _DURATION.match(raw) if isinstance(raw, str) else None
+    return int(m.group(1)) * _UNIT[m.group(2)] if m else None
 
 
 def name_of(path: PathKey) -> str:

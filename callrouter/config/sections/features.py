@@ -44,9 +44,10 @@ class Features:
 def build_features(b: Builder, config: Config) -> Features:
     data, where = b.doc.data, b.doc.where
     context = context_of(config, data.get("ivr"))
-    callbacks, found = parse_callbacks(data.get("callbacks"), where, context)
-    _add(b, "callbacks", found)
-    if not found and (warning := flood_alert_warning(callbacks, context)) is not None:
+    section = Builder(b.doc)  # its problems pass the cascade filter below
+    callbacks = parse_callbacks(section, data.get("callbacks"), context)
+    _add(b, "callbacks", [(p.source, p.message, p.fix) for p in section.problems])
+    if not section.problems and (warning := flood_alert_warning(callbacks, context)) is not None:
         b.warn(*warning)
     records = parse_records(b, data.get("records"))
     triage, found = parse_triage(data.get("triage"), where)
