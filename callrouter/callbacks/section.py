@@ -139,10 +139,7 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
         ladder = list(base.ladder)
     elif not isinstance(raw_ladder, list) or not raw_ladder:
         c.err(
-            (
-                *_AT,
-                "escalation",
-            ),
+            (*_AT, "escalation"),
             "callbacks.escalation must be a non-empty list of steps",
             "e.g. - {notify: oncall, after: 0m}",
         )
@@ -185,10 +182,7 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
         delays = [s.delay(probe) for s in ladder]
         if delays != sorted(delays):
             c.err(
-                (
-                    *_AT,
-                    "escalation",
-                ),
+                (*_AT, "escalation"),
                 "escalation steps must be listed in the order they are sent",
                 "order the steps by their 'after'",
             )
@@ -196,36 +190,24 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
     fallback_team = spec.get("fallback_team")
     if fallback_team is not None and str(fallback_team) not in ctx.teams:
         c.err(
-            (
-                *_AT,
-                "fallback_team",
-            ),
+            (*_AT, "fallback_team"),
             f"unknown team {fallback_team!r}",
             f"use one of: {', '.join(sorted(ctx.teams))}",
         )
     if fallback_team is None and any(s.target is Target.FALLBACK for s in ladder):
         c.err(
-            (
-                *_AT,
-                "escalation",
-            ),
+            (*_AT, "escalation"),
             "the ladder notifies the fallback team but no fallback_team is set",
             "add fallback_team: <team id>, the team on duty 24/7",
         )
 
     ring = c.mapping(
-        (
-            *_AT,
-            "ring",
-        ),
+        (*_AT, "ring"),
         spec.get("ring"),
         {"staff", "caller"},
     )
     retry = c.mapping(
-        (
-            *_AT,
-            "retry",
-        ),
+        (*_AT, "retry"),
         spec.get("retry"),
         {"backoff"},
     )
@@ -245,20 +227,14 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
     allow_foreign = spec.get("allow_foreign", False)
     if not isinstance(allow_foreign, bool):
         c.err(
-            (
-                *_AT,
-                "allow_foreign",
-            ),
+            (*_AT, "allow_foreign"),
             f"callbacks.allow_foreign must be true or false, not {allow_foreign!r}",
             "write true or false",
         )
         allow_foreign = False
 
     expire = c.duration(
-        (
-            *_AT,
-            "expire_after",
-        ),
+        (*_AT, "expire_after"),
         spec.get("expire_after"),
         base.expire_seconds,
         low=1,
@@ -266,37 +242,25 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
     ladder_end = max((s.delay(max(sla.values(), default=1)) for s in ladder), default=0)
     if expire <= ladder_end:
         c.err(
-            (
-                *_AT,
-                "expire_after",
-            ),
+            (*_AT, "expire_after"),
             "requests would expire before the last escalation step is sent",
             "make expire_after longer than the last step's 'after'",
         )
     keep = c.duration(
-        (
-            *_AT,
-            "keep_raw_numbers",
-        ),
+        (*_AT, "keep_raw_numbers"),
         spec.get("keep_raw_numbers"),
         base.keep_raw_numbers_seconds,
         low=1,
     )
     keep_requests = c.duration(
-        (
-            *_AT,
-            "keep_requests",
-        ),
+        (*_AT, "keep_requests"),
         spec.get("keep_requests"),
         base.keep_requests_seconds,
         low=1,
     )
     if keep_requests < keep:
         c.err(
-            (
-                *_AT,
-                "keep_requests",
-            ),
+            (*_AT, "keep_requests"),
             "requests would be deleted before their raw numbers are due",
             "make keep_requests at least keep_raw_numbers",
         )
@@ -308,10 +272,7 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
         fallback_team=str(fallback_team) if fallback_team is not None else None,
         expire_seconds=expire,
         max_attempts=c.integer(
-            (
-                *_AT,
-                "max_attempts",
-            ),
+            (*_AT, "max_attempts"),
             spec.get("max_attempts"),
             base.max_attempts,
             1,
@@ -325,10 +286,7 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
         ),
         limits=_limits(c, spec.get("limits"), ctx, fallback_team is not None),
         dedupe_seconds=c.duration(
-            (
-                *_AT,
-                "dedupe_window",
-            ),
+            (*_AT, "dedupe_window"),
             spec.get("dedupe_window"),
             base.dedupe_seconds,
         ),
@@ -362,10 +320,7 @@ _LIMIT_KEYS = {
 def _limits(c: Builder, raw: object, ctx: PolicyContext, has_fallback: bool) -> Limits:
     base = Limits()
     spec = c.mapping(
-        (
-            *_AT,
-            "limits",
-        ),
+        (*_AT, "limits"),
         raw,
         _LIMIT_KEYS,
     )
@@ -409,10 +364,7 @@ def _limits(c: Builder, raw: object, ctx: PolicyContext, has_fallback: bool) -> 
         )
     if limits.coordinator is None and not ctx.coordinators and not has_fallback:
         c.err(
-            (
-                *_AT,
-                "limits",
-            ),
+            (*_AT, "limits"),
             "nobody would hear of a flood: no member with `console: coordinator`, "
             "no limits.coordinator and no fallback_team",
             "give the coordinator(s) `console: coordinator` in teams.yaml",
