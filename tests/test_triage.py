@@ -18,8 +18,9 @@ from callrouter.calls.triage import (
     parse_config,
     parse_reply,
 )
+from callrouter.config.builder import Builder
 from callrouter.config.files import build, read_documents
-from callrouter.routing.model import Source
+from callrouter.config.yaml_marks import MarkedDoc
 from tests.helpers import CONFIG_DIR, copy_config, sample_generation
 
 
@@ -146,11 +147,8 @@ def test_a_triage_text_with_an_unknown_field_is_refused_with_its_line(tmp_path: 
 
 
 def test_without_a_triage_section_the_default_codes_apply() -> None:
-    assert parse_config(None, _where) == (DEFAULT_CODES, [])
-
-
-def _where(path):
-    return Source("triage.yaml", len(path))
+    b = Builder(MarkedDoc())
+    assert parse_config(b, None) == DEFAULT_CODES and not b.problems
 
 
 def test_duplicate_digits_and_ambiguous_aliases_are_problems() -> None:
@@ -162,13 +160,14 @@ def test_duplicate_digits_and_ambiguous_aliases_are_problems() -> None:
         }
     }
 
-    _codes, problems = parse_config(raw, _where)
-    messages = [p[1] for p in problems]
+    b = Builder(MarkedDoc())
+    parse_config(b, raw)
+    messages = [p.message for p in b.problems]
 
     assert "keypad digit 1 is used by both 'advies' and 'opname'" in messages
     assert "'opname' would mean both 'advies' and 'opname'" in messages
-    assert "unknown key 'digti' in outcome 'x'" in messages
-    assert any(p[2] == "did you mean 'digit'?" for p in problems)
+    assert "unknown key 'digti' in triage.codes.x" in messages
+    assert any(p.fix == "did you mean 'digit'?" for p in b.problems)
 
 
 def test_config_problems_name_file_and_line(tmp_path: Path) -> None:

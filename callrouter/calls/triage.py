@@ -16,16 +16,14 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from callrouter.config.wording import TextSpec, Wording, parse_wording, word
-from callrouter.routing.model import Source
+from callrouter.config.builder import Builder, Problem
+from callrouter.config.wording import RawProblem, TextSpec, Wording, parse_wording, word
+from callrouter.config.yaml_marks import PathKey
 
-PathKey = tuple[str | int, ...]
-Where = Callable[[PathKey], Source]
-ConfigProblem = tuple[Source, str, str]
+_AT: PathKey = ("triage",)
 
 DEFAULT_KEYWORD = "T"
 _CODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -277,105 +275,85 @@ def _token(text: str) -> str:
 # --------------------------------------------------------------------------- config
 
 
-def parse_config(raw: Any, where: Where) -> tuple[TriageCodes, list[ConfigProblem]]:
-    """`triage: {keyword: T, codes: {advies: {label: Advies, digit: 1, aliases: [...]}, ...}}`."""
+def parse_config(b: Builder, raw: Any) -> TriageCodes:
+    """`triage: {keyword: T, codes: {advies: {label: Advies, digit: 1, aliases: [...]}, ...}}`;
+    mistakes go into `b` with file:line, worded like every other section's."""
     if raw is None:
-        return DEFAULT_CODES, []
-    problems: list[ConfigProblem] = []
-
-    def err(path: PathKey, message: str, fix: str) -> None:
-        problems.append((where(("triage", *path)), message, fix))
-
+        return DEFAULT_CODES
+    spec_all = b.mapping(_AT, raw, {"keyword", "codes", "texts"})
     if not isinstance(raw, dict):
-        err((), "triage must be a mapping with 'codes:'", "indent 'codes:' under 'triage:'")
-        return DEFAULT_CODES, problems
-    for key in raw:
-        if key not in {"keyword", "codes", "texts"}:
-            err((key,), f"unknown key {key!r} in triage", "allowed keys: codes, keyword, texts")
-    texts = parse_wording(raw["texts"], where, TEXTS, problems) if "texts" in raw else DEFAULT_TEXTS
-    keyword = str(raw.get("keyword", DEFAULT_KEYWORD)).strip()
+        return DEFAULT_CODES
+    texts = DEFAULT_TEXTS
+    if spec_all.get("texts") is not None:
+        found: list[RawProblem] = []
+        texts = parse_wording(spec_all["texts"], b.doc.where, TEXTS, found)
+        b.problems.extend(Problem(*problem) for problem in found)
+    keyword = str(spec_all.get("keyword", DEFAULT_KEYWORD)).strip()
     if not re.fullmatch(r"[A-Za-z]{1,10}", keyword):
-        err(
-            ("keyword",),
+        b.err(
+            (*_AT, "keyword"),
             f"triage keyword {keyword!r} must be letters only",
             "use a short word such as T or TRIAGE",
         )
         keyword = DEFAULT_KEYWORD
-    specs = raw.get("codes")
+    specs = spec_all.get("codes")
     if not isinstance(specs, dict) or not specs:
-        err(
-            ("codes",),
+        b.err(
+            (*_AT, "codes"),
             "triage has no outcome codes",
             "list codes such as 'advies: {label: Advies, digit: 1}'",
         )
-        return DEFAULT_CODES, problems
+        return DEFAULT_CODES
     out: list[OutcomeCode] = []
     seen_names: dict[str, str] = {}
     seen_digits: dict[str, str] = {}
-    for code, spec in specs.items():
-        path: PathKey = ("codes", code)
+    for code, raw_spec in specs.items():
+        path: PathKey = (*_AT, "codes", code)
         if not _CODE_ID.match(str(code)):
-            err(
+            b.err(
                 path,
                 f"outcome code {code!r} must be lowercase letters, digits and _",
                 "write it like actieve_inschatting",
             )
-        if spec is None:
-            spec = {}
-        if not isinstance(spec, dict):
-            err(path, f"outcome {code!r} must be a mapping", "write {label: ..., digit: 1}")
+        if raw_spec is not None and not isinstance(raw_spec, dict):
+            b.err(path, f"outcome {code!r} must be a mapping", "write {label: ..., digit: 1}")
             continue
-        for key in spec:
-            if key not in {"label", "digit", "aliases"}:
-                close = difflib.get_close_matches(str(key), ["label", "digit", "aliases"], n=1)
-                err(
-                    path + (key,),
-                    f"unknown key {key!r} in outcome {code!r}",
-                    f"did you mean {close[0]!r}?"
-                    if close
-                    else "allowed keys: label, digit, aliases",
-                )
+        spec = b.mapping(path, raw_spec, {"label", "digit", "aliases"})
         label = str(spec.get("label") or code)
         digit: str | None = None
         if spec.get("digit") is not None:
             digit = str(spec["digit"])
             if not re.fullmatch(r"[0-9]", digit):
-                err(
-                    path + ("digit",),
+                b.err(
+                    (*path, "digit"),
                     f"keypad digit {digit!r} of {code!r} is not one key",
                     "use a single digit 0-9",
                 )
                 digit = None
             elif digit in seen_digits:
-                err(
-                    path + ("digit",),
+                b.err(
+                    (*path, "digit"),
                     f"keypad digit {digit} is used by both {seen_digits[digit]!r} and {code!r}",
                     "give each outcome its own digit",
                 )
             else:
                 seen_digits[digit] = str(code)
-        aliases_raw = spec.get("aliases") or []
-        if isinstance(aliases_raw, str):
-            aliases_raw = [aliases_raw]
-        if not isinstance(aliases_raw, list):
-            err(path + ("aliases",), "aliases must be a list", "write aliases: [iht, ach]")
-            aliases_raw = []
-        aliases = tuple(str(a) for a in aliases_raw)
+        aliases = tuple(str(a) for a in b.seq((*path, "aliases"), spec.get("aliases") or None))
         for i, name in enumerate((str(code), label, *aliases)):
             token = _token(name)
             if token.isdigit():
-                err(
-                    path + (("aliases", i - 2) if i >= 2 else ("label",)),
+                b.err(
+                    (*path, *(("aliases", i - 2) if i >= 2 else ("label",))),
                     f"{name!r} is a number; numbers are keypad digits",
                     "use a word",
                 )
                 continue
             if token in seen_names and seen_names[token] != code:
-                err(
-                    path + (("aliases", i - 2) if i >= 2 else ("label",) if i == 1 else ()),
+                b.err(
+                    (*path, *(("aliases", i - 2) if i >= 2 else ("label",) if i == 1 else ())),
                     f"{name!r} would mean both {seen_names[token]!r} and {code!r}",
                     "make codes, labels and aliases unique",
                 )
             seen_names.setdefault(token, str(code))
         out.append(OutcomeCode(str(code), label, digit, aliases))
-    return TriageCodes(tuple(out), keyword, texts), problems
+    return TriageCodes(tuple(out), keyword, texts)

@@ -42,7 +42,7 @@ class Features:
 
 
 def build_features(b: Builder, config: Config) -> Features:
-    data, where = b.doc.data, b.doc.where
+    data = b.doc.data
     context = context_of(config, data.get("ivr"))
     section = Builder(b.doc)  # its problems pass the cascade filter below
     callbacks = parse_callbacks(section, data.get("callbacks"), context)
@@ -50,8 +50,7 @@ def build_features(b: Builder, config: Config) -> Features:
     if not section.problems and (warning := flood_alert_warning(callbacks, context)) is not None:
         b.warn(*warning)
     records = parse_records(b, data.get("records"))
-    triage, found = parse_triage(data.get("triage"), where)
-    _add(b, "triage", found)
+    triage = parse_triage(b, data.get("triage"))
     console = parse_console(b, data.get("console"))
     return Features(ivr_config.parse(b, config), callbacks, records, triage, console)
 
