@@ -20,7 +20,7 @@ from callrouter.calls.triage import parse_config as parse_triage
 from callrouter.config.builder import Builder, Problem
 from callrouter.console.policy import ConsolePolicy
 from callrouter.console.policy import parse_policy as parse_console
-from callrouter.routing.model import Config, Source
+from callrouter.routing.model import Config
 from ivr import config as ivr_config
 from ivr.menus import Menus
 
@@ -46,7 +46,7 @@ def build_features(b: Builder, config: Config) -> Features:
     context = context_of(config, data.get("ivr"))
     section = Builder(b.doc)  # its problems pass the cascade filter below
     callbacks = parse_callbacks(section, data.get("callbacks"), context)
-    _add(b, "callbacks", [(p.source, p.message, p.fix) for p in section.problems])
+    _add(b, "callbacks", section.problems)
     if not section.problems and (warning := flood_alert_warning(callbacks, context)) is not None:
         b.warn(*warning)
     records = parse_records(b, data.get("records"))
@@ -55,11 +55,9 @@ def build_features(b: Builder, config: Config) -> Features:
     return Features(ivr_config.parse(b, config), callbacks, records, triage, console)
 
 
-def _add(b: Builder, section: str, found: list[tuple[Source, str, str]]) -> None:
+def _add(b: Builder, section: str, found: list[Problem]) -> None:
+    """`section`'s problems, less the "unknown team" noise while a file it names is broken."""
     if section in b.doc.broken:
         return
     cascade = bool(_NEEDS.get(section, set()) & b.doc.broken)
-    for source, message, fix in found:
-        if cascade and message.startswith("unknown "):
-            continue
-        b.problems.append(Problem(source, message, fix))
+    b.problems.extend(p for p in found if not (cascade and p.message.startswith("unknown ")))
