@@ -172,3 +172,17 @@ def test_files_with_a_coverage_gap_run_on_the_last_good_config_or_are_explained(
     code, out, err = run(capsys, "list", *args)
     assert code == 0 and "no open callback requests" in out
     assert "starting on the last good generation" in err  # and it says so
+
+
+def test_a_command_never_stores_or_shares_its_config_as_the_services_last_good(
+    setup: tuple[list[str], CallbackContext],
+    capsys: pytest.CaptureFixture[str],
+    redis_conn: redis.Redis,
+) -> None:
+    """Review: `callrouter callbacks --config <another dir>` saved that directory as
+    the last good config web and worker would start on, and published its verdict."""
+    args, _ctx = setup
+    code, _out, _err = run(capsys, "list", *args)
+    assert code == 0
+    last_good = LastGood(redis_conn)
+    assert last_good.load() is None and last_good.published() is None

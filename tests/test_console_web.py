@@ -247,7 +247,7 @@ def test_callbacks_claim_release_cancel_follow_the_service_rules(
     assert '<option value="duplicate">Dubbel verzoek / duplicate</option>' in cancel_form
     # No reason is picked for the coordinator: a cancel without one is audited as 'admin'.
     assert '<option value="" selected disabled>' in cancel_form
-    assert "<option value=\"caller_reached\" selected" not in cancel_form
+    assert '<option value="caller_reached" selected' not in cancel_form
     post(anna, f"/console/callbacks/{submitted.request_id}/cancel", anna_token, reason="duplicate")
     assert store.get(submitted.request_id).state.value == "cancelled"  # type: ignore[union-attr]
     assert store.audit(submitted.request_id)[-1].note == "cancelled: duplicate"  # a code only

@@ -150,8 +150,9 @@ def cli_services(config_dir: str | None, redis_url: str | None, jobs: JobTable) 
     conn = cli_redis(redis_url)
     try:
         # Files with a coverage gap still let a coordinator work the queue: on
-        # the last good generation, as the web and the worker run then.
-        live = LiveConfig(directory, last_good=LastGood(conn))
+        # the last good generation, as the web and the worker run then. Read
+        # only: a command's --config must not become the service's last good one.
+        live = LiveConfig(directory, last_good=LastGood(conn, writes=False))
     except ConfigError as exc:  # a gap, and no generation was ever accepted
         explain_problems(str(directory), exc.problems)
         raise ConfigRejected from None

@@ -67,14 +67,20 @@ class LastGood:
         key: str = KEY,
         verdict_key: str = VERDICT_KEY,
         mirror: Path | None = None,
+        writes: bool = True,
     ) -> None:
         self.conn = conn
         self.key = key
         self.verdict_key = verdict_key
         self.mirror = mirror
+        self.writes = writes
+        """False for a command: it may be pointed at another directory (`--config`),
+        so it reads the service's last good config but never stores or shares one."""
 
     def publish(self, files_id: str, refused: tuple[str, ...], at: dt.datetime) -> None:
         """Tell every process what the files with id `files_id` were found to be."""
+        if not self.writes:
+            return
         try:
             self.conn.hset(
                 self.verdict_key,
@@ -98,6 +104,8 @@ class LastGood:
             return None
 
     def save(self, generation_id: str, files: Mapping[str, str], at: dt.datetime) -> None:
+        if not self.writes:
+            return
         fields = {
             "id": generation_id,
             "accepted_at": at.isoformat(),
