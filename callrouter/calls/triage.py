@@ -19,8 +19,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from callrouter.config.builder import Builder, Problem
-from callrouter.config.wording import RawProblem, TextSpec, Wording, parse_wording, word
+from callrouter.config.builder import Builder
+from callrouter.config.wording import TextSpec, Wording, parse_wording, word
 from callrouter.config.yaml_marks import PathKey
 
 _AT: PathKey = ("triage",)
@@ -283,11 +283,7 @@ def parse_config(b: Builder, raw: Any) -> TriageCodes:
     spec_all = b.mapping(_AT, raw, {"keyword", "codes", "texts"})
     if not isinstance(raw, dict):
         return DEFAULT_CODES
-    texts = DEFAULT_TEXTS
-    if spec_all.get("texts") is not None:
-        found: list[RawProblem] = []
-        texts = parse_wording(spec_all["texts"], b.doc.where, TEXTS, found)
-        b.problems.extend(Problem(*problem) for problem in found)
+    texts = parse_wording(b, spec_all["texts"], TEXTS) if "texts" in spec_all else DEFAULT_TEXTS
     keyword = str(spec_all.get("keyword", DEFAULT_KEYWORD)).strip()
     if not re.fullmatch(r"[A-Za-z]{1,10}", keyword):
         b.err(

@@ -10,14 +10,13 @@ member's language. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callrouter.routing.model import Source
+from callrouter.config.builder import Builder
+from callrouter.config.yaml_marks import PathKey
 
-RawProblem = tuple[Source, str, str]
-Where = Callable[[tuple[str | int, ...]], Source]
 Wording = Mapping[str, Mapping[str, str]]
 """Text name -> language -> text with `{field}` placeholders."""
 
@@ -32,24 +31,23 @@ class TextSpec:
     """Text name -> the `{fields}` it may use."""
 
 
-def parse_wording(raw: Any, where: Where, spec: TextSpec, problems: list[RawProblem]) -> Wording:
-    """`<section>.texts` over the defaults; every problem with file:line."""
+def parse_wording(b: Builder, raw: Any, spec: TextSpec) -> Wording:
+    """`<section>.texts` over the defaults; every problem into `b` with file:line."""
     texts = {name: dict(langs) for name, langs in spec.defaults.items()}
-    base = (spec.section, "texts")
-    if not isinstance(raw, dict):
-        fix = f"see config/{spec.section}.yaml"
-        problems.append((where(base), f"{spec.section}.texts must be a mapping", fix))
-        return texts
-    for name, langs in raw.items():
-        path: tuple[str | int, ...] = (*base, str(name))
+    base: PathKey = (spec.section, "texts")
+    for name, langs in b.table(base, raw).items():
+        path: PathKey = (*base, str(name))
         dotted = f"{spec.section}.texts.{name}"
         if name not in spec.defaults:
             fix = f"use one of {', '.join(sorted(spec.defaults))}"
-            problems.append((where(path), f"unknown {spec.section} text {name!r}", fix))
+            b.err(path, f"unknown {spec.section} text {name!r}", fix)
             continue
         if not isinstance(langs, dict) or not all(isinstance(v, str) for v in langs.values()):
-            fix = 'write nl: "..." and en: "..." under it'
-            problems.append((where(path), f"{dotted} must map languages to text", fix))
+            b.err(
+                path,
+                f"{dotted} must map languages to text",
+                'write nl: "..." and en: "..." under it',
+            )
             continue
         allowed = spec.fields.get(str(name), ())
         for lang, text in langs.items():
@@ -58,9 +56,7 @@ def parse_wording(raw: Any, where: Where, spec: TextSpec, problems: list[RawProb
             except (KeyError, IndexError, ValueError):
                 fields = " ".join("{" + f + "}" for f in allowed) or "no {fields}"
                 fix = f"use only {fields} (and write {{{{ }}}} for a literal brace)"
-                problems.append(
-                    (where((*path, str(lang))), f"{dotted}.{lang} has a bad field", fix)
-                )
+                b.err((*path, str(lang)), f"{dotted}.{lang} has a bad field", fix)
                 continue
             texts[str(name)][str(lang)] = text
     return texts

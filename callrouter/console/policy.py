@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from callrouter.config.builder import Builder, Problem
+from callrouter.config.builder import Builder
 from callrouter.config.wording import TextSpec, parse_wording, word
-from callrouter.routing.model import Config, Member, Source
-
-RawProblem = tuple[Source, str, str]
+from callrouter.routing.model import Config, Member
 
 
 class ConsoleRole(StrEnum):
@@ -105,8 +103,6 @@ def parse_policy(b: Builder, raw: Any) -> ConsolePolicy:
         key: b.integer(("console", key), spec.get(key), getattr(defaults, key), low, high)
         for key, (low, high) in _INTS.items()
     }
-    if spec.get("texts") is not None:
-        found: list[RawProblem] = []
-        values["texts"] = parse_wording(spec["texts"], b.doc.where, TEXTS, found)
-        b.problems.extend(Problem(*problem) for problem in found)
+    if "texts" in spec:
+        values["texts"] = parse_wording(b, spec["texts"], TEXTS)
     return ConsolePolicy(**values)
