@@ -384,3 +384,18 @@ def test_all_problems_in_all_files_are_reported_at_once(tmp_path: Path) -> None:
         ]
     )
     assert all("Fix: " in p for p in found)
+
+
+def test_with_teams_yaml_unreadable_a_typo_in_callbacks_is_still_reported(tmp_path: Path) -> None:
+    """Review: the cascade filter hid every callbacks problem starting with 'unknown '
+    while teams.yaml was broken, real typos too. Only references to teams stay quiet."""
+    found = problems(
+        tmp_path,
+        {
+            "teams.yaml": [("teams:", "teams: [")],
+            "callbacks.yaml": [("fallback_team: ggz", "fallback_team: ggz\n  retyr: {}")],
+        },
+    )
+    assert any("YAML syntax error" in p for p in found)
+    assert any("unknown key 'retyr' in callbacks" in p for p in found)
+    assert not any("unknown team" in p or "unknown member" in p for p in found)

@@ -28,7 +28,7 @@ _DATE_SHAPE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
 _ID = re.compile(r"^[A-Za-z0-9_+<>.-]+$")
 _DEFINES = {
     "team": "teams",
-    "member of team": "teams",
+    "member": "teams",
     "role of team": "teams",
     "line": "lines",
     "window": "windows",

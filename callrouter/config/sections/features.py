@@ -17,7 +17,7 @@ from callrouter.calls.policy import RecordsPolicy
 from callrouter.calls.policy import parse_policy as parse_records
 from callrouter.calls.triage import TriageCodes
 from callrouter.calls.triage import parse_config as parse_triage
-from callrouter.config.builder import Builder, Problem
+from callrouter.config.builder import Builder
 from callrouter.console.policy import ConsolePolicy
 from callrouter.console.policy import parse_policy as parse_console
 from callrouter.routing.model import Config
@@ -25,10 +25,6 @@ from ivr import config as ivr_config
 from ivr.menus import Menus
 
 FEATURE_SECTIONS = frozenset({"ivr", "callbacks", "records", "triage", "console"})
-
-_NEEDS = {"callbacks": {"teams", "caller_types"}}
-"""Sections whose names a feature section refers to: when one of them could not be
-parsed, the feature's "unknown team" problems are noise, not findings."""
 
 
 @dataclass(frozen=True)
@@ -44,20 +40,11 @@ class Features:
 def build_features(b: Builder, config: Config) -> Features:
     data = b.doc.data
     context = context_of(config, data.get("ivr"))
-    section = Builder(b.doc)  # its problems pass the cascade filter below
-    callbacks = parse_callbacks(section, data.get("callbacks"), context)
-    _add(b, "callbacks", section.problems)
-    if not section.problems and (warning := flood_alert_warning(callbacks, context)) is not None:
+    before = len(b.problems)
+    callbacks = parse_callbacks(b, data.get("callbacks"), context)
+    if len(b.problems) == before and (warning := flood_alert_warning(callbacks, context)):
         b.warn(*warning)
     records = parse_records(b, data.get("records"))
     triage = parse_triage(b, data.get("triage"))
     console = parse_console(b, data.get("console"))
     return Features(ivr_config.parse(b, config), callbacks, records, triage, console)
-
-
-def _add(b: Builder, section: str, found: list[Problem]) -> None:
-    """`section`'s problems, less the "unknown team" noise while a file it names is broken."""
-    if section in b.doc.broken:
-        return
-    cascade = bool(_NEEDS.get(section, set()) & b.doc.broken)
-    b.problems.extend(p for p in found if not (cascade and p.message.startswith("unknown ")))
