@@ -27,15 +27,13 @@ from callrouter.callbacks.spool import Spool
 from callrouter.callbacks.texts import Say
 from callrouter.calls.events import CallbackLog
 from callrouter.privacy import derive_key
-from callrouter.web.webhook_io import public_path
+from callrouter.web import voice_guard
 from ivr import twiml
 
 if TYPE_CHECKING:
     from callrouter.config.live import Loaded
 
 EXTENSION = "callrouter.callbacks"
-FALLBACK_PATH = "/voice/fallback"
-"""The voice blueprint's stateless "ring the 24/7 fallback line" webhook."""
 
 
 class LiveSource(Protocol):
@@ -113,13 +111,7 @@ def ring_fallback(
     lang = lang or loaded.menus.default_language
     if key is not None and policy.texts:
         say(response, loaded, lang, policy.texts.say(key, lang))
-    return twiml.dial_line(
-        response,
-        loaded.fallback_number,
-        loaded.config.crisis_number,
-        public_path(FALLBACK_PATH),
-        loaded.config.final_line.timeout,  # rung like the voice flow rings it (routing.yaml)
-    )
+    return voice_guard.ring_fallback(response, attempt=0)  # rung as the voice flow rings it
 
 
 def staff_say(loaded: Loaded, policy: CallbackPolicy, text: str) -> VoiceResponse:
