@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any
 
 import redis
 from flask import Blueprint
@@ -46,7 +46,6 @@ TYPED_NUMBER_SECONDS = 120
 """A typed number is needed only until the caller confirms it (seconds later);
 it is deleted then, or when they cancel or hang up, and expires after this at
 the latest (the one bound left when Redis or the status callback fails)."""
-P = ParamSpec("P")
 
 
 def offer_twiml(call: FinalCall) -> VoiceResponse:

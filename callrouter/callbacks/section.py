@@ -222,14 +222,7 @@ def parse_policy(c: Builder, raw: object, ctx: PolicyContext) -> CallbackPolicy:
             backoff = tuple(
                 c.duration((*_AT, "retry", "backoff", i), v, 10) for i, v in enumerate(backoff_raw)
             )
-    allow_foreign = spec.get("allow_foreign", False)
-    if not isinstance(allow_foreign, bool):
-        c.err(
-            (*_AT, "allow_foreign"),
-            f"callbacks.allow_foreign must be true or false, not {allow_foreign!r}",
-            "write true or false",
-        )
-        allow_foreign = False
+    allow_foreign = c.boolean((*_AT, "allow_foreign"), spec.get("allow_foreign"), False)
 
     expire = c.duration(
         (*_AT, "expire_after"),

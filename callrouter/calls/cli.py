@@ -49,10 +49,6 @@ def add_redis_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def connect(args: argparse.Namespace) -> redis.Redis:
-    return cli_redis(args.redis_url)
-
-
 def desk_for(conn: redis.Redis) -> TriageDesk:
     """Triage by hand: no pseudonymisation key needed (nothing is pseudonymised here)."""
     return TriageDesk(CallStore(conn, None), CallbackStore(conn))
@@ -95,7 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     codes = generation.triage
     labels = Labels.of(config, codes, _lang(args.lang))
     start, stop = period_bounds(first, end, config.timezone)
-    conn = connect(args)
+    conn = cli_redis(args.redis_url)
     if args.rebuild:
         rebuilt = CallStore(conn, None).rebuild_rows(start, stop)
         print(f"report rows rebuilt from the call log: {rebuilt}", file=sys.stderr)
@@ -143,7 +139,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
         raise UsageError("--last must be at least 1")
     labels = Labels.of(config, generation.triage, _lang(args.lang))
     tz = config.timezone
-    conn = connect(args)
+    conn = cli_redis(args.redis_url)
     records = CallReader(conn).recent(args.last)
     log_cli_view(
         conn,
@@ -185,7 +181,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
     parsed = resolve(args.call, " ".join(args.code), codes)
     if isinstance(parsed, TriageRejected):
         raise UsageError(parsed.reply)
-    desk = desk_for(connect(args))
+    desk = desk_for(cli_redis(args.redis_url))
     call_sid = desk.resolve(args.call)
     if call_sid is None:
         raise UsageError(
@@ -204,7 +200,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     generation = load_generation_or_explain(args.config or config_dir_default())
     config = generation.config
     policy = generation.records
-    summary = purge_expired_now(connect(args), generation, clock.now(), dry_run=args.dry_run)
+    summary = purge_expired_now(
+        cli_redis(args.redis_url), generation, clock.now(), dry_run=args.dry_run
+    )
     verb = "would delete" if args.dry_run else "deleted"
     print(
         f"call log: {verb} {summary.records.entries} entries written before "

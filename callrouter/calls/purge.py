@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,10 +31,6 @@ if TYPE_CHECKING:  # the composition root imports the jobs it wires, not the oth
 logger = logging.getLogger(__name__)
 
 
-ForgetNumbers = Callable[[dt.datetime, bool], int]
-"""(now, dry_run) -> how many raw callback numbers were (or would be) forgotten."""
-
-
 @dataclass(frozen=True)
 class PurgeSummary:
     records: PurgeResult
@@ -49,28 +44,18 @@ def purge_expired_now(
     generation: Generation,
     now: dt.datetime,
     *,
-    forget_numbers: ForgetNumbers | None = None,
     dry_run: bool = False,
 ) -> PurgeSummary:
-    """Apply the retention periods at `now` (shared by the job and `callrouter purge`).
-    `forget_numbers` defaults to the callbacks' own purge under `callbacks.keep_raw_numbers`."""
+    """Apply the retention periods at `now` (shared by the job and `callrouter purge`),
+    raw callback numbers too: past `callbacks.keep_raw_numbers` (their sweep runs
+    that every minute as well; here it is counted for the purge's summary)."""
     retention = dt.timedelta(days=generation.records.retention_days)
     store = CallStore(conn, None, ref_ttl=retention)
     stale = 0 if dry_run else store.finish_stale(now)
     result = store.purge(now, retention, dry_run=dry_run)
-    forget = forget_numbers or callback_numbers_purger(conn, generation)
-    return PurgeSummary(result, stale, forget(now, dry_run))
-
-
-def callback_numbers_purger(conn: redis.Redis, generation: Generation) -> ForgetNumbers:
-    """The callbacks' purge of raw numbers of finished requests past
-    `callbacks.keep_raw_numbers` (their sweep runs it every minute too)."""
     keep = dt.timedelta(seconds=generation.callbacks.keep_raw_numbers_seconds)
-
-    def forget(now: dt.datetime, dry_run: bool) -> int:
-        return callback_recovery.purge_numbers(conn, now - keep, now, dry_run=dry_run)
-
-    return forget
+    numbers = callback_recovery.purge_numbers(conn, now - keep, now, dry_run=dry_run)
+    return PurgeSummary(result, stale, numbers)
 
 
 def purge_expired(s: Services) -> dict[str, object]:

@@ -75,10 +75,6 @@ def log_cli_view(
     )
 
 
-def _connect(url: str | None) -> redis.Redis:
-    return cli_redis(url)
-
-
 def _day(raw: str | None, flag: str, tz: ZoneInfo) -> dt.datetime | None:
     """Local midnight (the config's timezone) of a YYYY-MM-DD date."""
     if raw is None:
@@ -106,7 +102,7 @@ def _row(e: Entry) -> dict[str, str]:
 
 
 def cmd_access_log(args: argparse.Namespace) -> int:
-    log = _log(_connect(args.redis_url))
+    log = _log(cli_redis(args.redis_url))
     if args.verify:
         verdict = log.verify()
         if verdict.ok:
