@@ -29,18 +29,42 @@ _made: list[Path] = []
 
 
 def on_starting(server: Any) -> None:
-    """In gunicorn's master, before any worker: a clean metrics directory."""
+    """In gunicorn's master, before any worker: a clean metrics directory.
+
+    Metrics must never keep the web service from answering calls: when the
+    directory cannot be made or cleaned, the workers count on their own
+    (prometheus_client's single-process mode) and the master says so."""
     given = os.environ.get(MULTIPROC_ENV)
-    if given:
-        directory = Path(given)
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db"):  # counts of an earlier run of the service
-            stale.unlink()
-    else:
-        directory = Path(tempfile.mkdtemp(prefix="callrouter-metrics-"))
-        os.environ[MULTIPROC_ENV] = str(directory)  # the workers inherit it
-        _made.append(directory)
+    try:
+        if given:
+            directory = Path(given)
+            directory.mkdir(parents=True, exist_ok=True)
+            for stale in directory.glob("*.db"):  # counts of an earlier run of the service
+                if not _alive(stale):  # a `callrouter worker` sharing it keeps its own
+                    stale.unlink()
+        else:
+            directory = Path(tempfile.mkdtemp(prefix="callrouter-metrics-"))
+            os.environ[MULTIPROC_ENV] = str(directory)  # the workers inherit it
+            _made.append(directory)
+    except OSError as exc:
+        os.environ.pop(MULTIPROC_ENV, None)
+        server.log.warning("metrics directory unusable (%s): each worker counts alone", exc)
+        return
     server.log.info("metrics of every worker collected in %s", directory)
+
+
+def _alive(metrics_file: Path) -> bool:
+    """Whether the process that writes `metrics_file` (`<kind>_<pid>.db`) still runs."""
+    pid = metrics_file.stem.rpartition("_")[2]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def child_exit(server: Any, worker: Any) -> None:
