@@ -359,6 +359,23 @@ def test_a_triage_outcome_by_sms_only_from_the_member_who_took_the_call(
     assert desk.sms(f"T {ref} advies", codes, by="bram", at=s(950)).startswith("Vastgelegd")
 
 
+def test_an_unknown_eight_digit_ref_is_answered_from_the_ref_keys_alone(store: CallStore) -> None:
+    """Review: a mistyped ref walked every lookup, the callbacks' scan of all
+    request ids included; 8 digits can only be a call ref (claim codes never are)."""
+    ref = answered_call(store)
+
+    class NoScan:
+        def call_sid_of(self, reference: str) -> str | None:
+            raise AssertionError(f"an 8-digit {reference!r} asked the callbacks")
+
+        def claimers_of(self, call_sid: str) -> frozenset[str]:
+            return frozenset()
+
+    desk = TriageDesk(store, NoScan())
+    assert desk.resolve(ref) == "CA1"
+    assert desk.resolve("12345678") is None
+
+
 def test_call_refs_are_eight_digits_that_do_not_count_up_and_never_repeat(
     redis_conn: redis.Redis,
 ) -> None:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from callrouter.calls.events import CallbackLookup
+from callrouter.calls.refs import REF_DIGITS
 from callrouter.calls.store import CallStore
 from callrouter.calls.triage import (
     TriageCodes,
@@ -38,10 +39,11 @@ class TriageDesk:
         if not ref:
             return None
         prefix = self.store.prefix
+        if ref.isdigit() and len(ref) == REF_DIGITS:  # a call ref and nothing else
+            return self._sid_at(f"{prefix}:ref:{ref}")
         for key in (f"{prefix}:ref:{ref}", f"{prefix}:by-callback:{ref}"):
-            sid = self.store.conn.get(key)
-            if sid:
-                return sid.decode() if isinstance(sid, bytes) else str(sid)
+            if sid := self._sid_at(key):
+                return sid
         if self.store.conn.exists(self.store.live_key(ref)):
             return ref
         found = self.callbacks.call_sid_of(ref) if self.callbacks is not None else None
@@ -51,6 +53,12 @@ class TriageDesk:
             # A CallSid whose working state has expired.
             return ref
         return None
+
+    def _sid_at(self, key: str) -> str | None:
+        sid = self.store.conn.get(key)
+        if not sid:
+            return None
+        return sid.decode() if isinstance(sid, bytes) else str(sid)
 
     def took_part(self, call_sid: str, member: str) -> bool:
         """Whether `member` spoke with the caller: answered the call, or had its callback.
