@@ -234,9 +234,8 @@ class TriageState:
 def _triage_text(loaded: Loaded, key: Staff, state: TriageState | None) -> VoiceResponse:
     policy = loaded.callbacks
     codes = loaded.triage
-    example = codes.codes[0].code if codes.codes else ""
     text = policy.texts.staff(
-        key, keyword=codes.keyword, ref=state.ref if state else "", example=example
+        key, keyword=codes.keyword, ref=state.ref if state else "", example=codes.example
     )
     return staff_say(loaded, policy, text)
 

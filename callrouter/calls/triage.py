@@ -115,6 +115,11 @@ class TriageCodes:
         """Staff text `name` in their first language the config has (Dutch otherwise)."""
         return word(self.texts, DEFAULT_TEXTS, name, languages).format(**values)
 
+    @property
+    def example(self) -> str:
+        """The code shown in 'T 48213097 <code>' examples: the first configured."""
+        return self.codes[0].code if self.codes else "advies"
+
     def get(self, code: str) -> OutcomeCode | None:
         return next((c for c in self.codes if c.code == code), None)
 
@@ -190,7 +195,7 @@ def parse_reply(
     text: str, codes: TriageCodes, languages: Languages = ("nl",)
 ) -> TriageReport | TriageRejected:
     """Parse 'T <ref> <code>' where code may be a code, alias, label or digit."""
-    example = f"{codes.keyword} 123 {_first_code(codes)}"
+    example = f"{codes.keyword} 123 {codes.example}"
     rest = _split_keyword(text, codes.keyword)
     if rest is None:
         return TriageRejected(codes.text("unrecognised", languages, example=example))
@@ -223,13 +228,9 @@ def resolve(
             ref=ref,
             hint=hint,
             menu=codes.menu(),
-            example=f"{codes.keyword} {ref} {_first_code(codes)}",
+            example=f"{codes.keyword} {ref} {codes.example}",
         )
     )
-
-
-def _first_code(codes: TriageCodes) -> str:
-    return codes.codes[0].code if codes.codes else "advies"
 
 
 def from_digits(digits: str, codes: TriageCodes) -> OutcomeCode | None:
@@ -278,10 +279,8 @@ def _token(text: str) -> str:
 def parse_config(b: Builder, raw: Any) -> TriageCodes:
     """`triage: {keyword: T, codes: {advies: {label: Advies, digit: 1, aliases: [...]}, ...}}`;
     mistakes go into `b` with file:line, worded like every other section's."""
-    if raw is None:
-        return DEFAULT_CODES
     spec_all = b.mapping(_AT, raw, {"keyword", "codes", "texts"})
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict):  # absent (the defaults), or b.mapping said what is wrong
         return DEFAULT_CODES
     texts = parse_wording(b, spec_all["texts"], TEXTS) if "texts" in spec_all else DEFAULT_TEXTS
     keyword = str(spec_all.get("keyword", DEFAULT_KEYWORD)).strip()
@@ -311,10 +310,9 @@ def parse_config(b: Builder, raw: Any) -> TriageCodes:
                 f"outcome code {code!r} must be lowercase letters, digits and _",
                 "write it like actieve_inschatting",
             )
-        if raw_spec is not None and not isinstance(raw_spec, dict):
-            b.err(path, f"outcome {code!r} must be a mapping", "write {label: ..., digit: 1}")
-            continue
         spec = b.mapping(path, raw_spec, {"label", "digit", "aliases"})
+        if raw_spec is not None and not isinstance(raw_spec, dict):
+            continue  # b.mapping said so
         label = str(spec.get("label") or code)
         digit: str | None = None
         if spec.get("digit") is not None:
