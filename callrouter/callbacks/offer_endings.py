@@ -78,7 +78,7 @@ def submit(
     if not durable:  # no replica has it yet: a failover now would lose it (issue 10)
         return _spool(loaded, state, number, moment, call_sid, request_id=result.request_id)
     if result.outcome is service.Outcome.OVER_LIMIT:
-        return ring_fallback(loaded, lang, Say.OVER_LIMIT)
+        return put_through(loaded, state, Say.OVER_LIMIT)  # the call's own 24/7 line, bounded
     response = VoiceResponse()
     minutes = texts.minutes(lang, math.ceil(result.sla_seconds / 60))
     say(response, loaded, lang, texts.say(Say.CREATED, lang, minutes=minutes))
