@@ -87,7 +87,7 @@ def staff_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseRe
     return guarded(view, sorry, "the staff member hears an apology")
 
 
-def caller_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+def called_back_side(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
     """The called-back caller's leg: whatever fails, an empty answer, which
     connects them to the staff member waiting on the line."""
     return guarded(view, lambda: xml(VoiceResponse()), "connecting the caller anyway")
@@ -157,7 +157,7 @@ def bridge_accept(request_id: str) -> ResponseReturnValue:
 
 @bp.post("/<request_id>/caller")
 @twilio_signed
-@caller_side
+@called_back_side
 def bridge_caller(request_id: str) -> ResponseReturnValue:
     """The caller picked up: the callback is reached; they hear who is calling and
     are connected. Whatever fails (Redis, a garbled URL), they are still connected."""
@@ -194,7 +194,7 @@ def bridge_dialed(request_id: str) -> ResponseReturnValue:
             service.reached(ctx, request_id, attempt, now())  # a no-op once recorded
         except redis.RedisError:
             logger.warning("callback %s: 'reached' not recorded (Redis)", request_id)
-        return xml(_after_conversation(loaded, request_id))
+        return xml(_after_conversation(loaded, ctx, request_id))
     status = param("DialCallStatus") or "unknown"
     t = service.attempt_failed(ctx, request_id, attempt, f"caller-{status[:20]}", now())
     gave_up = t.ok and t.after is State.FAILED
@@ -255,13 +255,15 @@ def _triage_menu(loaded: Loaded, request_id: str, state: TriageState, lead: str)
     return response
 
 
-def _after_conversation(loaded: Loaded, request_id: str) -> VoiceResponse:
+def _after_conversation(
+    loaded: Loaded, ctx: service.CallbackContext, request_id: str
+) -> VoiceResponse:
     """The callback's conversation ended and the staff member is still on the line:
     ask the triage outcome by keypad. Without a call to link it to (or keys to
     press, or Redis), just say goodbye: the conversation happened either way."""
     texts = loaded.callbacks.texts
     try:
-        found = web().context(loaded).store.get(request_id)
+        found = ctx.store.get(request_id)
         codes = loaded.triage
         if found is None or not found.call_sid or not any(c.digit for c in codes.codes):
             return _end(loaded, bridge.advance(bridge.Step.CONNECT, bridge.Input.TALKED_NO_TRIAGE))
