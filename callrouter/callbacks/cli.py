@@ -32,8 +32,8 @@ from callrouter.settings import cli_settings
 
 
 def _context(args: argparse.Namespace) -> tuple[CallbackContext, Config]:
-    services = cli_services(args.config, args.redis_url, JOBS)
-    return services.callback_context(), services.current().config
+    ctx = cli_services(args.config, args.redis_url, JOBS).callback_context()
+    return ctx, ctx.config
 
 
 def _resolve(ctx: CallbackContext, ref: str) -> str:

@@ -93,7 +93,9 @@ class CallReader:
         days plus at most a day's part on either side. (Per UTC month, an October
         report read all of September too: Amsterdam's 1 October starts on
         30 September in UTC.)"""
-        day = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC)
+        return self._day_key(dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC).date())
+
+    def _day_key(self, day: dt.date) -> str:
         return f"{self.prefix}:rows:{day:%Y-%m-%d}"
 
     def _row_keys(self, start: dt.datetime, end: dt.datetime) -> list[str]:
@@ -102,7 +104,7 @@ class CallReader:
         last = (end - dt.timedelta(milliseconds=1)).astimezone(dt.UTC).date()
         keys = []
         while day <= last:
-            keys.append(f"{self.prefix}:rows:{day:%Y-%m-%d}")
+            keys.append(self._day_key(day))
             day += dt.timedelta(days=1)
         return keys
 
