@@ -29,6 +29,7 @@ from callrouter.calls.record import CallRecord, Reach
 from callrouter.calls.render import csv_text, duration_text
 from callrouter.calls.reporting import Report, build_report, period_bounds, sla_by_caller
 from callrouter.calls.store import CallStore
+from callrouter.config.generation import Generation
 from callrouter.console.access_log import unique
 from callrouter.console.policy import ConsoleRole
 from callrouter.console.web import bp, deps, log_access, now, requires
@@ -260,10 +261,11 @@ def _period(config: Config) -> tuple[dt.date, dt.date]:
     return first, end
 
 
-def _report(config: Config, first: dt.date, end: dt.date) -> Report:
-    """The same report as `callrouter report`, from the call log's report rows."""
+def _report(generation: Generation, first: dt.date, end: dt.date) -> Report:
+    """The same report as `callrouter report`, from the call log's report rows;
+    one generation throughout, so a reload mid-request cannot mix two configs."""
+    config = generation.config
     start, stop = period_bounds(first, end, config.timezone)
-    generation = deps().generation()
     sla, sla_minutes = sla_by_caller(config, generation.callbacks)
     return build_report(
         CallReader(deps().redis()).report_rows(start, stop),
@@ -276,8 +278,8 @@ def _report(config: Config, first: dt.date, end: dt.date) -> Report:
     )
 
 
-def _labels(config: Config) -> Labels:
-    return Labels.of(config, deps().generation().triage, "nl")
+def _labels(generation: Generation) -> Labels:
+    return Labels.of(generation.config, generation.triage, "nl")
 
 
 def _log_report(what: str, report: Report, action: str = "view") -> None:
@@ -288,9 +290,9 @@ def _log_report(what: str, report: Report, action: str = "view") -> None:
 @bp.get("/reports")
 @requires(ConsoleRole.COORDINATOR)
 def reports_page() -> ResponseReturnValue:
-    config = deps().config()
-    first, end = _period(config)
-    report = _report(config, first, end)
+    generation = deps().generation()
+    first, end = _period(generation.config)
+    report = _report(generation, first, end)
     _log_report("report", report)
     return render_template(
         "console/reports.html",
@@ -305,13 +307,13 @@ def reports_page() -> ResponseReturnValue:
 @bp.get("/reports/report.csv")
 @requires(ConsoleRole.COORDINATOR)
 def report_csv() -> ResponseReturnValue:
-    config = deps().config()
-    first, end = _period(config)
-    report = _report(config, first, end)
+    generation = deps().generation()
+    first, end = _period(generation.config)
+    report = _report(generation, first, end)
     _log_report("report.csv", report, "export")
     name = f"crisislijn-{first}-{end}.csv"
     return Response(
-        csv_text(report, _labels(config)),
+        csv_text(report, _labels(generation)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -320,9 +322,9 @@ def report_csv() -> ResponseReturnValue:
 @bp.get("/reports/report.png")
 @requires(ConsoleRole.COORDINATOR)
 def report_png() -> ResponseReturnValue:
-    config = deps().config()
-    first, end = _period(config)
-    report = _report(config, first, end)
+    generation = deps().generation()
+    first, end = _period(generation.config)
+    report = _report(generation, first, end)
     inline = bool(request.args.get("inline"))
     _log_report("report.png", report, "view" if inline else "export")
     # matplotlib takes a quarter second to import: only the picture pays for it, not
@@ -330,7 +332,7 @@ def report_png() -> ResponseReturnValue:
     from callrouter.calls.plot import plot
 
     with tempfile.TemporaryDirectory() as folder:
-        data = plot(report, _labels(config), Path(folder) / "report.png").read_bytes()
+        data = plot(report, _labels(generation), Path(folder) / "report.png").read_bytes()
     disposition = "inline" if inline else "attachment"
     name = f"crisislijn-{first}-{end}.png"
     return Response(
